@@ -1,0 +1,200 @@
+"""The nightly job and the backfill: which days to compute, in which order, and the
+publication of each day (SPEC §2)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from flexbatch import __version__
+from flexbatch.charging import DayCounts, compute_day
+from flexbatch.config import Paths
+from flexbatch.errors import ConfigError
+from flexbatch.publish import STAGING, DayStage, processed_days, recover
+from flexbatch.rate_plans import load_rate_plans, plan_tables
+from flexbatch.schemas import OUTPUT_MODELS
+from flexbatch.state import register_history
+from flexbatch.usage_input import register_raw_events
+
+logger = logging.getLogger(__name__)
+
+RATE_PLANS = "rate_plans.toml"
+
+
+@dataclass(frozen=True)
+class DayResult:
+    day: date
+    counts: DayCounts
+    input_files: int
+    charge_rows: int
+    credits: Decimal
+    seconds: float
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """Everything a day needs besides its own events, loaded once per command."""
+
+    plan_versions: object
+    plan_tiers: object
+    config_sha256: str
+
+    @classmethod
+    def load(cls, input_root: Path) -> JobConfig:
+        path = input_root / RATE_PLANS
+        versions, tiers = plan_tables(load_rate_plans(path))
+        digest = hashlib.sha256()
+        digest.update(path.read_bytes())
+        return cls(versions, tiers, digest.hexdigest())
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    return con
+
+
+def _register_context(con: duckdb.DuckDBPyConnection, day: date) -> None:
+    con.execute(
+        "create or replace temp table run_context as select "
+        "cast(? as date) as day, cast(? as timestamp) as day_start, "
+        "cast(? as timestamp) as day_end, cast(? as date) as month_start",
+        [
+            day,
+            datetime.combine(day, datetime.min.time()),
+            datetime.combine(day + timedelta(days=1), datetime.min.time()),
+            day.replace(day=1),
+        ],
+    )
+
+
+def process_day(paths: Paths, day: date, config: JobConfig, run_id: str, command: str) -> DayResult:
+    """Compute one day from its raw events and the month state, then publish it atomically."""
+    started_at = datetime.now(UTC).replace(tzinfo=None)
+    started = time.perf_counter()
+    con = connect()
+    try:
+        input_files = register_raw_events(con, paths.input, day)
+        _register_context(con, day)
+        con.register("plan_versions", config.plan_versions)
+        con.register("plan_tiers", config.plan_tiers)
+        register_history(con, paths.output, day)
+        frames, counts = compute_day(con)
+    finally:
+        con.close()
+    frames["runs"] = pl.DataFrame(
+        {
+            "run_id": [run_id],
+            "command": [command],
+            "started_at": [started_at],
+            "finished_at": [datetime.now(UTC).replace(tzinfo=None)],
+            "status": ["succeeded"],
+            "rows_read": [counts.rows_read],
+            "rows_accepted": [counts.rows_accepted],
+            "rows_quarantined": [counts.rows_quarantined],
+            "duplicates": [counts.duplicates],
+            "input_files": [input_files],
+            "code_version": [__version__],
+            "config_sha256": [config.config_sha256],
+        },
+        schema_overrides={"started_at": pl.Datetime("us"), "finished_at": pl.Datetime("us")},
+    )
+    stage = DayStage(paths.output, run_id, day)
+    for table, frame in frames.items():
+        OUTPUT_MODELS[table].validate(frame)
+        stage.add(table, frame, f"run-{run_id}.parquet" if table == "runs" else "part-0.parquet")
+    stage.publish()
+    charges = frames["charges"]
+    return DayResult(
+        day=day,
+        counts=counts,
+        input_files=input_files,
+        charge_rows=charges.height,
+        credits=charges["credits"].sum() if charges.height else Decimal(0),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _with_progress(days: Sequence[date], label: str) -> Iterator[date]:
+    if not sys.stderr.isatty():
+        yield from days
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task(label, total=len(days))
+        for day in days:
+            progress.update(task, description=f"{label} {day}")
+            yield day
+            progress.advance(task)
+
+
+def process_days(paths: Paths, days: Sequence[date], command: str) -> list[DayResult]:
+    """Process ``days`` in order: each day's month state comes from the days before it."""
+    config = JobConfig.load(paths.input)
+    paths.output.mkdir(parents=True, exist_ok=True)
+    recover(paths.output)
+    run_id = new_run_id()
+    results = []
+    for day in _with_progress(days, command):
+        result = process_day(paths, day, config, run_id, command)
+        c = result.counts
+        logger.info(
+            "%s %s: read %d, accepted %d, quarantined %d, duplicates %d, charges %d, "
+            "credits %s in %.2fs",
+            command,
+            day,
+            c.rows_read,
+            c.rows_accepted,
+            c.rows_quarantined,
+            c.duplicates,
+            result.charge_rows,
+            result.credits,
+            result.seconds,
+        )
+        results.append(result)
+    shutil.rmtree(paths.output / STAGING / run_id, ignore_errors=True)
+    return results
+
+
+def days_for_run(out: Path, day: date) -> list[date]:
+    """``run --date D``: D and every later day already in OUT, so OUT equals a backfill."""
+    return [day, *(d for d in processed_days(out) if d > day)]
+
+
+def days_for_backfill(out: Path, start: date, end: date) -> list[date]:
+    """``backfill``: start..end, then any later day already in OUT (its month state may
+    have changed), exactly what running ``run`` for each day in turn leaves behind."""
+    if end < start:
+        raise ConfigError(f"--to {end} is before --from {start}; fix: swap the dates")
+    span = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    return span + [d for d in processed_days(out) if d > end]
+
+
+def run(paths: Paths, day: date, command: str = "run") -> list[DayResult]:
+    return process_days(paths, days_for_run(paths.output, day), command)
+
+
+def backfill(paths: Paths, start: date, end: date) -> list[DayResult]:
+    return process_days(paths, days_for_backfill(paths.output, start, end), "backfill")

@@ -1,0 +1,199 @@
+"""Pandera models, one per table: the input contract (SPEC §3.1) and every output (§5).
+
+Production validation of usage rows runs as SQL (``sql/checked_events.sql``) so it stays
+vectorised inside DuckDB; ``UsageEvent`` states the same rules for Polars frames and a
+test checks that both agree row for row. Outputs are validated here before publication.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import pandera.polars as pa
+import polars as pl
+
+Credits = pl.Decimal(38, 6)
+DECIMAL_TOLERANCE = 0.0000005  # half a unit of the sixth place: what half-even rounding moves
+
+USER_ALGORITHMS = ("unique_users", "daily_unique_users")
+RESOURCE_ALGORITHMS = ("unique_resources", "daily_unique_resources")
+
+
+def _non_empty(column: str) -> pl.Expr:
+    return pl.col(column).is_not_null() & (pl.col(column).str.len_chars() > 0)
+
+
+class UsageEvent(pa.DataFrameModel):
+    """A valid usage event of one day (SPEC §3.1); plan-dependent rules are in
+    ``usage_event_violations``."""
+
+    event_id: str = pa.Field(str_length={"min_value": 1})
+    ts: pl.Datetime = pa.Field()
+    account_id: str = pa.Field(str_length={"min_value": 1, "max_value": 128})
+    scope_id: str = pa.Field(str_length={"min_value": 1})
+    product_code: str = pa.Field(str_length={"min_value": 1})
+    meter: str = pa.Field(str_length={"min_value": 1})
+    user_id: str = pa.Field(nullable=True)
+    resource_id: str = pa.Field(nullable=True)
+    quantity: pl.Float64 = pa.Field(nullable=True, ge=0)
+
+    @pa.check("quantity", name="quantity_finite")
+    def quantity_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
+        q = pl.col(data.key)
+        return data.lazyframe.select(q.is_null() | q.is_finite())
+
+
+class UsageDaily(pa.DataFrameModel):
+    account_id: str = pa.Field(str_length={"min_value": 1})
+    scope_id: str = pa.Field(str_length={"min_value": 1})
+    product_code: str = pa.Field(str_length={"min_value": 1})
+    meter: str = pa.Field(str_length={"min_value": 1})
+    events: pl.Int64 = pa.Field(ge=1)
+    unique_users: pl.Int64 = pa.Field(ge=0)
+    unique_resources: pl.Int64 = pa.Field(ge=0)
+    quantity_sum: Credits = pa.Field(ge=0)
+    quantity_max: Credits = pa.Field(ge=0)
+
+    class Config:
+        strict = True
+        unique = ["account_id", "scope_id", "product_code", "meter"]
+
+
+class Charges(pa.DataFrameModel):
+    account_id: str = pa.Field(str_length={"min_value": 1})
+    scope_id: str = pa.Field(str_length={"min_value": 1})
+    product_code: str
+    plan_id: str
+    plan_version: pl.Date
+    chargeable: str = pa.Field(isin=["product", "resource", "user"])
+    meter: str
+    algorithm: str = pa.Field(
+        isin=[
+            "fixed",
+            "unique_users",
+            "unique_resources",
+            "daily_unique_users",
+            "daily_unique_resources",
+            "sum",
+            "peak",
+        ]
+    )
+    billing_period: str = pa.Field(isin=["hour", "day", "month"])
+    threshold_scope: str = pa.Field(isin=["account", "scope"])
+    period_start: pl.Date
+    tier: pl.Int32 = pa.Field(ge=1)
+    tier_above: Credits = pa.Field(ge=0)
+    unit_price: Credits = pa.Field(ge=0)
+    units: Credits = pa.Field(gt=0)
+    credits: Credits = pa.Field(ge=0)
+    transaction_id: str = pa.Field(str_length={"min_value": 32, "max_value": 32}, unique=True)
+
+    @pa.dataframe_check(name="credits_equal_units_times_price")
+    def credits_rounded_product(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
+        # An independent float check of the exact SQL: |credits - units x price| <= half a
+        # micro-credit (plus float slack far below the sixth place for realistic sizes).
+        exact = pl.col("units").cast(pl.Float64) * pl.col("unit_price").cast(pl.Float64)
+        diff = (pl.col("credits").cast(pl.Float64) - exact).abs()
+        return data.lazyframe.select(diff <= DECIMAL_TOLERANCE + exact.abs() * 1e-12)
+
+    class Config:
+        strict = True
+        unique = ["account_id", "scope_id", "plan_id", "tier"]
+
+
+class Quarantine(pa.DataFrameModel):
+    event_id: str = pa.Field(nullable=True)
+    ts: pl.Datetime = pa.Field(nullable=True)
+    account_id: str = pa.Field(nullable=True)
+    scope_id: str = pa.Field(nullable=True)
+    product_code: str = pa.Field(nullable=True)
+    meter: str = pa.Field(nullable=True)
+    user_id: str = pa.Field(nullable=True)
+    resource_id: str = pa.Field(nullable=True)
+    quantity: pl.Float64 = pa.Field(nullable=True)
+    reason: str = pa.Field(str_length={"min_value": 1})
+    source_file: str = pa.Field(str_length={"min_value": 1})
+
+    class Config:
+        strict = True
+
+
+class SubjectsState(pa.DataFrameModel):
+    plan_id: str
+    period_start: pl.Date
+    account_id: str
+    threshold_key: str
+    subject_scope: str
+    subject_id: str
+
+    class Config:
+        strict = True
+        unique = [
+            "plan_id",
+            "period_start",
+            "account_id",
+            "threshold_key",
+            "subject_scope",
+            "subject_id",
+        ]
+
+
+class Runs(pa.DataFrameModel):
+    run_id: str = pa.Field(str_length={"min_value": 1})
+    command: str = pa.Field(isin=["run", "backfill", "demo"])
+    started_at: pl.Datetime
+    finished_at: pl.Datetime
+    status: str = pa.Field(isin=["succeeded"])
+    rows_read: pl.Int64 = pa.Field(ge=0)
+    rows_accepted: pl.Int64 = pa.Field(ge=0)
+    rows_quarantined: pl.Int64 = pa.Field(ge=0)
+    duplicates: pl.Int64 = pa.Field(ge=0)
+    input_files: pl.Int64 = pa.Field(ge=0)
+    code_version: str
+    config_sha256: str = pa.Field(str_length={"min_value": 64, "max_value": 64})
+
+    @pa.dataframe_check(name="rows_conserved")
+    def rows_conserved(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
+        return data.lazyframe.select(
+            pl.col("rows_read")
+            == pl.col("rows_accepted") + pl.col("rows_quarantined") + pl.col("duplicates")
+        )
+
+    class Config:
+        strict = True
+
+
+OUTPUT_MODELS: dict[str, type[pa.DataFrameModel]] = {
+    "usage_daily": UsageDaily,
+    "charges": Charges,
+    "quarantine": Quarantine,
+    "_state/subjects": SubjectsState,
+    "runs": Runs,
+}
+
+
+def usage_event_rejections(
+    frame: pl.DataFrame,
+    day: date,
+    user_meters: set[tuple[str, str]],
+    resource_meters: set[tuple[str, str]],
+) -> pl.Series:
+    """Per row, whether ``UsageEvent``, the partition-day rule or a plan-dependent rule
+    rejects it. Used by tests and ad-hoc checks of a Polars frame; the job runs the SQL."""
+    try:
+        UsageEvent.validate(frame, lazy=True)
+        failed_rows: list[int] = []
+    except pa.errors.SchemaErrors as exc:
+        failed_rows = exc.failure_cases["index"].drop_nulls().cast(pl.Int64).to_list()
+    start = datetime.combine(day, time())
+    pair = pl.concat_str([pl.col("product_code"), pl.col("meter")], separator="\x1f")
+    keys = lambda pairs: ["\x1f".join(p) for p in pairs]  # noqa: E731
+    rejected = frame.select(
+        pl.int_range(pl.len()).is_in(failed_rows)
+        | pl.col("ts").is_null()
+        | (pl.col("ts") < start)
+        | (pl.col("ts") >= start + timedelta(days=1))
+        | (pair.is_in(keys(user_meters)) & ~_non_empty("user_id"))
+        | (pair.is_in(keys(resource_meters)) & ~_non_empty("resource_id"))
+    )
+    return rejected.to_series().fill_null(True).alias("rejected")

@@ -1,0 +1,32 @@
+"""Runs the SQL files of ``sql/``: each file is one SELECT that becomes a temp table
+named after the file, so the steps read like a pipeline and each can be tested alone."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from functools import cache
+from pathlib import Path
+
+import duckdb
+
+logger = logging.getLogger(__name__)
+
+SQL_DIR = Path(os.environ.get("FLEXBATCH_SQL_DIR", Path(__file__).resolve().parent.parent / "sql"))
+
+
+@cache
+def sql_text(step: str) -> str:
+    """The SELECT of ``sql/<step>.sql``."""
+    path = SQL_DIR / f"{step}.sql"
+    return path.read_text(encoding="utf-8")
+
+
+def run_step(con: duckdb.DuckDBPyConnection, step: str) -> int:
+    """Materialise ``sql/<step>.sql`` as temp table ``step``; returns its row count."""
+    started = time.perf_counter()
+    con.execute(f"create or replace temp table {step} as\n{sql_text(step)}")
+    ((rows,),) = con.execute(f"select count(*) from {step}").fetchall()
+    logger.debug("step %s: %d rows in %.3fs", step, rows, time.perf_counter() - started)
+    return int(rows)

@@ -1,0 +1,71 @@
+"""Compact state across the days of a month period (SPEC §3.2 posting).
+
+A month's later days need what its earlier days saw. Nothing is re-read from raw logs:
+- tier positions and running peaks come from the month's earlier ``charges`` partitions
+  (units posted per plan, period, account and threshold key; a peak posts only increases,
+  so their sum is the running maximum);
+- subjects already counted (unique users/resources, fixed charges already posted) live in
+  ``OUT/_state/subjects/date=D``: the subjects first counted on day D in a month window.
+So day D reads its own raw events plus at most one month of these two compact tables.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from flexbatch.publish import partition
+
+SUBJECTS = "_state/subjects"
+
+EMPTY = {
+    "charges_history": """
+        select cast(null as varchar) as plan_id, cast(null as varchar) as account_id,
+               cast(null as varchar) as scope_id, cast(null as varchar) as billing_period,
+               cast(null as varchar) as threshold_scope, cast(null as date) as period_start,
+               cast(null as decimal(38, 6)) as units
+        where false""",
+    "subjects_history": """
+        select cast(null as varchar) as plan_id, cast(null as date) as period_start,
+               cast(null as varchar) as account_id, cast(null as varchar) as threshold_key,
+               cast(null as varchar) as subject_scope, cast(null as varchar) as subject_id
+        where false""",
+}
+COLUMNS = {
+    "charges_history": "plan_id, account_id, scope_id, billing_period, threshold_scope, "
+    "period_start, units",
+    "subjects_history": "plan_id, period_start, account_id, threshold_key, subject_scope, "
+    "subject_id",
+}
+
+
+def month_days_before(day: date) -> list[date]:
+    start = day.replace(day=1)
+    return [start + timedelta(days=i) for i in range((day - start).days)]
+
+
+def _files(out: Path, table: str, days: list[date]) -> list[str]:
+    files = []
+    for d in days:
+        files.extend(str(p) for p in sorted(partition(out, table, d).glob("*.parquet")))
+    return files
+
+
+def register_history(con: duckdb.DuckDBPyConnection, out: Path, day: date) -> dict[str, int]:
+    """Create ``charges_history`` and ``subjects_history`` for ``day``; returns file counts."""
+    earlier = month_days_before(day)
+    counts = {}
+    for view, table in (("charges_history", "charges"), ("subjects_history", SUBJECTS)):
+        files = _files(out, table, earlier)
+        counts[view] = len(files)
+        if files:
+            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            body = (
+                f"select {COLUMNS[view]} from read_parquet([{listed}], hive_partitioning = false)"
+            )
+        else:
+            body = EMPTY[view]
+        con.execute(f"create or replace temp view {view} as {body}")
+    return counts

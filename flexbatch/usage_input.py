@@ -1,0 +1,154 @@
+"""Reads one day of usage files (SPEC §3.1) into the ``raw_events`` view.
+
+Files of a day may differ in column order, carry extra columns and use different but
+compatible physical types (timestamp units, naive or zoned). Each file's schema is
+checked from its footer first; files are then read together in groups of one type
+signature, each group cast to the canonical types, so nothing is read twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from flexbatch.errors import InputSchemaError, MissingPartitionError
+
+logger = logging.getLogger(__name__)
+
+STRING_COLUMNS = (
+    "event_id",
+    "account_id",
+    "scope_id",
+    "product_code",
+    "meter",
+    "user_id",
+    "resource_id",
+)
+REQUIRED_COLUMNS = (*STRING_COLUMNS[:5], "ts", *STRING_COLUMNS[5:], "quantity")
+
+EMPTY_RAW_EVENTS = """
+select
+    cast(null as varchar) as event_id, cast(null as timestamp) as ts,
+    cast(null as varchar) as account_id, cast(null as varchar) as scope_id,
+    cast(null as varchar) as product_code, cast(null as varchar) as meter,
+    cast(null as varchar) as user_id, cast(null as varchar) as resource_id,
+    cast(null as double) as quantity, cast(null as varchar) as source_file
+where false
+"""
+
+
+def partition_dir(input_root: Path, day: date) -> Path:
+    return input_root / "usage" / f"date={day.isoformat()}"
+
+
+def day_files(input_root: Path, day: date) -> list[Path]:
+    """The day's Parquet files, sorted; an existing empty folder is a day with no usage."""
+    folder = partition_dir(input_root, day)
+    if not folder.is_dir():
+        raise MissingPartitionError(
+            f"{folder}: usage partition for {day} is missing; fix: deliver the day's files "
+            "(an empty folder means a day without usage)"
+        )
+    return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith((".", "_")))
+
+
+def _kind(column: str, dtype: pa.DataType) -> str | None:
+    """How a column of this physical type is read, or None when the type is wrong."""
+    if pa.types.is_null(dtype):
+        return "null"
+    if pa.types.is_dictionary(dtype):
+        dtype = dtype.value_type
+    if column == "ts":
+        if pa.types.is_timestamp(dtype):
+            return "timestamp_tz" if dtype.tz else "timestamp"
+        return None
+    if column == "quantity":
+        numeric = pa.types.is_floating(dtype) or pa.types.is_integer(dtype)
+        return "number" if numeric or pa.types.is_decimal(dtype) else None
+    if (
+        pa.types.is_string(dtype)
+        or pa.types.is_large_string(dtype)
+        or pa.types.is_string_view(dtype)
+    ):
+        return "string"
+    return None
+
+
+EXPECTED = {**{c: "string" for c in STRING_COLUMNS}, "ts": "timestamp", "quantity": "float64"}
+
+
+def file_signature(path: Path) -> tuple[str, ...]:
+    """Per required column, how to read it; raises InputSchemaError naming file and column."""
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputSchemaError(
+            f"{path}: not a readable Parquet file ({exc}); fix: replace the file"
+        ) from exc
+    names = set(schema.names)
+    signature = []
+    for column in REQUIRED_COLUMNS:
+        if column not in names:
+            raise InputSchemaError(
+                f"{path}: required column '{column}' is missing; fix: write '{column}' "
+                f"({EXPECTED[column]}) in every usage file"
+            )
+        kind = _kind(column, schema.field(column).type)
+        if kind is None:
+            raise InputSchemaError(
+                f"{path}: column '{column}' has type {schema.field(column).type}, expected "
+                f"{EXPECTED[column]}; fix: write '{column}' as {EXPECTED[column]}"
+            )
+        signature.append(kind)
+    return tuple(signature)
+
+
+def _cast(column: str, kind: str) -> str:
+    target = {"ts": "timestamp", "quantity": "double"}.get(column, "varchar")
+    if kind == "null":
+        return f"cast(null as {target}) as {column}"
+    if kind == "timestamp_tz":
+        return f"timezone('UTC', {column}) as {column}"
+    return f"cast({column} as {target}) as {column}"
+
+
+def _sql_list(values: Sequence[str]) -> str:
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+def raw_events_sql(input_root: Path, files: Sequence[Path]) -> str:
+    """One SELECT over all files, a read_parquet per type signature, in canonical types."""
+    if not files:
+        return EMPTY_RAW_EVENTS
+    groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for path in files:
+        groups[file_signature(path)].append(str(path))
+    prefix = str(input_root).rstrip("/") + "/"
+    selects = []
+    for signature, paths in sorted(groups.items()):
+        casts = ",\n    ".join(
+            _cast(c, k) for c, k in zip(REQUIRED_COLUMNS, signature, strict=False)
+        )
+        selects.append(
+            f"select\n    {casts},\n"
+            f"    replace(source_file, '{prefix.replace(chr(39), chr(39) * 2)}', '')"
+            " as source_file\n"
+            f"from read_parquet({_sql_list(paths)}, union_by_name = true,"
+            " hive_partitioning = false, filename = 'source_file')"
+        )
+    return "\nunion all\n".join(selects)
+
+
+def register_raw_events(con: duckdb.DuckDBPyConnection, input_root: Path, day: date) -> int:
+    """Create view ``raw_events`` over the day's files; returns the number of files."""
+    files = day_files(input_root, day)
+    con.execute(f"create or replace temp view raw_events as\n{raw_events_sql(input_root, files)}")
+    logger.debug("raw_events for %s: %d files", day, len(files))
+    return len(files)

@@ -1,0 +1,121 @@
+-- charges: the day's credit charges, split over graduated tiers.
+-- grain: one row per account, scope, plan and tier with units > 0 (price-0 tiers too)
+-- key:   (account_id, scope_id, plan_id, tier); the date is the partition;
+--        transaction_id = md5 of that key and the date
+-- upstream: period_units, plan_tiers, plan_versions, run_context
+-- An hour period posts the sum of its 24 hourly results: hours are summed per tier here.
+-- credits = units x unit_price, rounded half-even to 6 places per row (floor-based, so it
+-- is exact in any engine with DECIMAL and never goes through a float).
+with
+
+units as (
+    select * from period_units
+),
+
+tiers as (
+    select * from plan_tiers
+),
+
+plans as (
+    select * from plan_versions
+),
+
+context as (
+    select day, month_start from run_context
+),
+
+tiered as (
+    select
+        u.account_id,
+        u.scope_id,
+        u.plan_id,
+        u.plan_version,
+        t.tier,
+        t.tier_above,
+        t.unit_price,
+        case
+            when t.tier_upper is not null and t.tier_upper < u.position_end then t.tier_upper
+            else u.position_end
+        end
+        - case
+            when t.tier_above > u.position_start then t.tier_above
+            else u.position_start
+        end as tier_units
+    from units as u
+    inner join tiers as t
+        on t.plan_id = u.plan_id
+        and t.plan_version = u.plan_version
+    where t.tier_above < u.position_end
+      and (t.tier_upper is null or t.tier_upper > u.position_start)
+),
+
+per_tier as (
+    select
+        account_id,
+        scope_id,
+        plan_id,
+        plan_version,
+        tier,
+        tier_above,
+        unit_price,
+        sum(tier_units) as units,
+        sum(tier_units) * unit_price * 1000000 as micro_credits
+    from tiered
+    group by account_id, scope_id, plan_id, plan_version, tier, tier_above, unit_price
+),
+
+rounded as (
+    select
+        pt.*,
+        floor(pt.micro_credits) as micro_floor,
+        pt.micro_credits - floor(pt.micro_credits) as micro_fraction
+    from per_tier as pt
+),
+
+priced as (
+    select
+        r.account_id,
+        r.scope_id,
+        r.plan_id,
+        r.plan_version,
+        r.tier,
+        r.tier_above,
+        r.unit_price,
+        r.units,
+        cast(
+            case
+                when r.micro_fraction > 0.5 then r.micro_floor + 1
+                when r.micro_fraction < 0.5 then r.micro_floor
+                when mod(r.micro_floor, 2) = 0 then r.micro_floor
+                else r.micro_floor + 1
+            end as decimal(38, 0)
+        ) * cast(0.000001 as decimal(38, 6)) as credits
+    from rounded as r
+)
+
+select
+    pr.account_id,
+    pr.scope_id,
+    p.product_code,
+    pr.plan_id,
+    pr.plan_version,
+    p.chargeable,
+    p.meter,
+    p.algorithm,
+    p.billing_period,
+    p.threshold_scope,
+    case when p.billing_period = 'month' then ctx.month_start else ctx.day end as period_start,
+    pr.tier,
+    pr.tier_above,
+    pr.unit_price,
+    pr.units,
+    cast(pr.credits as decimal(38, 6)) as credits,
+    md5(concat_ws(
+        '|', cast(ctx.day as varchar), pr.account_id, pr.scope_id, pr.plan_id,
+        cast(pr.tier as varchar)
+    )) as transaction_id
+from priced as pr
+inner join plans as p
+    on p.plan_id = pr.plan_id
+    and p.plan_version = pr.plan_version
+cross join context as ctx

@@ -1,0 +1,75 @@
+-- checked_events: every raw usage row of the day with the first SPEC §3.1 rule it breaks.
+-- grain: one row per input row (duplicates included)
+-- key:   none (input rows may repeat); reason is null for a valid row
+-- upstream: raw_events (all files of IN/usage/date=D), active_plans, run_context
+-- The order of the CASE is the order rules are reported in: one reason per row.
+with
+
+raw as (
+    select * from raw_events
+),
+
+context as (
+    select day_start, day_end from run_context
+),
+
+plan_needs as (
+    -- which (product, meter) pairs need a user_id or a resource_id today
+    select
+        product_code,
+        meter,
+        max(case when counts_users then 1 else 0 end) as needs_user,
+        max(case when counts_resources then 1 else 0 end) as needs_resource
+    from active_plans
+    group by product_code, meter
+),
+
+checked as (
+    select
+        r.event_id,
+        r.ts,
+        r.account_id,
+        r.scope_id,
+        r.product_code,
+        r.meter,
+        r.user_id,
+        r.resource_id,
+        r.quantity,
+        r.source_file,
+        case
+            when r.event_id is null or r.event_id = '' then 'event_id_empty'
+            when r.ts is null then 'ts_missing'
+            when r.ts < ctx.day_start or r.ts >= ctx.day_end then 'ts_outside_partition_day'
+            when r.account_id is null or r.account_id = '' then 'account_id_empty'
+            when length(r.account_id) > 128 then 'account_id_too_long'
+            when r.scope_id is null or r.scope_id = '' then 'scope_id_empty'
+            when r.product_code is null or r.product_code = '' then 'product_code_empty'
+            when r.meter is null or r.meter = '' then 'meter_empty'
+            when isnan(r.quantity) or abs(r.quantity) = cast('Infinity' as double)
+                then 'quantity_not_finite'
+            when r.quantity < 0 then 'quantity_negative'
+            when pn.needs_user = 1 and (r.user_id is null or r.user_id = '')
+                then 'user_id_missing_for_user_plan'
+            when pn.needs_resource = 1 and (r.resource_id is null or r.resource_id = '')
+                then 'resource_id_missing_for_resource_plan'
+        end as reason
+    from raw as r
+    cross join context as ctx
+    left join plan_needs as pn
+        on pn.product_code = r.product_code
+        and pn.meter = r.meter
+)
+
+select
+    event_id,
+    ts,
+    account_id,
+    scope_id,
+    product_code,
+    meter,
+    user_id,
+    resource_id,
+    quantity,
+    source_file,
+    reason
+from checked

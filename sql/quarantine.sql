@@ -1,0 +1,18 @@
+-- quarantine: the day's rejected input rows, each with the rule it broke.
+-- grain: one row per rejected input row
+-- key:   none (an input row may be rejected twice if it was written twice)
+-- upstream: checked_events
+select
+    event_id,
+    ts,
+    account_id,
+    scope_id,
+    product_code,
+    meter,
+    user_id,
+    resource_id,
+    quantity,
+    reason,
+    source_file
+from checked_events
+where reason is not null
