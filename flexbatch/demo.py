@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import date
 from pathlib import Path
 
 import click
@@ -10,14 +11,12 @@ import polars as pl
 
 from flexbatch import pipeline
 from flexbatch.config import Paths
-from flexbatch.usage_input import partition_dir  # noqa: F401  (layout documented there)
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data"
 
 
-def sample_days(input_root: Path) -> list:
-    from datetime import date
-
+def sample_days(input_root: Path) -> list[date]:
+    """The days with a usage partition under ``input_root``."""
     return sorted(
         date.fromisoformat(p.name.removeprefix("date="))
         for p in (input_root / "usage").glob("date=*")

@@ -3,6 +3,7 @@ publication of each day (SPEC §2)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import shutil
@@ -175,6 +176,8 @@ def process_days(paths: Paths, days: Sequence[date], command: str) -> list[DayRe
         )
         results.append(result)
     shutil.rmtree(paths.output / STAGING / run_id, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        (paths.output / STAGING).rmdir()
     return results
 
 

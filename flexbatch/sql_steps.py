@@ -23,9 +23,13 @@ def sql_text(step: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def run_step(con: duckdb.DuckDBPyConnection, step: str) -> int:
-    """Materialise ``sql/<step>.sql`` as temp table ``step``; returns its row count."""
+def run_step(con: duckdb.DuckDBPyConnection, step: str, *, view: bool = False) -> int | None:
+    """Materialise ``sql/<step>.sql`` as temp table ``step`` and return its row count, or
+    define it as a view (for event-sized steps read by few later steps) and return None."""
     started = time.perf_counter()
+    if view:
+        con.execute(f"create or replace temp view {step} as\n{sql_text(step)}")
+        return None
     con.execute(f"create or replace temp table {step} as\n{sql_text(step)}")
     ((rows,),) = con.execute(f"select count(*) from {step}").fetchall()
     logger.debug("step %s: %d rows in %.3fs", step, rows, time.perf_counter() - started)

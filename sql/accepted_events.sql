@@ -11,24 +11,46 @@ valid as (
     select * from checked_events where reason is null
 ),
 
-ranked as (
-    select
-        event_id,
-        ts,
-        account_id,
-        scope_id,
-        product_code,
-        meter,
-        nullif(user_id, '') as user_id,
-        nullif(resource_id, '') as resource_id,
-        cast(coalesce(quantity, 1) as decimal(38, 6)) as quantity,
-        row_number() over (
-            partition by event_id
-            order by
-                ts, account_id, scope_id, product_code, meter,
-                user_id nulls last, resource_id nulls last, quantity nulls last, source_file
-        ) as event_rank
+repeated_ids as (
+    -- most ids are unique: only rows of repeated ids need ranking
+    select event_id
     from valid
+    group by event_id
+    having count(*) > 1
+),
+
+unique_rows as (
+    select v.*
+    from valid as v
+    left join repeated_ids as r
+        on r.event_id = v.event_id
+    where r.event_id is null
+),
+
+ranked_repeats as (
+    select
+        v.*,
+        row_number() over (
+            partition by v.event_id
+            order by
+                v.ts, v.account_id, v.scope_id, v.product_code, v.meter,
+                v.user_id nulls last, v.resource_id nulls last, v.quantity nulls last,
+                v.source_file
+        ) as event_rank
+    from valid as v
+    inner join repeated_ids as r
+        on r.event_id = v.event_id
+),
+
+kept as (
+    select event_id, ts, account_id, scope_id, product_code, meter, user_id, resource_id,
+           quantity
+    from unique_rows
+    union all
+    select event_id, ts, account_id, scope_id, product_code, meter, user_id, resource_id,
+           quantity
+    from ranked_repeats
+    where event_rank = 1
 )
 
 select
@@ -38,8 +60,7 @@ select
     scope_id,
     product_code,
     meter,
-    user_id,
-    resource_id,
-    quantity
-from ranked
-where event_rank = 1
+    nullif(user_id, '') as user_id,
+    nullif(resource_id, '') as resource_id,
+    cast(coalesce(quantity, 1) as decimal(38, 6)) as quantity
+from kept
