@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -16,6 +17,8 @@ from flexbatch.config import resolve_output, resolve_paths
 from flexbatch.errors import ConfigError, FlexbatchError
 
 logger = logging.getLogger("flexbatch")
+
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class JsonFormatter(logging.Formatter):
@@ -44,6 +47,8 @@ def _configure_logging(level: str, fmt: str) -> None:
 
 def _parse_day(value: str, option: str) -> date:
     try:
+        if not ISO_DAY.fullmatch(value):
+            raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError as exc:
         raise ConfigError(f"{option} {value!r} is not a date; fix: use YYYY-MM-DD") from exc
@@ -151,12 +156,16 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except FlexbatchError as exc:
-        click.echo(f"flexbatch: {exc}", err=True)
+        click.echo(f"flexbatch: {_one_line(exc)}", err=True)
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug: still one line, the traceback only in debug logs
         logger.debug("unexpected error", exc_info=True)
-        click.echo(f"flexbatch: unexpected error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(f"flexbatch: unexpected error: {type(exc).__name__}: {_one_line(exc)}", err=True)
         sys.exit(1)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":

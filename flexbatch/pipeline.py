@@ -18,11 +18,20 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from flexbatch import __version__
 from flexbatch.charging import DayCounts, compute_day
 from flexbatch.config import Paths
+from flexbatch.credit_inputs import inputs_sha256, load_grants, load_transfers
+from flexbatch.credit_ledger import (
+    FORECAST_HORIZON_DAYS,
+    CreditCounts,
+    compute_credit_day,
+    register_credit_inputs,
+    register_credit_state,
+)
 from flexbatch.errors import ConfigError
 from flexbatch.publish import STAGING, DayStage, processed_days, recover
 from flexbatch.rate_plans import load_rate_plans, plan_tables
@@ -39,6 +48,7 @@ RATE_PLANS = "rate_plans.toml"
 class DayResult:
     day: date
     counts: DayCounts
+    credit: CreditCounts
     input_files: int
     charge_rows: int
     credits: Decimal
@@ -49,17 +59,26 @@ class DayResult:
 class JobConfig:
     """Everything a day needs besides its own events, loaded once per command."""
 
-    plan_versions: object
-    plan_tiers: object
+    plan_versions: pa.Table
+    plan_tiers: pa.Table
+    grants: pl.DataFrame
+    transfers: pl.DataFrame
     config_sha256: str
 
     @classmethod
     def load(cls, input_root: Path) -> JobConfig:
         path = input_root / RATE_PLANS
         versions, tiers = plan_tables(load_rate_plans(path))
-        digest = hashlib.sha256()
-        digest.update(path.read_bytes())
-        return cls(versions, tiers, digest.hexdigest())
+        digest = hashlib.sha256(path.read_bytes())
+        for name, file_digest in sorted(inputs_sha256(input_root).items()):
+            digest.update(f"{name}:{file_digest}".encode())
+        return cls(
+            versions,
+            tiers,
+            load_grants(input_root),
+            load_transfers(input_root),
+            digest.hexdigest(),
+        )
 
 
 def new_run_id() -> str:
@@ -72,18 +91,27 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _register_context(con: duckdb.DuckDBPyConnection, day: date) -> None:
+def _register_context(con: duckdb.DuckDBPyConnection, day: date, previous_day: date | None) -> None:
     con.execute(
         "create or replace temp table run_context as select "
         "cast(? as date) as day, cast(? as timestamp) as day_start, "
-        "cast(? as timestamp) as day_end, cast(? as date) as month_start",
+        "cast(? as timestamp) as day_end, cast(? as date) as month_start, "
+        "cast(? as date) as previous_day, cast(? as integer) as forecast_horizon_days",
         [
             day,
             datetime.combine(day, datetime.min.time()),
             datetime.combine(day + timedelta(days=1), datetime.min.time()),
             day.replace(day=1),
+            previous_day,
+            FORECAST_HORIZON_DAYS,
         ],
     )
+
+
+def previous_processed_day(out: Path, day: date) -> date | None:
+    """The latest processed day before ``day``: whose credit state ``day`` continues."""
+    earlier = [d for d in processed_days(out) if d < day]
+    return earlier[-1] if earlier else None
 
 
 def process_day(paths: Paths, day: date, config: JobConfig, run_id: str, command: str) -> DayResult:
@@ -93,11 +121,16 @@ def process_day(paths: Paths, day: date, config: JobConfig, run_id: str, command
     con = connect()
     try:
         input_files = register_raw_events(con, paths.input, day)
-        _register_context(con, day)
+        previous_day = previous_processed_day(paths.output, day)
+        _register_context(con, day, previous_day)
         con.register("plan_versions", config.plan_versions)
         con.register("plan_tiers", config.plan_tiers)
         register_history(con, paths.output, day)
         frames, counts = compute_day(con)
+        register_credit_inputs(con, config.grants, config.transfers)
+        register_credit_state(con, paths.output, day, previous_day)
+        credit_frames, credit_counts = compute_credit_day(con)
+        frames.update(credit_frames)
     finally:
         con.close()
     frames["runs"] = pl.DataFrame(
@@ -120,12 +153,18 @@ def process_day(paths: Paths, day: date, config: JobConfig, run_id: str, command
     stage = DayStage(paths.output, run_id, day)
     for table, frame in frames.items():
         OUTPUT_MODELS[table].validate(frame)
-        stage.add(table, frame, f"run-{run_id}.parquet" if table == "runs" else "part-0.parquet")
+        stage.add(
+            table,
+            frame,
+            f"run-{run_id}.parquet" if table == "runs" else "part-0.parquet",
+            key="as_of" if table == "forecast" else "date",
+        )
     stage.publish()
     charges = frames["charges"]
     return DayResult(
         day=day,
         counts=counts,
+        credit=credit_counts,
         input_files=input_files,
         charge_rows=charges.height,
         credits=charges["credits"].sum() if charges.height else Decimal(0),

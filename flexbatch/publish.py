@@ -28,8 +28,8 @@ PART_FILE = "part-0.parquet"
 DAY_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 
 
-def partition(out: Path, table: str, day: date) -> Path:
-    return out / table / f"date={day.isoformat()}"
+def partition(out: Path, table: str, day: date, key: str = "date") -> Path:
+    return out / table / f"{key}={day.isoformat()}"
 
 
 def table_days(out: Path, table: str) -> list[date]:
@@ -64,10 +64,12 @@ class DayStage:
         self.root = out / STAGING / run_id / day.isoformat()
         self.moves: list[tuple[Path, Path]] = []
 
-    def add(self, table: str, frame: pl.DataFrame, file_name: str = PART_FILE) -> None:
+    def add(
+        self, table: str, frame: pl.DataFrame, file_name: str = PART_FILE, key: str = "date"
+    ) -> None:
         staged = self.root / table / file_name
         write_parquet(frame, staged)
-        self.moves.append((staged, partition(self.out, table, self.day) / file_name))
+        self.moves.append((staged, partition(self.out, table, self.day, key) / file_name))
 
     def publish(self) -> None:
         journal = self.root / "journal.json"

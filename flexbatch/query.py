@@ -9,7 +9,16 @@ import duckdb
 
 from flexbatch.errors import ConfigError
 
-TABLES = ("usage_daily", "charges", "quarantine", "runs")
+TABLES = (
+    "usage_daily",
+    "charges",
+    "quarantine",
+    "runs",
+    "credit_ledger",
+    "balances",
+    "forecast",
+    "alerts",
+)
 READ_ONLY = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 
 
@@ -18,12 +27,13 @@ def register_views(con: duckdb.DuckDBPyConnection, out: Path) -> list[str]:
     names = []
     for table in TABLES:
         folder = out / table
-        if not any(folder.glob("date=*/*.parquet")):
+        key = "as_of" if table == "forecast" else "date"
+        if not any(folder.glob(f"{key}=*/*.parquet")):
             continue
-        glob = str(folder / "date=*" / "*.parquet").replace("'", "''")
+        glob = str(folder / f"{key}=*" / "*.parquet").replace("'", "''")
         con.execute(
             f"create or replace view {table} as select * from read_parquet('{glob}', "
-            "hive_partitioning = true, hive_types = {'date': 'date'}, union_by_name = true)"
+            f"hive_partitioning = true, hive_types = {{'{key}': 'date'}}, union_by_name = true)"
         )
         names.append(table)
     return names

@@ -35,7 +35,7 @@ class UsageEvent(pa.DataFrameModel):
     meter: str = pa.Field(str_length={"min_value": 1})
     user_id: str = pa.Field(nullable=True)
     resource_id: str = pa.Field(nullable=True)
-    quantity: pl.Float64 = pa.Field(nullable=True, ge=0)
+    quantity: pl.Float64 = pa.Field(nullable=True, ge=0, lt=1e32)
 
     @pa.check("quantity", name="quantity_finite")
     def quantity_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
@@ -163,12 +163,136 @@ class Runs(pa.DataFrameModel):
         strict = True
 
 
+class CreditLedger(pa.DataFrameModel):
+    account_id: str = pa.Field(str_length={"min_value": 1})
+    grant_id: str = pa.Field(nullable=True)
+    currency: str = pa.Field(str_length={"min_value": 1})
+    entry_type: str = pa.Field(
+        isin=["grant", "transfer_in", "transfer_out", "consume", "expire", "overdraft"]
+    )
+    amount: Credits
+    product_code: str = pa.Field(nullable=True)
+    ref: str = pa.Field(nullable=True)
+    grant_remaining: Credits = pa.Field(nullable=True, ge=0)
+    entry_order: pl.Int32 = pa.Field(ge=1, le=4)
+
+    @pa.dataframe_check(name="amount_sign_follows_entry_type")
+    def amount_sign(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
+        adds = pl.col("entry_type").is_in(["grant", "transfer_in"])
+        return data.lazyframe.select(
+            pl.when(adds).then(pl.col("amount") > 0).otherwise(pl.col("amount") < 0)
+        )
+
+    @pa.dataframe_check(name="grant_id_except_overdraft")
+    def grant_id_present(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
+        return data.lazyframe.select(
+            (pl.col("entry_type") == "overdraft") == pl.col("grant_id").is_null()
+        )
+
+    class Config:
+        strict = True
+
+
+class Balances(pa.DataFrameModel):
+    account_id: str = pa.Field(str_length={"min_value": 1})
+    currency: str = pa.Field(str_length={"min_value": 1})
+    opening: Credits
+    granted: Credits = pa.Field(ge=0)
+    transferred_in: Credits = pa.Field(ge=0)
+    transferred_out: Credits = pa.Field(ge=0)
+    consumed: Credits = pa.Field(ge=0)
+    expired: Credits = pa.Field(ge=0)
+    overdraft: Credits = pa.Field(ge=0)
+    available: Credits = pa.Field(ge=0)
+    overdraft_total: Credits = pa.Field(ge=0)
+    purchased_total: Credits
+    used_total: Credits = pa.Field(ge=0)
+    expired_total: Credits = pa.Field(ge=0)
+    available_pct: pl.Decimal(9, 2) = pa.Field(nullable=True)
+    band: str = pa.Field(isin=["green", "red"])
+    expiring_90d: Credits = pa.Field(ge=0)
+    in_overdraft: pl.Boolean
+
+    @pa.dataframe_check(name="available_is_opening_plus_movements")
+    def conserved(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
+        c = pl.col
+        moved = (
+            c("opening")
+            + c("granted")
+            + c("transferred_in")
+            - c("transferred_out")
+            - c("consumed")
+            - c("expired")
+        )
+        return data.lazyframe.select(moved == c("available"))
+
+    class Config:
+        strict = True
+        unique = ["account_id", "currency"]
+
+
+class Forecast(pa.DataFrameModel):
+    account_id: str
+    currency: str
+    date: pl.Date
+    projected_available: Credits
+    burn_rate: Credits = pa.Field(ge=0)
+    depletion_date: pl.Date = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        unique = ["account_id", "currency", "date"]
+
+
+class Alerts(pa.DataFrameModel):
+    account_id: str = pa.Field(str_length={"min_value": 1})
+    kind: str = pa.Field(
+        isin=[
+            "low_balance",
+            "expiring_soon",
+            "depletion_forecast",
+            "overdraft",
+            "user_limit_exceeded",
+            "transfer_rejected",
+        ]
+    )
+    severity: str = pa.Field(isin=["info", "warning", "critical"])
+    message: str = pa.Field(str_length={"min_value": 1})
+    amount: Credits = pa.Field(nullable=True)
+    ref: str = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+
+
+class GrantSlices(pa.DataFrameModel):
+    account_id: str
+    grant_id: str
+    currency: str
+    priority: pl.Int32
+    expires_on: pl.Date = pa.Field(nullable=True)
+    unit_cost: Credits = pa.Field(ge=0)
+    cost_currency: str
+    effective_on: pl.Date
+    products: str
+    remaining: Credits = pa.Field(ge=0)
+
+    class Config:
+        strict = True
+        unique = ["account_id", "grant_id"]
+
+
 OUTPUT_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "usage_daily": UsageDaily,
     "charges": Charges,
     "quarantine": Quarantine,
     "_state/subjects": SubjectsState,
     "runs": Runs,
+    "credit_ledger": CreditLedger,
+    "balances": Balances,
+    "forecast": Forecast,
+    "alerts": Alerts,
+    "_state/grants": GrantSlices,
 }
 
 

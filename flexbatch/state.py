@@ -24,8 +24,9 @@ EMPTY = {
     "charges_history": """
         select cast(null as varchar) as plan_id, cast(null as varchar) as account_id,
                cast(null as varchar) as scope_id, cast(null as varchar) as billing_period,
-               cast(null as varchar) as threshold_scope, cast(null as date) as period_start,
-               cast(null as decimal(38, 6)) as units
+               cast(null as varchar) as threshold_scope, cast(null as varchar) as algorithm,
+               cast(null as date) as period_start, cast(null as decimal(38, 6)) as units,
+               cast(null as date) as date
         where false""",
     "subjects_history": """
         select cast(null as varchar) as plan_id, cast(null as date) as period_start,
@@ -35,7 +36,7 @@ EMPTY = {
 }
 COLUMNS = {
     "charges_history": "plan_id, account_id, scope_id, billing_period, threshold_scope, "
-    "period_start, units",
+    "algorithm, period_start, units, date",
     "subjects_history": "plan_id, period_start, account_id, threshold_key, subject_scope, "
     "subject_id",
 }
@@ -63,7 +64,8 @@ def register_history(con: duckdb.DuckDBPyConnection, out: Path, day: date) -> di
         if files:
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             body = (
-                f"select {COLUMNS[view]} from read_parquet([{listed}], hive_partitioning = false)"
+                f"select {COLUMNS[view]} from read_parquet([{listed}], "
+                "hive_partitioning = true, hive_types = {'date': 'date'})"
             )
         else:
             body = EMPTY[view]

@@ -115,7 +115,7 @@ def _cast(column: str, kind: str) -> str:
     if kind == "null":
         return f"cast(null as {target}) as {column}"
     if kind == "timestamp_tz":
-        return f"timezone('UTC', {column}) as {column}"
+        return f"cast(timezone('UTC', {column}) as timestamp) as {column}"
     return f"cast({column} as {target}) as {column}"
 
 

@@ -3,7 +3,7 @@ equals one clean backfill of the range, table for table and row for row (SPEC §
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -108,9 +108,7 @@ def _write_input(root: Path, rows: list[tuple]) -> None:
         per_day[day_i].append(
             {
                 "event_id": f"e{eid}",
-                "ts": __import__("datetime").datetime.combine(
-                    DAYS[day_i], __import__("datetime").time(hour)
-                ),
+                "ts": datetime.combine(DAYS[day_i], time(hour)),
                 "account_id": account,
                 "scope_id": scope,
                 "product_code": "ADH",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from helpers import event, plan_toml, read_table, write_plans, write_usage
 
 D1, D2, D3 = "2026-03-01", "2026-03-02", "2026-03-03"

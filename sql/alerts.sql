@@ -1,0 +1,121 @@
+-- alerts: conditions raised on the day they start, not every day they last (SPEC §5).
+-- grain: one row per alert
+-- key:   (account_id, kind, ref); the date is the partition
+-- upstream: balances, balances_prev, slices, slices_prev, rejected_transfers,
+--           forecast_summary, depletion_prev, user_counts, run_context
+with
+
+context as (
+    select day, previous_day from run_context
+),
+
+low_balance as (
+    select
+        b.account_id,
+        'low_balance' as kind,
+        'warning' as severity,
+        b.currency || ' balance ' || cast(b.available as varchar) || ' is at or below 20% of '
+            || cast(b.purchased_total as varchar) || ' purchased' as message,
+        b.available as amount,
+        b.currency as ref
+    from balances as b
+    left join balances_prev as p
+        on p.account_id = b.account_id and p.currency = b.currency
+    where b.band = 'red'
+      and b.purchased_total > 0
+      and (p.band is null or p.band = 'green' or p.purchased_total = 0)
+),
+
+expiring_soon as (
+    select
+        s.account_id,
+        'expiring_soon' as kind,
+        'info' as severity,
+        'grant ' || s.grant_id || ': ' || cast(s.remaining as varchar) || ' ' || s.currency
+            || ' expire on ' || cast(s.expires_on as varchar) as message,
+        s.remaining as amount,
+        s.grant_id as ref
+    from slices as s
+    cross join context as ctx
+    left join slices_prev as p
+        on p.account_id = s.account_id
+        and p.grant_id = s.grant_id
+        and p.remaining > 0
+        and p.expires_on <= ctx.previous_day + 90
+    where s.remaining > 0
+      and s.expires_on > ctx.day
+      and s.expires_on <= ctx.day + 90
+      and p.grant_id is null
+),
+
+depletion_forecast as (
+    select
+        f.account_id,
+        'depletion_forecast' as kind,
+        'warning' as severity,
+        f.currency || ' projected to run out on ' || cast(f.depletion_date as varchar)
+            || ' at ' || cast(f.burn_rate as varchar) || ' per day' as message,
+        f.burn_rate as amount,
+        f.currency as ref
+    from forecast_summary as f
+    cross join context as ctx
+    left join depletion_prev as p
+        on p.account_id = f.account_id
+        and p.currency = f.currency
+        and p.depletion_date <= ctx.previous_day + 30
+    where f.depletion_date <= ctx.day + 30
+      and p.account_id is null
+),
+
+overdraft as (
+    select
+        b.account_id,
+        'overdraft' as kind,
+        'critical' as severity,
+        cast(b.overdraft as varchar) || ' ' || b.currency
+            || ' charged without credits to cover them' as message,
+        b.overdraft as amount,
+        b.currency as ref
+    from balances as b
+    left join balances_prev as p
+        on p.account_id = b.account_id and p.currency = b.currency
+    where b.overdraft > 0
+      and not coalesce(p.in_overdraft, false)
+),
+
+user_limit as (
+    select
+        u.account_id,
+        'user_limit_exceeded' as kind,
+        'warning' as severity,
+        'plan ' || u.plan_id || ': ' || cast(u.users as varchar) || ' users in the period, limit '
+            || cast(u.user_limit as varchar) as message,
+        cast(u.users as decimal(38, 6)) as amount,
+        u.plan_id as ref
+    from user_counts as u
+    where u.users > u.user_limit
+      and u.users_before <= u.user_limit
+),
+
+rejected as (
+    select
+        r.from_account as account_id,
+        'transfer_rejected' as kind,
+        'warning' as severity,
+        'transfer ' || r.transfer_id || ' of ' || cast(r.amount as varchar) || ' to '
+            || r.to_account || ' rejected: only ' || cast(r.available as varchar)
+            || ' available' as message,
+        r.amount,
+        r.transfer_id as ref
+    from rejected_transfers as r
+)
+
+select account_id, kind, severity, message, cast(amount as decimal(38, 6)) as amount, ref
+from (
+    select * from low_balance
+    union all select * from expiring_soon
+    union all select * from depletion_forecast
+    union all select * from overdraft
+    union all select * from user_limit
+    union all select * from rejected
+) as raised

@@ -1,0 +1,8 @@
+-- audit_conservation: per account and currency, purchased_total - used_total -
+-- expired_total must equal available, and available must equal opening plus the day's
+-- movements. Returns the violating balances rows (zero rows = pass).
+-- upstream: balances
+select account_id, currency, available, purchased_total, used_total, expired_total
+from balances
+where purchased_total - used_total - expired_total <> available
+   or opening + granted + transferred_in - transferred_out - consumed - expired <> available
