@@ -82,15 +82,36 @@ def cli(log_level: str, log_format: str) -> None:
 
 
 @cli.command()
-@click.option("--date", "day", required=True, metavar="YYYY-MM-DD", help="UTC day to process.")
+@click.option("--date", "day", metavar="YYYY-MM-DD", help="UTC day to process.")
+@click.option(
+    "--since-changed",
+    is_flag=True,
+    help="Instead of --date: recompute from the earliest day whose inputs or config changed.",
+)
 @input_option
 @output_option
-def run(day: str, input_: str | None, output: str | None) -> None:
+def run(day: str | None, since_changed: bool, input_: str | None, output: str | None) -> None:
     """Process one UTC day, then every later day already in OUT."""
     from flexbatch import pipeline
 
-    results = pipeline.run(resolve_paths(input_, output), _parse_day(day, "--date"))
-    _print_results(results)
+    if (day is None) == (not since_changed):
+        raise ConfigError("run: give exactly one of --date D and --since-changed; fix: add one")
+    paths = resolve_paths(input_, output)
+    if since_changed:
+        _print_results(pipeline.run_changed(paths))
+    else:
+        _print_results(pipeline.run(paths, _parse_day(day, "--date")))
+
+
+@cli.command()
+@input_option
+@output_option
+def status(input_: str | None, output: str | None) -> None:
+    """List processed days and which are stale (inputs or config changed since)."""
+    from flexbatch import pipeline
+
+    for s in pipeline.stale_days(resolve_paths(input_, output)):
+        click.echo(f"{s.day}  {s.last_run_at or '-':<20}  {s.state}")
 
 
 @cli.command()
@@ -125,6 +146,105 @@ def sql(query: str, output: str | None, fmt: str, to_file: str | None) -> None:
     from flexbatch import query as query_module
 
     query_module.run_query(resolve_output(output), query, fmt, Path(to_file) if to_file else None)
+
+
+@cli.command()
+@click.argument("table")
+@output_option
+@click.option("--account", help="Only this account.")
+@click.option("--from", "start", metavar="YYYY-MM-DD", help="First day (inclusive).")
+@click.option(
+    "--to",
+    "to_values",
+    multiple=True,
+    metavar="YYYY-MM-DD|FILE",
+    help="Last day (inclusive) when a date, else the file to write; may be given twice.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(["csv", "parquet", "focus"]),
+    help="csv, parquet, or FinOps FOCUS 1.2 rows (CSV).",
+)
+def export(
+    table: str,
+    output: str | None,
+    account: str | None,
+    start: str | None,
+    to_values: tuple[str, ...],
+    fmt: str,
+) -> None:
+    """Export one output table (filtered), as CSV, Parquet or FOCUS."""
+    from flexbatch import export as export_module
+
+    end, to_file = _split_to(to_values)
+    export_module.export_table(
+        resolve_output(output),
+        table,
+        fmt=fmt,
+        account=account,
+        start=_parse_day(start, "--from") if start else None,
+        end=end,
+        to_file=to_file,
+    )
+
+
+def _split_to(values: tuple[str, ...]) -> tuple[date | None, Path | None]:
+    """SPEC §2 uses --to for both the last day and the file: a date is the day."""
+    end, to_file = None, None
+    for value in values:
+        if ISO_DAY.fullmatch(value):
+            end = _parse_day(value, "--to")
+        elif to_file is None:
+            to_file = Path(value)
+        else:
+            raise ConfigError("--to: two files given; fix: give one --to FILE")
+    return end, to_file
+
+
+@cli.command()
+@click.option("--account", help="The account to report on.")
+@click.option("--all", "all_accounts", is_flag=True, help="One report per account + an index.")
+@output_option
+@click.option("--as-of", metavar="YYYY-MM-DD", help="Report day (default: latest processed).")
+@click.option(
+    "--window",
+    default="3m",
+    show_default=True,
+    type=click.Choice(["1m", "3m", "6m", "12m", "custom"]),
+    help="Burndown window.",
+)
+@click.option("--since", metavar="YYYY-MM-DD", help="Window start with --window custom.")
+@click.option(
+    "--to",
+    "to_path",
+    required=True,
+    metavar="FILE|DIR",
+    help="HTML file (one account) or folder (--all).",
+)
+def report(
+    account: str | None,
+    all_accounts: bool,
+    output: str | None,
+    as_of: str | None,
+    window: str,
+    since: str | None,
+    to_path: str,
+) -> None:
+    """Write a self-contained HTML balance report."""
+    from flexbatch import report as report_module
+
+    if bool(account) == all_accounts:
+        raise ConfigError("report: give --account A or --all; fix: add one of them")
+    report_module.write_reports(
+        resolve_output(output),
+        account=account,
+        as_of=_parse_day(as_of, "--as-of") if as_of else None,
+        window=window,
+        since=_parse_day(since, "--since") if since else None,
+        to_path=Path(to_path),
+    )
 
 
 @cli.command()

@@ -22,6 +22,7 @@ import pyarrow as pa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from flexbatch import __version__
+from flexbatch.changes import DayStatus, day_manifest, day_statuses, manifest_sha256
 from flexbatch.charging import DayCounts, compute_day
 from flexbatch.config import Paths
 from flexbatch.credit_inputs import inputs_sha256, load_grants, load_transfers
@@ -33,6 +34,7 @@ from flexbatch.credit_ledger import (
     register_credit_state,
 )
 from flexbatch.errors import ConfigError
+from flexbatch.lock import output_lock
 from flexbatch.publish import STAGING, DayStage, processed_days, recover
 from flexbatch.rate_plans import load_rate_plans, plan_tables
 from flexbatch.schemas import OUTPUT_MODELS
@@ -118,6 +120,7 @@ def process_day(paths: Paths, day: date, config: JobConfig, run_id: str, command
     """Compute one day from its raw events and the month state, then publish it atomically."""
     started_at = datetime.now(UTC).replace(tzinfo=None)
     started = time.perf_counter()
+    manifest = day_manifest(paths.input, day)
     con = connect()
     try:
         input_files = register_raw_events(con, paths.input, day)
@@ -145,6 +148,8 @@ def process_day(paths: Paths, day: date, config: JobConfig, run_id: str, command
             "rows_quarantined": [counts.rows_quarantined],
             "duplicates": [counts.duplicates],
             "input_files": [input_files],
+            "input_manifest": [manifest],
+            "inputs_sha256": [manifest_sha256(manifest)],
             "code_version": [__version__],
             "config_sha256": [config.config_sha256],
         },
@@ -191,10 +196,17 @@ def _with_progress(days: Sequence[date], label: str) -> Iterator[date]:
 
 
 def process_days(paths: Paths, days: Sequence[date], command: str) -> list[DayResult]:
-    """Process ``days`` in order: each day's month state comes from the days before it."""
+    """Process ``days`` in order under the output lock: each day's state comes from the
+    days before it."""
     config = JobConfig.load(paths.input)
-    paths.output.mkdir(parents=True, exist_ok=True)
-    recover(paths.output)
+    with output_lock(paths.output, command):
+        recover(paths.output)
+        return _process_locked(paths, days, command, config)
+
+
+def _process_locked(
+    paths: Paths, days: Sequence[date], command: str, config: JobConfig
+) -> list[DayResult]:
     run_id = new_run_id()
     results = []
     for day in _with_progress(days, command):
@@ -236,6 +248,20 @@ def days_for_backfill(out: Path, start: date, end: date) -> list[date]:
 
 def run(paths: Paths, day: date, command: str = "run") -> list[DayResult]:
     return process_days(paths, days_for_run(paths.output, day), command)
+
+
+def stale_days(paths: Paths) -> list[DayStatus]:
+    config = JobConfig.load(paths.input)
+    return day_statuses(paths.input, paths.output, config.config_sha256)
+
+
+def run_changed(paths: Paths) -> list[DayResult]:
+    """``run --since-changed``: recompute from the earliest stale day (and so every later
+    day); nothing when every day is fresh."""
+    stale = [s.day for s in stale_days(paths) if s.state != "fresh"]
+    if not stale:
+        return []
+    return run(paths, stale[0])
 
 
 def backfill(paths: Paths, start: date, end: date) -> list[DayResult]:

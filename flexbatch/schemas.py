@@ -149,6 +149,8 @@ class Runs(pa.DataFrameModel):
     rows_quarantined: pl.Int64 = pa.Field(ge=0)
     duplicates: pl.Int64 = pa.Field(ge=0)
     input_files: pl.Int64 = pa.Field(ge=0)
+    input_manifest: str
+    inputs_sha256: str = pa.Field(str_length={"min_value": 64, "max_value": 64})
     code_version: str
     config_sha256: str = pa.Field(str_length={"min_value": 64, "max_value": 64})
 

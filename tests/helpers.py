@@ -120,3 +120,28 @@ def read_table(out: Path, table: str) -> pl.DataFrame:
         for f in files
     ]
     return pl.concat(frames, how="diagonal_relaxed")
+
+
+GRANT_CSV_COLUMNS = (
+    "grant_id", "account_id", "currency", "amount", "effective_on", "expires_on",
+    "priority", "products", "source", "unit_cost", "cost_currency",
+)  # fmt: skip
+TRANSFER_CSV_COLUMNS = ("transfer_id", "date", "from_account", "to_account", "amount", "currency")
+
+
+def _write_csv(path: Path, columns: Sequence[str], rows: Sequence[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [",".join(columns)]
+    lines += [",".join("" if row.get(c) is None else str(row[c]) for c in columns) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_grants(root: Path, rows: Sequence[dict]) -> Path:
+    """IN/grants.csv from dicts keyed by SPEC §3.3 column (missing or None = empty cell)."""
+    return _write_csv(root / "grants.csv", GRANT_CSV_COLUMNS, rows)
+
+
+def write_transfers(root: Path, rows: Sequence[dict]) -> Path:
+    """IN/transfers.csv from dicts keyed by SPEC §3.3 column (missing or None = empty cell)."""
+    return _write_csv(root / "transfers.csv", TRANSFER_CSV_COLUMNS, rows)
