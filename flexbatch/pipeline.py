@@ -39,7 +39,7 @@ from flexbatch.publish import STAGING, DayStage, processed_days, recover
 from flexbatch.rate_plans import load_rate_plans, plan_tables
 from flexbatch.schemas import OUTPUT_MODELS
 from flexbatch.state import register_history
-from flexbatch.usage_input import register_raw_events
+from flexbatch.usage_input import day_files, register_raw_events
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +199,8 @@ def process_days(paths: Paths, days: Sequence[date], command: str) -> list[DayRe
     """Process ``days`` in order under the output lock: each day's state comes from the
     days before it."""
     config = JobConfig.load(paths.input)
+    for day in days:  # fail before writing anything when a requested day has no partition
+        day_files(paths.input, day)
     with output_lock(paths.output, command):
         recover(paths.output)
         return _process_locked(paths, days, command, config)

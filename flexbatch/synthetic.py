@@ -150,3 +150,75 @@ def write_day(
         paths.append(path)
     con.close()
     return paths
+
+
+GRANTS_SQL = """
+with accounts as (
+    select
+        n,
+        'account-' || lpad(cast(n as varchar), 6, '0') || '.tenant.example.com' as account_id,
+        hash(n, {seed}) as h
+    from range(0, {accounts}) as t(n)
+),
+
+purchases as (
+    -- every account buys flex credits for a year: 100.00 .. 50,099.99 credits
+    select
+        n,
+        'G-' || lpad(cast(n as varchar), 6, '0') || '-PURCHASE' as grant_id,
+        account_id,
+        'flex_credit' as currency,
+        cast(100 + (h % 5000000) / 100.0 as decimal(18, 2)) as amount,
+        date '{start}' as effective_on,
+        date '{start}' + interval 365 day as expires_on,
+        cast(null as integer) as priority,
+        cast(null as varchar) as products,
+        'purchase' as source,
+        cast(0.95 as decimal(18, 2)) as unit_cost,
+        'USD' as cost_currency
+    from accounts
+),
+
+extras as (
+    -- a third of the accounts also hold legacy cloud credits that expire after 30 days,
+    -- another third a Data Hub-only deposit burnt before the purchase (priority 5)
+    select
+        n,
+        'G-' || lpad(cast(n as varchar), 6, '0')
+        || case when n % 3 = 0 then '-LEGACY-CC' else '-ADH-DEPOSIT' end as grant_id,
+        account_id,
+        case when n % 3 = 0 then 'cloud_credit' else 'flex_credit' end as currency,
+        cast(10 + (h // 5000000 % 100000) / 100.0 as decimal(18, 2)) as amount,
+        date '{start}' as effective_on,
+        case when n % 3 = 0 then date '{start}' + interval 30 day end as expires_on,
+        case when n % 3 = 1 then 5 end as priority,
+        case when n % 3 = 1 then 'ADH' end as products,
+        case when n % 3 = 0 then 'legacy' else 'deposit' end as source,
+        cast(case when n % 3 = 0 then 0 else 1 end as decimal(18, 2)) as unit_cost,
+        'USD' as cost_currency
+    from accounts
+    where n % 3 < 2
+)
+
+select
+    grant_id, account_id, currency, amount, cast(effective_on as date) as effective_on,
+    cast(expires_on as date) as expires_on, priority, products, source, unit_cost,
+    cost_currency
+from (select * from purchases union all select * from extras)
+order by n, grant_id
+"""
+
+
+def write_grants(
+    input_root: Path, start: date, *, accounts: int = 10_000, seed: int = 42
+) -> Path:
+    """Write IN/grants.csv: one or two grants per synthetic account, effective on ``start``
+    (a yearly flex-credit purchase; for two accounts in three also expiring legacy cloud
+    credits or a product-restricted deposit)."""
+    input_root.mkdir(parents=True, exist_ok=True)
+    path = input_root / "grants.csv"
+    sql = GRANTS_SQL.format(seed=seed, accounts=accounts, start=start.isoformat())
+    con = duckdb.connect()
+    con.execute(f"copy ({sql}) to '{path}' (format csv, header true)")
+    con.close()
+    return path

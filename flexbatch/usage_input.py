@@ -39,7 +39,8 @@ select
     cast(null as varchar) as account_id, cast(null as varchar) as scope_id,
     cast(null as varchar) as product_code, cast(null as varchar) as meter,
     cast(null as varchar) as user_id, cast(null as varchar) as resource_id,
-    cast(null as double) as quantity, cast(null as varchar) as source_file
+    cast(null as double) as quantity, cast(null as varchar) as source_file,
+    cast(null as bigint) as source_row
 where false
 """
 
@@ -139,9 +140,9 @@ def raw_events_sql(input_root: Path, files: Sequence[Path]) -> str:
         selects.append(
             f"select\n    {casts},\n"
             f"    replace(source_file, '{prefix.replace(chr(39), chr(39) * 2)}', '')"
-            " as source_file\n"
+            " as source_file,\n    file_row_number as source_row\n"
             f"from read_parquet({_sql_list(paths)}, union_by_name = true,"
-            " hive_partitioning = false, filename = 'source_file')"
+            " hive_partitioning = false, filename = 'source_file', file_row_number = true)"
         )
     return "\nunion all\n".join(selects)
 

@@ -1,6 +1,6 @@
 -- checked_events: every raw usage row of the day with the first SPEC §3.1 rule it breaks.
 -- grain: one row per input row (duplicates included)
--- key:   none (input rows may repeat); reason is null for a valid row
+-- key:   (source_file, source_row); reason is null for a valid row
 -- upstream: raw_events (all files of IN/usage/date=D), active_plans, run_context
 -- The order of the CASE is the order rules are reported in: one reason per row.
 with
@@ -36,6 +36,7 @@ checked as (
         r.resource_id,
         r.quantity,
         r.source_file,
+        r.source_row,
         case
             when r.event_id is null or r.event_id = '' then 'event_id_empty'
             when r.ts is null then 'ts_missing'
@@ -73,5 +74,6 @@ select
     resource_id,
     quantity,
     source_file,
+    source_row,
     reason
 from checked
