@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import shutil
 import sys
 import time
@@ -87,9 +88,18 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
-def connect() -> duckdb.DuckDBPyConnection:
+MEMORY_LIMIT = "3GB"  # DuckDB's share; the rest of the 4 GiB budget is Python and Polars
+
+
+def connect(spill_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that spills to ``spill_dir`` past its memory limit
+    (``FLEXBATCH_MEMORY_LIMIT``, default 3GB) instead of growing without bound."""
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
+    con.execute("set memory_limit = ?", [os.environ.get("FLEXBATCH_MEMORY_LIMIT", MEMORY_LIMIT)])
+    con.execute("set preserve_insertion_order = false")
+    if spill_dir is not None:
+        con.execute("set temp_directory = ?", [str(spill_dir)])
     return con
 
 
@@ -121,7 +131,7 @@ def process_day(paths: Paths, day: date, config: JobConfig, run_id: str, command
     started_at = datetime.now(UTC).replace(tzinfo=None)
     started = time.perf_counter()
     manifest = day_manifest(paths.input, day)
-    con = connect()
+    con = connect(paths.output / STAGING / run_id / "spill")
     try:
         input_files = register_raw_events(con, paths.input, day)
         previous_day = previous_processed_day(paths.output, day)

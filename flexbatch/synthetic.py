@@ -209,9 +209,7 @@ order by n, grant_id
 """
 
 
-def write_grants(
-    input_root: Path, start: date, *, accounts: int = 10_000, seed: int = 42
-) -> Path:
+def write_grants(input_root: Path, start: date, *, accounts: int = 10_000, seed: int = 42) -> Path:
     """Write IN/grants.csv: one or two grants per synthetic account, effective on ``start``
     (a yearly flex-credit purchase; for two accounts in three also expiring legacy cloud
     credits or a product-restricted deposit)."""
