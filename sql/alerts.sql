@@ -63,7 +63,10 @@ depletion_forecast as (
         on p.account_id = f.account_id
         and p.currency = f.currency
         and p.depletion_date <= ctx.previous_day + 30
+    inner join balances as b
+        on b.account_id = f.account_id and b.currency = f.currency
     where f.depletion_date <= ctx.day + 30
+      and b.available > 0  -- nothing left to run out of: low_balance has said it
       and p.account_id is null
 ),
 

@@ -37,7 +37,8 @@ base as (
         on r.account_id = b.account_id and r.currency = b.currency
 ),
 
-expiring as (
+placed as (
+    -- every slice with credits, laid out in burn order (never-expiring last)
     select
         s.account_id,
         s.currency,
@@ -46,20 +47,27 @@ expiring as (
         coalesce(
             sum(s.remaining) over (
                 partition by s.account_id, s.currency
-                order by s.priority, s.expires_on, s.unit_cost, s.effective_on, s.grant_id
+                order by
+                    s.priority, s.expires_on nulls last, s.unit_cost, s.effective_on, s.grant_id
                 rows between unbounded preceding and 1 preceding
             ),
             cast(0 as decimal(38, 6))
         ) as slice_start
     from slices as s
-    cross join context as ctx
     where s.remaining > 0
-      and s.expires_on > ctx.day
-      and s.expires_on <= ctx.day + 365
+),
+
+expiring as (
+    select p.*
+    from placed as p
+    cross join context as ctx
+    where p.expires_on > ctx.day
+      and p.expires_on <= ctx.day + 365
 ),
 
 write_offs as (
-    -- what the burn has not taken from a slice by its expiry
+    -- what the burn has not taken from a slice by its expiry: expiry comes before the
+    -- day's burn, so the slice pays (expires_on - day - 1) more days of burn
     select
         e.account_id,
         e.currency,
@@ -67,10 +75,10 @@ write_offs as (
         sum(
             e.remaining
             - case
-                when b.burn_rate * (e.expires_on - ctx.day) - e.slice_start <= 0 then 0
-                when b.burn_rate * (e.expires_on - ctx.day) - e.slice_start >= e.remaining
+                when b.burn_rate * (e.expires_on - ctx.day - 1) - e.slice_start <= 0 then 0
+                when b.burn_rate * (e.expires_on - ctx.day - 1) - e.slice_start >= e.remaining
                     then e.remaining
-                else b.burn_rate * (e.expires_on - ctx.day) - e.slice_start
+                else b.burn_rate * (e.expires_on - ctx.day - 1) - e.slice_start
             end
         ) as written_off
     from expiring as e
