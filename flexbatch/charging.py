@@ -24,6 +24,7 @@ STEPS = (
     "duplicate_rows",
     "accepted_events",
     "usage_daily",
+    "usage_by_user_daily",
     "plan_events",
     "new_subjects",
     "subjects_state",
@@ -39,6 +40,10 @@ VIEWS = frozenset({"checked_events", "accepted_events", "plan_events"})
 # Published tables: (step, key order that makes the file content deterministic).
 OUTPUTS = {
     "usage_daily": ("usage_daily", "account_id, scope_id, product_code, meter"),
+    "usage_by_user_daily": (
+        "usage_by_user_daily",
+        "account_id, scope_id, product_code, meter, user_id",
+    ),
     "charges": ("charges", "account_id, scope_id, plan_id, tier"),
     "quarantine": (
         "quarantine",

@@ -237,7 +237,7 @@ def report(
 
     if bool(account) == all_accounts:
         raise ConfigError("report: give --account A or --all; fix: add one of them")
-    report_module.write_reports(
+    written = report_module.write_reports(
         resolve_output(output),
         account=account,
         as_of=_parse_day(as_of, "--as-of") if as_of else None,
@@ -245,6 +245,8 @@ def report(
         since=_parse_day(since, "--since") if since else None,
         to_path=Path(to_path),
     )
+    for path in written:
+        click.echo(str(path))
 
 
 @cli.command()

@@ -11,6 +11,7 @@ import polars as pl
 
 from flexbatch import pipeline
 from flexbatch.config import Paths
+from flexbatch.report import write_reports
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data"
 
@@ -43,6 +44,11 @@ def run_demo(output: Path | None) -> Path:
         click.echo(
             f"  {row['account_id']:<12} {row['charge_rows']:>5} charges  {row['credits']} credits"
         )
+    reports = write_reports(
+        out, account=None, as_of=None, window="3m", since=None, to_path=out / "reports"
+    )
     click.echo(f"outputs: {out}")
+    click.echo(f"reports: {reports[-1]}  (open it in a browser)")
+    click.echo(f"catalog: {out / 'flexbatch.duckdb'}  (duckdb -readonly)")
     click.echo(f'try: flexbatch sql "select * from charges limit 10" --output {out}')
     return out

@@ -23,6 +23,7 @@ import pyarrow as pa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from flexbatch import __version__
+from flexbatch.catalog import build_catalog
 from flexbatch.changes import DayStatus, day_manifest, day_statuses, manifest_sha256
 from flexbatch.charging import DayCounts, compute_day
 from flexbatch.config import Paths
@@ -213,7 +214,9 @@ def process_days(paths: Paths, days: Sequence[date], command: str) -> list[DayRe
         day_files(paths.input, day)
     with output_lock(paths.output, command):
         recover(paths.output)
-        return _process_locked(paths, days, command, config)
+        results = _process_locked(paths, days, command, config)
+        build_catalog(paths.output)
+    return results
 
 
 def _process_locked(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from flexbatch.errors import ConfigError
 
 TABLES = (
     "usage_daily",
+    "usage_by_user_daily",
     "charges",
     "quarantine",
     "runs",
@@ -45,6 +47,9 @@ def run_query(out: Path, query: str, fmt: str, to_file: Path | None) -> None:
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     register_views(con, out)
+    from flexbatch.catalog import register_helper_views  # catalog imports this module
+
+    register_helper_views(con)
     try:
         statements = con.extract_statements(query)
         if not statements:
@@ -84,7 +89,14 @@ def _emit(
     if fmt == "table":
         import polars as pl
 
-        with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=80, tbl_hide_dataframe_shape=True):
+        width = shutil.get_terminal_size((200, 24)).columns
+        with pl.Config(
+            tbl_rows=-1,
+            tbl_cols=-1,
+            fmt_str_lengths=80,
+            tbl_width_chars=width,
+            tbl_hide_dataframe_shape=True,
+        ):
             text = str(frame) + "\n"
     elif fmt == "csv":
         text = frame.write_csv()

@@ -59,6 +59,19 @@ class UsageDaily(pa.DataFrameModel):
         unique = ["account_id", "scope_id", "product_code", "meter"]
 
 
+class UsageByUserDaily(pa.DataFrameModel):
+    account_id: str = pa.Field(str_length={"min_value": 1})
+    scope_id: str = pa.Field(str_length={"min_value": 1})
+    product_code: str = pa.Field(str_length={"min_value": 1})
+    meter: str = pa.Field(str_length={"min_value": 1})
+    user_id: str = pa.Field(str_length={"min_value": 1})
+    events: pl.Int64 = pa.Field(ge=1)
+    quantity_sum: Credits = pa.Field(ge=0)
+
+    class Config:
+        strict = True
+
+
 class Charges(pa.DataFrameModel):
     account_id: str = pa.Field(str_length={"min_value": 1})
     scope_id: str = pa.Field(str_length={"min_value": 1})
@@ -286,6 +299,7 @@ class GrantSlices(pa.DataFrameModel):
 
 OUTPUT_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "usage_daily": UsageDaily,
+    "usage_by_user_daily": UsageByUserDaily,
     "charges": Charges,
     "quarantine": Quarantine,
     "_state/subjects": SubjectsState,

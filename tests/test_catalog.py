@@ -1,0 +1,278 @@
+"""The DuckDB catalog OUT/flexbatch.duckdb: one view per output table, the 90-day helper
+views, absolute paths, atomic replacement. Expected values come from polars over the
+Parquet files or are written by hand; never from the code under test."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal as D
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from flexbatch import pipeline
+from flexbatch.catalog import CATALOG_NAME, build_catalog
+from flexbatch.config import Paths
+from flexbatch.demo import SAMPLE, sample_days
+from flexbatch.errors import ConfigError
+
+TABLES = (
+    "usage_daily",
+    "charges",
+    "quarantine",
+    "runs",
+    "credit_ledger",
+    "balances",
+    "forecast",
+    "alerts",
+)
+
+
+def demo_output(base: Path) -> Path:
+    """The sample data of data/ processed into ``base/demo-out`` once per test session
+    (shared by the catalog, export, FOCUS and report tests)."""
+    out = base / "demo-out"
+    done = base / "demo-out.done"
+    if not done.exists():
+        days = sample_days(SAMPLE)
+        pipeline.backfill(Paths(SAMPLE, out), days[0], days[-1])
+        done.touch()
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_out(tmp_path_factory) -> Path:
+    return demo_output(tmp_path_factory.getbasetemp())
+
+
+def scan(out: Path, table: str) -> pl.DataFrame:
+    key = "as_of" if table == "forecast" else "date"
+    return pl.read_parquet(
+        out / table / f"{key}=*" / "*.parquet",
+        hive_partitioning=True,
+        missing_columns="insert",
+    )
+
+
+def test_catalog_has_one_view_per_table_with_the_parquet_rows(demo_out, tmp_path, monkeypatch):
+    path = build_catalog(demo_out)
+    assert path == demo_out.resolve() / CATALOG_NAME
+    assert not (demo_out / f".{CATALOG_NAME}.tmp").exists()
+    monkeypatch.chdir(tmp_path)  # absolute paths: readable from any working directory
+    con = duckdb.connect(str(path), read_only=True)
+    views = {name for (name,) in con.execute("select view_name from duckdb_views()").fetchall()}
+    assert set(TABLES) | {"usage_by_product_90d", "usage_by_user_90d"} <= views
+    for table in TABLES:
+        frame = scan(demo_out, table)
+        (rows,) = con.execute(f"select count(*) from {table}").fetchone()
+        assert rows == frame.height, table
+    expected = (
+        scan(demo_out, "charges")
+        .group_by("account_id")
+        .agg(pl.col("credits").sum())
+        .sort("account_id")
+        .rows()
+    )
+    got = con.execute(
+        "select account_id, sum(credits) from charges group by account_id order by account_id"
+    ).fetchall()
+    assert got == expected
+    sql = con.execute("select sql from duckdb_views() where view_name = 'charges'").fetchone()[0]
+    assert str(demo_out.resolve() / "charges") in sql
+
+
+def test_catalog_rebuild_replaces_the_file_and_old_readers_keep_working(demo_out):
+    first = build_catalog(demo_out)
+    reader = duckdb.connect(str(first), read_only=True)
+    before = reader.execute("select count(*) from balances").fetchone()
+    second = build_catalog(demo_out)
+    assert second == first
+    assert reader.execute("select count(*) from balances").fetchone() == before
+    reader.close()
+    assert [p.name for p in demo_out.iterdir() if p.name.startswith(".flexbatch")] == []
+
+
+def test_catalog_of_a_missing_folder_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError):
+        build_catalog(tmp_path / "nope")
+
+
+def test_usage_by_product_90d_golden_over_the_sample(demo_out):
+    con = duckdb.connect(str(build_catalog(demo_out)), read_only=True)
+    as_of = scan(demo_out, "runs").filter(pl.col("status") == "succeeded")["date"].max()
+    start = as_of - timedelta(days=89)
+    charged = (
+        scan(demo_out, "charges")
+        .filter(pl.col("date").is_between(start, as_of))
+        .group_by("account_id", "product_code")
+        .agg(pl.col("credits").sum(), pl.col("units").sum())
+    )
+    used = (
+        scan(demo_out, "usage_daily")
+        .filter(pl.col("date").is_between(start, as_of) & (pl.col("events") > 0))
+        .group_by("account_id", "product_code")
+        .agg(pl.col("events").sum(), pl.col("date").n_unique().alias("active_days"))
+    )
+    expected = sorted(
+        (
+            r["account_id"],
+            r["product_code"],
+            r["credits"] or D(0),
+            r["units"] or D(0),
+            r["events"] or 0,
+            r["active_days"] or 0,
+        )
+        for r in charged.join(
+            used, on=["account_id", "product_code"], how="full", coalesce=True
+        ).iter_rows(named=True)
+    )
+    got = con.execute(
+        "select account_id, product_code, credits, units, events, active_days "
+        "from usage_by_product_90d order by account_id, product_code"
+    ).fetchall()
+    assert got == expected
+    bounds = con.execute("select distinct window_start, as_of from usage_by_product_90d").fetchall()
+    assert bounds == [(start, as_of)]
+
+
+# -- the 90-day window edge, on a hand-written output --------------------------------
+
+LATEST = date(2027, 3, 31)
+IN_WINDOW = LATEST - timedelta(days=89)  # the first day of the window: included
+OUT_OF_WINDOW = LATEST - timedelta(days=90)  # the day before it: excluded
+DEC = pa.decimal128(38, 6)
+
+
+def write_partition(out: Path, table: str, day: date, rows: list[dict], schema: pa.Schema):
+    folder = out / table / f"date={day}"
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), folder / "part-0.parquet")
+
+
+RUNS = pa.schema([("run_id", pa.string()), ("status", pa.string())])
+CHARGES = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("product_code", pa.string()),
+        ("units", DEC),
+        ("credits", DEC),
+        ("transaction_id", pa.string()),
+    ]
+)
+USAGE = pa.schema(
+    [("account_id", pa.string()), ("product_code", pa.string()), ("events", pa.int64())]
+)
+USERS = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("scope_id", pa.string()),
+        ("product_code", pa.string()),
+        ("meter", pa.string()),
+        ("user_id", pa.string()),
+        ("events", pa.int64()),
+        ("quantity_sum", DEC),
+    ]
+)
+
+
+def charge(product: str, units: str, credits: str, tx: str) -> dict:
+    return {
+        "account_id": "acme",
+        "product_code": product,
+        "units": D(units),
+        "credits": D(credits),
+        "transaction_id": tx,
+    }
+
+
+def user(user_id: str, product: str, events: int, quantity: str) -> dict:
+    return {
+        "account_id": "acme",
+        "scope_id": "ns-1",
+        "product_code": product,
+        "meter": "m",
+        "user_id": user_id,
+        "events": events,
+        "quantity_sum": D(quantity),
+    }
+
+
+@pytest.fixture
+def edge_out(tmp_path) -> Path:
+    """Days LATEST-90 (outside), LATEST-89 (first day inside) and LATEST."""
+    out = tmp_path / "out"
+    for day in (OUT_OF_WINDOW, IN_WINDOW, LATEST):
+        write_partition(out, "runs", day, [{"run_id": f"r{day}", "status": "succeeded"}], RUNS)
+    write_partition(out, "charges", OUT_OF_WINDOW, [charge("ADH", "100", "100", "t0")], CHARGES)
+    write_partition(out, "charges", IN_WINDOW, [charge("ADH", "3", "1.500000", "t1")], CHARGES)
+    write_partition(
+        out,
+        "charges",
+        LATEST,
+        [charge("ADH", "4", "2.250000", "t2"), charge("PIV", "1", "0.100000", "t3")],
+        CHARGES,
+    )
+    for day, events in ((OUT_OF_WINDOW, 50), (IN_WINDOW, 7), (LATEST, 5)):
+        row = {"account_id": "acme", "product_code": "ADH", "events": events}
+        write_partition(out, "usage_daily", day, [row], USAGE)
+    write_partition(out, "usage_by_user_daily", OUT_OF_WINDOW, [user("old", "ADH", 9, "9")], USERS)
+    write_partition(
+        out,
+        "usage_by_user_daily",
+        IN_WINDOW,
+        [user("ann", "ADH", 2, "1.5"), user("bob", "ADH", 5, "0.25")],
+        USERS,
+    )
+    write_partition(
+        out,
+        "usage_by_user_daily",
+        LATEST,
+        [user("ann", "ADH", 3, "1"), user("ann", "PIV", 1, "1")],
+        USERS,
+    )
+    return out
+
+
+def helper_views(out: Path, monkeypatch) -> duckdb.DuckDBPyConnection:
+    """The catalog, with `usage_by_user_daily` registered as the table the lead may add."""
+    from flexbatch import query
+
+    monkeypatch.setattr(query, "TABLES", (*query.TABLES, "usage_by_user_daily"))
+    return duckdb.connect(str(build_catalog(out)), read_only=True)
+
+
+def test_usage_by_product_90d_includes_day_89_and_excludes_day_90(edge_out, monkeypatch):
+    con = helper_views(edge_out, monkeypatch)
+    rows = con.execute(
+        "select account_id, product_code, credits, units, events, active_days, users_active, "
+        "window_start, as_of from usage_by_product_90d order by product_code"
+    ).fetchall()
+    assert rows == [
+        ("acme", "ADH", D("3.750000"), D("7.000000"), 12, 2, 2, IN_WINDOW, LATEST),
+        ("acme", "PIV", D("0.100000"), D("1.000000"), 0, 0, 1, IN_WINDOW, LATEST),
+    ]
+
+
+def test_usage_by_user_90d_includes_day_89_and_excludes_day_90(edge_out, monkeypatch):
+    con = helper_views(edge_out, monkeypatch)
+    rows = con.execute(
+        "select user_id, events, quantity, active_days, products_used, products, "
+        "first_active_on, last_active_on from usage_by_user_90d order by user_id"
+    ).fetchall()
+    assert rows == [
+        ("ann", 6, D("3.500000"), 2, 2, "ADH;PIV", IN_WINDOW, LATEST),
+        ("bob", 5, D("0.250000"), 1, 1, "ADH", IN_WINDOW, IN_WINDOW),
+    ]
+
+
+def test_without_per_user_rows_the_user_view_is_empty_not_invented(edge_out):
+    import shutil
+
+    shutil.rmtree(edge_out / "usage_by_user_daily")
+    con = duckdb.connect(str(build_catalog(edge_out)), read_only=True)
+    assert con.execute("select count(*) from usage_by_user_90d").fetchone() == (0,)
+    assert con.execute("select sum(users_active) from usage_by_product_90d").fetchone() == (0,)
