@@ -11,7 +11,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -206,14 +206,20 @@ def _with_progress(days: Sequence[date], label: str) -> Iterator[date]:
             progress.advance(task)
 
 
-def process_days(paths: Paths, days: Sequence[date], command: str) -> list[DayResult]:
-    """Process ``days`` in order under the output lock: each day's state comes from the
+DayChooser = Callable[[Path], Sequence[date]]
+
+
+def process_days(paths: Paths, choose_days: DayChooser, command: str) -> list[DayResult]:
+    """Process the days ``choose_days(OUT)`` lists, in order, under the output lock: the
+    list is made after the lock is taken and interrupted publications are finished, so a
+    day another run published meanwhile is not missed. Each day's state comes from the
     days before it."""
     config = JobConfig.load(paths.input)
-    for day in days:  # fail before writing anything when a requested day has no partition
-        day_files(paths.input, day)
     with output_lock(paths.output, command):
         recover(paths.output)
+        days = list(choose_days(paths.output))
+        for day in days:  # fail before writing anything when a day has no partition
+            day_files(paths.input, day)
         results = _process_locked(paths, days, command, config)
         build_catalog(paths.output)
     return results
@@ -262,7 +268,7 @@ def days_for_backfill(out: Path, start: date, end: date) -> list[date]:
 
 
 def run(paths: Paths, day: date, command: str = "run") -> list[DayResult]:
-    return process_days(paths, days_for_run(paths.output, day), command)
+    return process_days(paths, lambda out: days_for_run(out, day), command)
 
 
 def stale_days(paths: Paths) -> list[DayStatus]:
@@ -273,11 +279,17 @@ def stale_days(paths: Paths) -> list[DayStatus]:
 def run_changed(paths: Paths) -> list[DayResult]:
     """``run --since-changed``: recompute from the earliest stale day (and so every later
     day); nothing when every day is fresh."""
-    stale = [s.day for s in stale_days(paths) if s.state != "fresh"]
-    if not stale:
-        return []
-    return run(paths, stale[0])
+    config = JobConfig.load(paths.input)
+
+    def from_earliest_stale(out: Path) -> list[date]:
+        statuses = day_statuses(paths.input, out, config.config_sha256)
+        stale = [s.day for s in statuses if s.state != "fresh"]
+        return days_for_run(out, stale[0]) if stale else []
+
+    return process_days(paths, from_earliest_stale, "run")
 
 
 def backfill(paths: Paths, start: date, end: date) -> list[DayResult]:
-    return process_days(paths, days_for_backfill(paths.output, start, end), "backfill")
+    if end < start:
+        raise ConfigError(f"--to {end} is before --from {start}; fix: swap the dates")
+    return process_days(paths, lambda out: days_for_backfill(out, start, end), "backfill")
