@@ -1,17 +1,22 @@
 """All writes to OUT: staging, the atomic publication of a day, and recovery.
 
-Layout: ``OUT/<table>/date=YYYY-MM-DD/<file>.parquet``, one file per table and day (``runs``
-keeps one file per run). A day is first written whole under ``OUT/_staging/<run_id>/``;
-then a journal listing every move is written atomically, the files are renamed into
-place (``os.replace``: atomic per file on one filesystem) and the journal is removed.
-A crash before the journal leaves only staging (deleted on the next start); a crash
-after it is finished by ``recover`` replaying the journal, so every table of a day moves
-together and a reader never sees half a day's file.
+Readers see ``OUT/<table>/<key>=YYYY-MM-DD/part-0.parquet`` (``key`` is ``date``, or
+``as_of`` for the forecast). Each such partition folder is a symbolic link into the day's
+current generation::
+
+    OUT/charges/date=D  ->  ../_days/D/current/charges
+    OUT/_days/D/current ->  <run_id>            (one generation: every table of the day)
+
+A day is written whole into a new generation folder ``OUT/_days/D/<run_id>/``; then one
+``os.replace`` of the ``current`` link flips every table of the day at once, and the old
+generation is deleted. A crash before the flip leaves the old day (or no day) in every
+table; after it, the new day in every table; ``recover`` on the next start deletes the
+generations that are not current. ``runs`` keeps every run of the day: a new generation
+carries the current one's run files plus its own.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -55,52 +60,75 @@ def write_parquet(frame: pl.DataFrame, path: Path) -> None:
     frame.write_parquet(path, compression="zstd", statistics=True, row_group_size=1_000_000)
 
 
+DAYS = "_days"
+CURRENT = "current"
+LOG_TABLES = frozenset({"runs"})  # tables that accumulate a file per run
+
+
+def _relative_link(link: Path, target: Path) -> None:
+    """Create ``link`` -> ``target`` (relative, so OUT can move) unless it is already there."""
+    if link.is_symlink():
+        return
+    if link.is_dir():  # a partition written by a version without generations
+        shutil.rmtree(link)
+    link.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(os.path.relpath(target, link.parent), link)
+
+
 class DayStage:
-    """Collects one day's files under staging, then publishes them together."""
+    """Collects one day's files in a new generation, then publishes them together."""
 
     def __init__(self, out: Path, run_id: str, day: date) -> None:
         self.out = out
         self.day = day
-        self.root = out / STAGING / run_id / day.isoformat()
-        self.moves: list[tuple[Path, Path]] = []
+        self.run_id = run_id
+        self.day_root = out / DAYS / day.isoformat()
+        self.root = self.day_root / run_id
+        self.links: list[tuple[str, str]] = []  # (table, partition key)
 
     def add(
         self, table: str, frame: pl.DataFrame, file_name: str = PART_FILE, key: str = "date"
     ) -> None:
-        staged = self.root / table / file_name
-        write_parquet(frame, staged)
-        self.moves.append((staged, partition(self.out, table, self.day, key) / file_name))
+        write_parquet(frame, self.root / table / file_name)
+        self.links.append((table, key))
+        if table in LOG_TABLES:  # earlier runs of the day stay in the log
+            for earlier in partition(self.out, table, self.day, key).glob("*.parquet"):
+                if earlier.name != file_name:
+                    shutil.copy2(earlier, self.root / table / earlier.name)
 
     def publish(self) -> None:
-        journal = self.root / "journal.json"
-        tmp = journal.with_suffix(".tmp")
-        tmp.write_text(json.dumps([[str(s), str(d)] for s, d in self.moves]), encoding="utf-8")
-        _fsync(tmp)
-        os.replace(tmp, journal)
-        _apply(journal)
-        shutil.rmtree(self.root, ignore_errors=True)
+        for table, key in self.links:
+            _relative_link(
+                partition(self.out, table, self.day, key), self.day_root / CURRENT / table
+            )
+        flip = self.day_root / f"{CURRENT}.new"
+        if flip.is_symlink():
+            flip.unlink()
+        os.symlink(self.run_id, flip)
+        os.replace(flip, self.day_root / CURRENT)  # the moment the whole day changes
+        _prune(self.day_root)
 
 
-def _fsync(path: Path) -> None:
-    with path.open("rb") as f:
-        os.fsync(f.fileno())
-
-
-def _apply(journal: Path) -> None:
-    for source, target in json.loads(journal.read_text(encoding="utf-8")):
-        source_path, target_path = Path(source), Path(target)
-        if source_path.exists():
-            target_path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source_path, target_path)
-    journal.unlink()
+def _prune(day_root: Path) -> None:
+    """Delete every generation of a day but the current one, and an unfinished flip."""
+    current = os.readlink(day_root / CURRENT) if (day_root / CURRENT).is_symlink() else None
+    for child in day_root.iterdir():
+        if child.name == CURRENT or child.name == current:
+            continue
+        if child.is_symlink():
+            child.unlink()
+        else:
+            shutil.rmtree(child, ignore_errors=True)
 
 
 def recover(out: Path) -> None:
-    """Finish publications a crash interrupted; delete staging that never got a journal."""
-    staging = out / STAGING
-    if not staging.is_dir():
-        return
-    for journal in sorted(staging.glob("*/*/journal.json")):
-        logger.warning("finishing interrupted publication %s", journal.parent)
-        _apply(journal)
-    shutil.rmtree(staging, ignore_errors=True)
+    """After a crash: delete generations that never became (or no longer are) current
+    and the staging folder. A published day is never touched."""
+    days = out / DAYS
+    if days.is_dir():
+        for day_root in days.iterdir():
+            _prune(day_root)
+            if not (day_root / CURRENT).is_symlink():
+                logger.warning("removing the unpublished generations of %s", day_root.name)
+                shutil.rmtree(day_root, ignore_errors=True)
+    shutil.rmtree(out / STAGING, ignore_errors=True)

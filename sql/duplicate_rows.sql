@@ -5,25 +5,25 @@
 -- key:   (source_file, source_row)
 -- upstream: checked_events
 -- Most ids are unique, so candidates are found by a 64-bit hash of the id first (a cheap
--- aggregate); only rows whose hash repeats are ranked on the id itself.
+-- aggregate); only rows whose hash repeats are ranked on the id itself. checked_events is
+-- named twice rather than through one CTE: a CTE read twice is materialised whole (every
+-- column of every row), two reads of the view stream the files twice.
 with
-
-valid as (
-    select * from checked_events where reason is null
-),
 
 repeated_hashes as (
     select hash(event_id) as id_hash
-    from valid
+    from checked_events
+    where reason is null
     group by hash(event_id)
     having count(*) > 1
 ),
 
 candidates as (
-    select v.*
-    from valid as v
+    select c.*
+    from checked_events as c
     inner join repeated_hashes as r
-        on r.id_hash = hash(v.event_id)
+        on r.id_hash = hash(c.event_id)
+    where c.reason is null
 ),
 
 ranked as (

@@ -32,7 +32,7 @@ from flexbatch import pipeline, usage_input
 from flexbatch.catalog import CATALOG_NAME
 from flexbatch.config import Paths
 from flexbatch.lock import output_lock
-from flexbatch.publish import STAGING, processed_days, recover
+from flexbatch.publish import DAYS, STAGING, processed_days, recover
 
 from helpers import read_table
 
@@ -129,11 +129,14 @@ def wait_for_lock(out: Path, pid: int, proc: subprocess.Popen, timeout: float = 
 
 
 def partition_files(out: Path) -> list[Path]:
-    """Every published Parquet file: OUT/<table>/<key>=<day>/<file>.parquet."""
+    """Every published Parquet file, as a reader reaches it:
+    OUT/<table>/<key>=<day>/<file>.parquet (partition folders are links into the day's
+    current generation, which is where readers must look, not at _days itself)."""
     return sorted(
         p
-        for p in out.rglob("*.parquet")
-        if STAGING not in p.relative_to(out).parts and PARTITION.match(p.parent.name)
+        for pattern in ("*/*=*/*.parquet", "_state/*/*=*/*.parquet")
+        for p in out.glob(pattern)
+        if p.relative_to(out).parts[0] not in (STAGING, DAYS) and PARTITION.match(p.parent.name)
     )
 
 
@@ -198,16 +201,27 @@ def assert_same_output(actual: Path, expected: Path) -> None:
 
 
 def assert_no_leftovers(out: Path) -> None:
-    """Only the lock, the catalog and published partitions: no staging, journal or
-    temporary file (of the catalog's either)."""
+    """Only the lock, the catalog and published partitions: no staging, old or unfinished
+    generation, or temporary file (of the catalog's either)."""
     assert not (out / STAGING).exists()
-    kept = {out / "_lock", out / CATALOG_NAME, *partition_files(out)}
-    stray = [p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p not in kept]
+    assert unfinished_generations(out) == []
+    kept = {out / "_lock", out / CATALOG_NAME, *(p.resolve() for p in partition_files(out))}
+    stray = [
+        p.relative_to(out).as_posix()
+        for p in out.rglob("*")
+        if p.is_file() and not p.is_symlink() and p.resolve() not in kept
+    ]
     assert stray == []
 
 
-def pending_journals(out: Path) -> list[Path]:
-    return sorted((out / STAGING).glob("*/*/journal.json"))
+def unfinished_generations(out: Path) -> list[Path]:
+    """Generations of a day that are not its current one (a crash left them behind)."""
+    found = []
+    for day_root in sorted((out / DAYS).glob("*")):
+        current = day_root / "current"
+        target = os.readlink(current) if current.is_symlink() else None
+        found += [c for c in sorted(day_root.iterdir()) if c.name not in ("current", target)]
+    return found
 
 
 def tables_of(out: Path) -> list[str]:
@@ -243,17 +257,16 @@ def test_backfill_killed_at_random_points_resumes_to_identical_output(tmp_path):
             kills += 1
         else:
             assert finish(proc)[0] == 0
-        # a reader now: every published file is whole, and every day is in every table,
-        # except the one day a journal says was being moved (finished on the next start)
+        # a reader now: every published file is whole, and every day is in every table
+        # (a day flips all its tables at once), whatever the moment of the kill
         snapshot(out)
-        moving = {date.fromisoformat(j.parent.name) for j in pending_journals(out)}
-        assert set(half_days(out, tables)) <= moving
-        if moving:
+        assert half_days(out, tables) == {}
+        if unfinished_generations(out):
             replays += 1
             with output_lock(out, "test"):  # what the next start does first
                 recover(out)
             assert half_days(out, tables) == {}
-            assert pending_journals(out) == []
+            assert unfinished_generations(out) == []
 
     assert kills >= 5, f"only {kills} of {KILL_TRIALS} runs were killed"
     code, err = finish(start(*backfill_args(span, inp, out), stdout=subprocess.DEVNULL))
@@ -293,10 +306,6 @@ cli.main()
 """
 
 
-class HalfDayVisible(AssertionError):
-    """A reader saw a day in some tables and not in others."""
-
-
 @pytest.fixture(scope="module")
 def three_days(tmp_path_factory) -> tuple[Path, Path]:
     """Three sample days and their clean backfill (read only)."""
@@ -306,65 +315,51 @@ def three_days(tmp_path_factory) -> tuple[Path, Path]:
     return inp, clean_backfill(inp, root / "reference", span)
 
 
-HALF_DAY_BUG = pytest.mark.xfail(
-    raises=HalfDayVisible,
-    strict=True,
-    reason="publish: the renames of a day are atomic one file at a time; between a crash "
-    "mid-journal and the next writer start a reader sees the day in some tables only",
-)
-
-
 @pytest.mark.parametrize(
     "moves_done",
     [
-        pytest.param(0, id="journal-written-nothing-moved"),
-        pytest.param(4, id="some-tables-moved", marks=HALF_DAY_BUG),
-        pytest.param(9, id="all-but-runs-moved", marks=HALF_DAY_BUG),
+        pytest.param(0, id="killed-before-the-second-day-flips"),
+        pytest.param(1, id="killed-before-the-third-day-flips"),
     ],
 )
-def test_kill_during_publication_is_finished_by_the_next_start(tmp_path, three_days, moves_done):
+def test_kill_during_publication_never_shows_half_a_day(tmp_path, three_days, moves_done):
     inp, ref = three_days
     span = processed_days(ref)
     tables = tables_of(ref)
-    per_day = len(tables)  # one file per table and day
     out = tmp_path / "out"
 
-    # killed while publishing the second day
+    # a day publishes with one rename, the flip of its generation; killed just before the
+    # second (or third) day's flip
     proc = subprocess.Popen(
         [sys.executable, "-c", KILL_AT_MOVE, *backfill_args(span, inp, out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        env={**SUBPROCESS_ENV, "KILL_AT_MOVE": str(per_day + moves_done + 1)},
+        env={**SUBPROCESS_ENV, "KILL_AT_MOVE": str(1 + moves_done + 1)},
     )
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == -signal.SIGKILL, err
-    journals = pending_journals(out)
-    assert [j.parent.name for j in journals] == [str(span[1])]
-    seen_by_reader = half_days(out, tables)  # before anything recovers
-    snapshot(out)  # every published file is whole
-
-    # the next start replays the journal: the second day is whole, and equal to the
-    # reference, before the resumed backfill even recomputes it
-    with output_lock(out, "test"):
-        recover(out)
-    assert pending_journals(out) == []
+    # a reader before anything recovers: whole days only, in every table
     assert half_days(out, tables) == {}
-    assert published_days(out, tables)["usage_daily"] == set(span[:2])
+    snapshot(out)  # every published file is whole
+    done = span[: 1 + moves_done]
+    assert published_days(out, tables)["usage_daily"] == set(done)
     got, want = snapshot(out), snapshot(ref)
-    for table in want:
-        day_two = pl.col("_partition") == span[1]
-        assert_frame_equal(got[table].filter(day_two), want[table].filter(day_two))
+    for table in want:  # the days that flipped are whole and equal to the reference
+        published = pl.col("_partition").is_in(done)
+        assert_frame_equal(got[table].filter(published), want[table].filter(published))
+    # the killed day's generation was left behind, unpublished (with the new link that
+    # was about to replace current)
+    assert {g.parent.name for g in unfinished_generations(out)} == {str(span[moves_done + 1])}
+
+    with output_lock(out, "test"):  # what the next start does first
+        recover(out)
+    assert unfinished_generations(out) == []
+    assert half_days(out, tables) == {}
     # then the rerun completes the range, identical to the uninterrupted one
     pipeline.backfill(Paths(inp, out), span[0], span[-1])
     assert_same_output(out, ref)
     assert_no_leftovers(out)
-
-    if seen_by_reader:
-        raise HalfDayVisible(
-            f"after the kill, before the next start, a reader saw {seen_by_reader} "
-            "(day: tables that lacked it)"
-        )
 
 
 # --- late data and configuration changes -------------------------------------------------
