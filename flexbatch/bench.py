@@ -74,6 +74,7 @@ group by date, account_id, scope_id, meter
 settings use_hive_partitioning = 1
 """
 
+OTHER = "(ledger, outputs, publish)"  # a day's time outside the logged charging steps
 STEP_LINE = re.compile(r"flexbatch\.charging: step (\S+)\s+\S+ rows\s+([0-9.]+)s")
 DAY_LINE = re.compile(
     r"flexbatch\.pipeline: (?:run|backfill) (\d{4}-\d{2}-\d{2}): .* in ([0-9.]+)s"
@@ -239,34 +240,54 @@ class Measurement:
     engine: str
     seconds: float  # wall time of the whole child process
     peak_rss_mib: float  # ru_maxrss of that child
+    cpu_seconds: float  # user + system CPU of that child (all threads): robust to neighbours
     work_seconds: float | None  # inside the child: the query, or the days' processing
     totals: dict[str, float] = field(default_factory=dict)
     steps: dict[str, float] = field(default_factory=dict)  # flexbatch: seconds per SQL step
     day_seconds: dict[str, float] = field(default_factory=dict)  # flexbatch: per day
     all_seconds: list[float] = field(default_factory=list)  # every repeat
+    error: str | None = None  # the child's last output line when it failed
 
 
-def measure_process(cmd: list[str], log: Path) -> tuple[float, float, int]:
-    """Run ``cmd`` (stdout+stderr to ``log``); its wall seconds, peak RSS MiB, exit code."""
+@dataclass(frozen=True)
+class ProcessRun:
+    seconds: float
+    peak_rss_mib: float
+    cpu_seconds: float
+    exit_code: int
+
+
+def measure_process(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> ProcessRun:
+    """Run ``cmd`` (stdout+stderr to ``log``): its wall time, and from ``os.wait4`` the
+    peak RSS and CPU time of that one child (not of earlier children, as RUSAGE_CHILDREN
+    would mix in)."""
     with log.open("wb") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     rss_bytes = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-    return seconds, rss_bytes / 2**20, proc.returncode
+    cpu = usage.ru_utime + usage.ru_stime
+    return ProcessRun(seconds, rss_bytes / 2**20, cpu, proc.returncode)
 
 
 def _run_bare(engine: str, dataset: Dataset, logs: Path) -> Measurement:
     result = logs / f"{engine}.json"
     cmd = [sys.executable, "-m", "flexbatch.bench", "--child", engine]
     cmd += ["--child-glob", dataset.usage_glob, "--child-result", str(result)]
-    seconds, rss, code = measure_process(cmd, logs / f"{engine}.log")
-    if code != 0:
-        raise RuntimeError(f"{engine} failed (exit {code}); see {logs / f'{engine}.log'}")
+    log = logs / f"{engine}.log"
+    run = measure_process(cmd, log)
+    if run.exit_code != 0:
+        error = f"exit {run.exit_code}: {_last_line(log.read_text(errors='replace'))}"
+        return Measurement(
+            engine, run.seconds, run.peak_rss_mib, run.cpu_seconds, None, error=error
+        )
     report = json.loads(result.read_text(encoding="utf-8"))
-    return Measurement(engine, seconds, rss, report["work_seconds"], report["totals"])
+    return Measurement(
+        engine, run.seconds, run.peak_rss_mib, run.cpu_seconds, report["work_seconds"],
+        report["totals"],
+    )  # fmt: skip
 
 
 def flexbatch_command(dataset: Dataset, output: Path) -> list[str]:
@@ -293,6 +314,7 @@ def parse_log(text: str) -> tuple[dict[str, float], dict[str, float], list[dict[
             current[step] = current.get(step, 0.0) + seconds
         elif match := DAY_LINE.search(line):
             days[match.group(1)] = float(match.group(2))
+            current[OTHER] = float(match.group(2)) - sum(current.values())
             per_day.append(current)
             current = {}
     return steps, days, per_day
@@ -309,18 +331,30 @@ def usage_daily_totals(output: Path) -> dict[str, float]:
     )
 
 
-def _run_flexbatch(dataset: Dataset, output: Path, logs: Path) -> Measurement:
+def _run_flexbatch(
+    dataset: Dataset, output: Path, logs: Path, env: dict[str, str] | None = None
+) -> Measurement:
     shutil.rmtree(output, ignore_errors=True)
     log = logs / "flexbatch.log"
-    seconds, rss, code = measure_process(flexbatch_command(dataset, output), log)
+    run = measure_process(flexbatch_command(dataset, output), log, env)
     text = log.read_text(encoding="utf-8", errors="replace")
-    if code != 0:
-        raise RuntimeError(f"flexbatch failed (exit {code}): {text.strip()[-500:]}")
     steps, days, _ = parse_log(text)
-    work = sum(days.values()) if days else None
+    if run.exit_code != 0:
+        error = f"exit {run.exit_code}: {_last_line(text)}"
+        return Measurement(
+            "flexbatch", run.seconds, run.peak_rss_mib, run.cpu_seconds, None, steps=steps,
+            error=error,
+        )  # fmt: skip
     return Measurement(
-        "flexbatch", seconds, rss, work, usage_daily_totals(output), steps=steps, day_seconds=days
-    )
+        "flexbatch", run.seconds, run.peak_rss_mib, run.cpu_seconds,
+        sum(days.values()) if days else None, usage_daily_totals(output), steps=steps,
+        day_seconds=days,
+    )  # fmt: skip
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.replace("\r", "\n").splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"
 
 
 def agrees(a: dict[str, float], b: dict[str, float]) -> bool:
@@ -332,10 +366,15 @@ def agrees(a: dict[str, float], b: dict[str, float]) -> bool:
 
 
 def run_engines(
-    dataset: Dataset, engines: list[str], work: Path, repeat: int = 1
+    dataset: Dataset,
+    engines: list[str],
+    work: Path,
+    repeat: int = 1,
+    flexbatch_env: dict[str, str] | None = None,
 ) -> dict[str, Measurement]:
-    """Each engine ``repeat`` times, interleaved; keeps each engine's fastest run (and its
-    highest peak RSS)."""
+    """Each engine ``repeat`` times, interleaved; keeps each engine's fastest successful
+    run (and its highest peak RSS). ``flexbatch_env`` is added to the job's environment."""
+    env = {**os.environ, **flexbatch_env} if flexbatch_env else None
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     output = work / f"out-{dataset.root.name}"
@@ -344,14 +383,19 @@ def run_engines(
         for engine in engines:
             _say(f"running {engine} ...")
             if engine == "flexbatch":
-                m = _run_flexbatch(dataset, output, logs)
+                m = _run_flexbatch(dataset, output, logs, env)
             else:
                 m = _run_bare(engine, dataset, logs)
-            _say(f"  {engine}: {m.seconds:.2f}s, {m.peak_rss_mib:.0f} MiB")
+            outcome = f"FAILED ({m.error})" if m.error else "ok"
+            _say(f"  {engine}: {m.seconds:.2f}s, {m.peak_rss_mib:.0f} MiB, {outcome}")
             previous = best.get(engine)
             runs = [*(previous.all_seconds if previous else []), m.seconds]
             rss = max(m.peak_rss_mib, previous.peak_rss_mib if previous else 0.0)
-            if previous is None or m.seconds < previous.seconds:
+            if (
+                previous is None
+                or (previous.error and not m.error)
+                or (not m.error and m.seconds < previous.seconds)
+            ):
                 best[engine] = m
             best[engine].all_seconds, best[engine].peak_rss_mib = runs, rss
     return best
@@ -379,7 +423,25 @@ def machine() -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             continue
     info["versions"] = versions
+    info["git"] = _git_revision()
     return info
+
+
+def _git_revision() -> str | None:
+    """The checkout's commit (``+dirty`` with uncommitted changes): what was measured."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
 
 
 def rows_with_ratios(results: dict[str, Measurement], events: int) -> list[dict[str, Any]]:
@@ -390,29 +452,35 @@ def rows_with_ratios(results: dict[str, Measurement], events: int) -> list[dict[
         m = results[engine]
         row: dict[str, Any] = {
             "engine": engine,
+            "error": m.error,
             "seconds": round(m.seconds, 3),
+            "cpu_seconds": round(m.cpu_seconds, 3),
             "work_seconds": None if m.work_seconds is None else round(m.work_seconds, 3),
-            "events_per_s": round(events / m.seconds),
+            "events_per_s": None if m.error else round(events / m.seconds),
             "peak_rss_mib": round(m.peak_rss_mib, 1),
         }
         for ref in ("chdb", "duckdb"):
             base = results.get(ref)
+            base = None if base is None or base.error or m.error else base
             row[f"x_{ref}"] = round(m.seconds / base.seconds, 2) if base else None
+            row[f"x_{ref}_cpu"] = round(m.cpu_seconds / base.cpu_seconds, 2) if base else None
             if base and m.work_seconds and base.work_seconds:
                 row[f"x_{ref}_work"] = round(m.work_seconds / base.work_seconds, 2)
-        reference = results.get("duckdb") or next(iter(results.values()))
-        row["totals_agree"] = agrees(m.totals, reference.totals)
+        fine = [r for r in results.values() if not r.error]
+        reference = results["duckdb"] if results.get("duckdb") in fine else None
+        reference = reference or (fine[0] if fine else m)
+        row["totals_agree"] = None if m.error else agrees(m.totals, reference.totals)
         rows.append(row)
     return rows
 
 
 def print_table(rows: list[dict[str, Any]], title: str) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title)
-    for name in ("engine", "wall s", "work s", "events/s", "peak RSS MiB", "× chdb", "× duckdb",
-                 "totals agree"):  # fmt: skip
+    columns = ("engine", "wall s", "cpu s", "work s", "events/s", "peak RSS MiB", "× chdb",
+               "× duckdb", "agree")  # fmt: skip
+    for name in columns:
         table.add_column(name, justify="left" if name == "engine" else "right", no_wrap=True)
 
     def fmt(value: Any, spec: str) -> str:
@@ -420,16 +488,19 @@ def print_table(rows: list[dict[str, Any]], title: str) -> None:
 
     for r in rows:
         table.add_row(
-            r["engine"], fmt(r["seconds"], ".2f"), fmt(r["work_seconds"], ".2f"),
+            r["engine"], fmt(r["seconds"], ".2f"), fmt(r["cpu_seconds"], ".2f"),
+            fmt(r["work_seconds"], ".2f"),
             fmt(r["events_per_s"], ",d"), fmt(r["peak_rss_mib"], ",.0f"),
             fmt(r["x_chdb"], ".2f"), fmt(r["x_duckdb"], ".2f"),
-            "yes" if r["totals_agree"] else "NO",
+            {True: "yes", False: "NO", None: "FAILED"}[r["totals_agree"]],
         )  # fmt: skip
-    Console().print(table)
+    _console().print(table)
+    for r in rows:
+        if r["error"]:
+            _console().print(f"{r['engine']} failed: {r['error']}", markup=False)
 
 
 def print_steps(m: Measurement) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     if not m.work_seconds:
@@ -439,10 +510,16 @@ def print_steps(m: Measurement) -> None:
     table.add_column("seconds", justify="right")
     table.add_column("share of days' time", justify="right")
     other = m.work_seconds - sum(m.steps.values())
-    for step, seconds in [*m.steps.items(), ("(ledger, outputs, publish)", other)]:
+    for step, seconds in [*m.steps.items(), (OTHER, other)]:
         table.add_row(step, f"{seconds:.2f}", f"{seconds / m.work_seconds:.0%}")
     table.add_row("days' total", f"{m.work_seconds:.2f}", "100%")
-    Console().print(table)
+    _console().print(table)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=120)
 
 
 def _say(text: str) -> None:
@@ -463,7 +540,7 @@ def bench(args: argparse.Namespace, engines: list[str]) -> dict[str, Any]:
         seed=args.seed,
     )  # fmt: skip
     before = machine()
-    results = run_engines(dataset, engines, args.work, args.repeat)
+    results = run_engines(dataset, engines, args.work, args.repeat, _env(args.env))
     rows = rows_with_ratios(results, dataset.events)
     title = f"{dataset.events:,} events, {len(dataset.days)} day(s), {dataset.files} files/day"
     print_table(rows, title)
@@ -473,6 +550,7 @@ def bench(args: argparse.Namespace, engines: list[str]) -> dict[str, Any]:
         "kind": "aggregation",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python -m flexbatch.bench", *sys.argv[1:]]),
+        "flexbatch_env": _env(args.env),
         "machine": before,
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         "dataset": {"path": str(dataset.root), "events": dataset.events,
@@ -482,6 +560,16 @@ def bench(args: argparse.Namespace, engines: list[str]) -> dict[str, Any]:
     }  # fmt: skip
     _write_json(args.json or args.work / f"results-{dataset.root.name}.json", report)
     return report
+
+
+def _env(pairs: list[str]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            sys.exit(f"--env {pair!r}: expected KEY=VALUE")
+        env[key] = value
+    return env
 
 
 def backfill_bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -498,10 +586,11 @@ def backfill_bench(args: argparse.Namespace) -> dict[str, Any]:
     shutil.rmtree(output, ignore_errors=True)
     _say(f"running flexbatch backfill over {len(dataset.days)} days ...")
     log = logs / "flexbatch-backfill.log"
-    seconds, rss, code = measure_process(flexbatch_command(dataset, output), log)
+    env = {**os.environ, **_env(args.env)} if args.env else None
+    run = measure_process(flexbatch_command(dataset, output), log, env)
     text = log.read_text(encoding="utf-8", errors="replace")
-    if code != 0:
-        raise RuntimeError(f"flexbatch backfill failed (exit {code}): {text.strip()[-500:]}")
+    if run.exit_code != 0:
+        raise RuntimeError(f"flexbatch backfill failed (exit {run.exit_code}): {_last_line(text)}")
     _, days, per_day_steps = parse_log(text)
     per_day = list(days.values())
     tenth = max(1, math.ceil(len(per_day) / 10))
@@ -509,8 +598,9 @@ def backfill_bench(args: argparse.Namespace) -> dict[str, Any]:
     summary = {
         "days": len(per_day),
         "events_per_day": events,
-        "wall_seconds": round(seconds, 2),
-        "peak_rss_mib": round(rss, 1),
+        "wall_seconds": round(run.seconds, 2),
+        "cpu_seconds": round(run.cpu_seconds, 2),
+        "peak_rss_mib": round(run.peak_rss_mib, 1),
         "tenth_days": tenth,
         "first_tenth_mean_s": round(sum(first) / len(first), 3),
         "last_tenth_mean_s": round(sum(last) / len(last), 3),
@@ -544,22 +634,24 @@ def _mean_steps(days: list[dict[str, float]]) -> dict[str, float]:
 def _print_backfill(
     summary: dict[str, Any], first: dict[str, float], last: dict[str, float]
 ) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"flexbatch backfill: {summary['days']} days × "
-                  f"{summary['events_per_day']:,} events")  # fmt: skip
+    _console().print(
+        f"flexbatch backfill: {summary['days']} days × {summary['events_per_day']:,} events"
+    )
+    table = Table()
     table.add_column("measure")
     table.add_column("value", justify="right")
     for key, value in summary.items():
         table.add_row(key, str(value))
-    Console().print(table)
-    steps = Table(title="mean seconds per step, first vs last tenth of the days")
+    _console().print(table)
+    _console().print("mean seconds per step, first vs last tenth of the days")
+    steps = Table()
     for name in ("step", "first", "last"):
         steps.add_column(name, justify="left" if name == "step" else "right")
     for name in sorted(set(first) | set(last), key=lambda n: -last.get(n, 0.0)):
         steps.add_row(name, f"{first.get(name, 0.0):.4f}", f"{last.get(name, 0.0):.4f}")
-    Console().print(steps)
+    _console().print(steps)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -583,6 +675,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         f"({', '.join(ENGINES)})")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=1, help="runs per engine; the fastest "
                         "is reported (default 1)")  # fmt: skip
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="KEY=VALUE",
+        help="set in flexbatch's environment (e.g. FLEXBATCH_MEMORY_LIMIT=8GB); repeatable",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, help="results file (default: WORK/results-*.json)")
     parser.add_argument("--backfill-days", type=int, help="instead: time flexbatch backfill "
                         "over this many days and compare the first and last tenth")  # fmt: skip

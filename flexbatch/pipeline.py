@@ -99,6 +99,7 @@ def connect(spill_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     con.execute("set TimeZone = 'UTC'")
     con.execute("set memory_limit = ?", [os.environ.get("FLEXBATCH_MEMORY_LIMIT", MEMORY_LIMIT)])
     con.execute("set preserve_insertion_order = false")
+    con.execute("set enable_progress_bar = false")  # logs, not a bar, on the job's stderr
     if spill_dir is not None:
         spill_dir.mkdir(parents=True, exist_ok=True)  # DuckDB creates only the last level
         con.execute("set temp_directory = ?", [str(spill_dir)])

@@ -117,10 +117,11 @@ depletion as (
                 when b.available - bp.written_off_to_date <= 0 then bp.from_date
                 when b.burn_rate > 0 then greatest(
                     bp.from_date,
-                    ctx.day + cast(ceil(
+                    -- capped: a tiny burn may take millions of days (only 365 are shown)
+                    ctx.day + cast(least(ceil(
                         cast(b.available - bp.written_off_to_date as double)
                         / cast(b.burn_rate as double)
-                    ) as integer)
+                    ), 100000) as integer)
                 )
             end
         ) as depletion_date

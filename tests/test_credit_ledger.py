@@ -1224,3 +1224,18 @@ def test_conservation(tmp_path_factory, flexbatch, grants, charges, transfers):
     moved = entries.filter(pl.col("entry_type").is_in(["transfer_in", "transfer_out"]))
     for ref in set(moved["ref"]):
         assert moved.filter(pl.col("ref") == ref)["amount"].sum() == 0, ref
+
+
+def test_forecast_with_a_tiny_burn_has_no_depletion_date(tmp_path, flexbatch):
+    # G 1,000,000,000; 0.000001 charged on day 1: burn 0.000001 a day, so running out
+    # would take 10^15 days -- far past 365 (and past any integer day count): no date.
+    out = job(
+        tmp_path,
+        flexbatch,
+        last=day(1),
+        usage=[charge(day(1), 0.000001)],
+        grants=[grant("G", "1000000000")],
+    )
+    rows, summary = _projection(out, day(1))
+    assert summary == {(D("0.000001"), None)}
+    assert rows[-1] == (plus(day(1), 90), D("999999999.999999") - D("0.000090"))
