@@ -309,7 +309,7 @@ def donut(
 
 def bar_chart(bars: list[Bar], *, color: str = BLUE, title: str = "", width: int = 520) -> str:
     """Horizontal bars, longest first as given; the text goes right of each bar."""
-    label_w, text_w, row_h, top = 96, 200, 36, 6
+    label_w, text_w, row_h, top = 175, 200, 36, 6  # 175 px holds 18 characters
     bar_w = width - label_w - text_w
     height = top * 2 + row_h * max(1, len(bars))
     longest = max([b.value for b in bars] + [0.0]) or 1.0
@@ -322,7 +322,7 @@ def bar_chart(bars: list[Bar], *, color: str = BLUE, title: str = "", width: int
         length = max(2.0, bar_w * max(0.0, bar.value) / longest) if bar.value > 0 else 0.0
         parts.append(
             f'<text x="{label_w - 10}" y="{y + 21}" text-anchor="end" font-size="13" '
-            f'fill="{INK}">{escape(_clip(bar.label, 16))}<title>{escape(bar.label)}</title>'
+            f'fill="{INK}">{escape(_clip(bar.label, 18))}<title>{escape(bar.label)}</title>'
             f'</text><rect x="{label_w}" y="{y + 7}" width="{_num(bar_w)}" height="20" rx="3" '
             f'fill="#f3f4f6"/><rect x="{label_w}" y="{y + 7}" width="{_num(length)}" '
             f'height="20" rx="3" fill="{color}"/>'
