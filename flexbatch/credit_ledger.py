@@ -22,7 +22,7 @@ import polars as pl
 
 from flexbatch.errors import AuditError
 from flexbatch.publish import partition
-from flexbatch.sql_steps import run_step, sql_text
+from flexbatch.sql_steps import relation_over_files, run_step, sql_text
 
 logger = logging.getLogger(__name__)
 
@@ -71,19 +71,10 @@ OUTPUT_ORDER = {
 AUDITS = ("audit_conservation", "audit_charged", "audit_grants_non_negative")
 
 
-def _quote(path: Path | str) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
-def _view_over(
+def _table_over(
     con: duckdb.DuckDBPyConnection, name: str, files: list[Path], columns: str, empty: str
 ) -> None:
-    if files:
-        listed = ", ".join(_quote(f) for f in files)
-        body = f"select {columns} from read_parquet([{listed}], hive_partitioning = false)"
-    else:
-        body = empty
-    con.execute(f"create or replace temp table {name} as {body}")
+    relation_over_files(con, name, files, columns, empty, materialise=True)
 
 
 def _day_files(out: Path, table: str, day: date | None, key: str = "date") -> list[Path]:
@@ -97,7 +88,7 @@ def register_credit_state(
 ) -> None:
     """Yesterday's slices and balances, the burn of the 29 days before, and yesterday's
     depletion dates: the compact state of the credit ledger."""
-    _view_over(
+    _table_over(
         con, "slices", _day_files(out, GRANT_STATE, previous_day), SLICE_COLUMNS, EMPTY_SLICES
     )
     con.execute("create or replace temp table slices_prev as select * from slices")
@@ -105,7 +96,7 @@ def register_credit_state(
         "account_id, currency, available, overdraft, overdraft_total, "
         "purchased_total, used_total, expired_total, band, consumed, in_overdraft"
     )
-    _view_over(
+    _table_over(
         con,
         "balances_prev",
         _day_files(out, "balances", previous_day),
@@ -115,9 +106,9 @@ def register_credit_state(
     history = [
         f for i in range(1, 30) for f in _day_files(out, "balances", day - timedelta(days=i))
     ]
-    _view_over(con, "burn_history", history, balance_columns, EMPTY_BALANCES)
+    _table_over(con, "burn_history", history, balance_columns, EMPTY_BALANCES)
     depletion = _day_files(out, "forecast", previous_day, key="as_of")
-    _view_over(
+    _table_over(
         con,
         "depletion_prev",
         depletion,

@@ -263,8 +263,6 @@ def days_for_run(out: Path, day: date) -> list[date]:
 def days_for_backfill(out: Path, start: date, end: date) -> list[date]:
     """``backfill``: start..end, then any later day already in OUT (its month state may
     have changed), exactly what running ``run`` for each day in turn leaves behind."""
-    if end < start:
-        raise ConfigError(f"--to {end} is before --from {start}; fix: swap the dates")
     span = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     return span + [d for d in processed_days(out) if d > end]
 

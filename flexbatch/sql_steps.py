@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -34,3 +35,34 @@ def run_step(con: duckdb.DuckDBPyConnection, step: str, *, view: bool = False) -
     ((rows,),) = con.execute(f"select count(*) from {step}").fetchall()
     logger.debug("step %s: %d rows in %.3fs", step, rows, time.perf_counter() - started)
     return int(rows)
+
+
+def sql_string_list(values: Iterable[object]) -> str:
+    """A SQL list literal of quoted strings: ['a', 'b''c']."""
+    return "[" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + "]"
+
+
+def relation_over_files(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    files: Sequence[Path],
+    columns: str,
+    empty: str,
+    *,
+    materialise: bool = False,
+    partition_date: bool = False,
+) -> None:
+    """Temp view (or table) ``name`` of ``columns`` over Parquet ``files`` (with
+    ``partition_date``, the ``date=`` of their paths is column ``date``); the typed
+    ``empty`` SELECT when there are no files, so later steps never miss a relation."""
+    if files:
+        hive = (
+            "hive_partitioning = true, hive_types = {'date': 'date'}"
+            if partition_date
+            else "hive_partitioning = false"
+        )
+        body = f"select {columns} from read_parquet({sql_string_list(files)}, {hive})"
+    else:
+        body = empty
+    kind = "table" if materialise else "view"
+    con.execute(f"create or replace temp {kind} {name} as {body}")

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from flexbatch.publish import partition
+from flexbatch.sql_steps import relation_over_files
 
 SUBJECTS = "_state/subjects"
 
@@ -47,11 +48,8 @@ def month_days_before(day: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((day - start).days)]
 
 
-def _files(out: Path, table: str, days: list[date]) -> list[str]:
-    files = []
-    for d in days:
-        files.extend(str(p) for p in sorted(partition(out, table, d).glob("*.parquet")))
-    return files
+def _files(out: Path, table: str, days: list[date]) -> list[Path]:
+    return [p for d in days for p in sorted(partition(out, table, d).glob("*.parquet"))]
 
 
 def register_history(con: duckdb.DuckDBPyConnection, out: Path, day: date) -> dict[str, int]:
@@ -61,13 +59,5 @@ def register_history(con: duckdb.DuckDBPyConnection, out: Path, day: date) -> di
     for view, table in (("charges_history", "charges"), ("subjects_history", SUBJECTS)):
         files = _files(out, table, earlier)
         counts[view] = len(files)
-        if files:
-            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            body = (
-                f"select {COLUMNS[view]} from read_parquet([{listed}], "
-                "hive_partitioning = true, hive_types = {'date': 'date'})"
-            )
-        else:
-            body = EMPTY[view]
-        con.execute(f"create or replace temp view {view} as {body}")
+        relation_over_files(con, view, files, COLUMNS[view], EMPTY[view], partition_date=True)
     return counts

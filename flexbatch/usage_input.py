@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flexbatch.errors import InputSchemaError, MissingPartitionError
+from flexbatch.sql_steps import sql_string_list
 
 logger = logging.getLogger(__name__)
 
@@ -120,10 +121,6 @@ def _cast(column: str, kind: str) -> str:
     return f"cast({column} as {target}) as {column}"
 
 
-def _sql_list(values: Sequence[str]) -> str:
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
-
-
 def raw_events_sql(input_root: Path, files: Sequence[Path]) -> str:
     """One SELECT over all files, a read_parquet per type signature, in canonical types."""
     if not files:
@@ -141,7 +138,7 @@ def raw_events_sql(input_root: Path, files: Sequence[Path]) -> str:
             f"select\n    {casts},\n"
             f"    replace(source_file, '{prefix.replace(chr(39), chr(39) * 2)}', '')"
             " as source_file,\n    file_row_number as source_row\n"
-            f"from read_parquet({_sql_list(paths)}, union_by_name = true,"
+            f"from read_parquet({sql_string_list(paths)}, union_by_name = true,"
             " hive_partitioning = false, filename = 'source_file', file_row_number = true)"
         )
     return "\nunion all\n".join(selects)
