@@ -23,9 +23,11 @@ STEPS = (
     "quarantine",
     "duplicate_rows",
     "accepted_events",
+    "user_groups",
+    "resource_groups",
     "usage_daily",
     "usage_by_user_daily",
-    "plan_events",
+    "plan_groups",
     "new_subjects",
     "subjects_state",
     "prior_positions",
@@ -35,7 +37,7 @@ STEPS = (
 
 # Event-sized steps stay views: materialising ten million rows of strings costs far more
 # than each later step scanning the day's Parquet files again (parallel, column-pruned).
-VIEWS = frozenset({"checked_events", "accepted_events", "plan_events"})
+VIEWS = frozenset({"checked_events", "accepted_events", "plan_groups"})
 
 # Published tables: (step, key order that makes the file content deterministic).
 OUTPUTS = {

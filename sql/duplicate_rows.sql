@@ -3,17 +3,17 @@
 -- row order never matter).
 -- grain: one row per dropped input row
 -- key:   (source_file, source_row)
--- upstream: checked_events
+-- upstream: raw_events, checked_events
 -- Most ids are unique, so candidates are found by a 64-bit hash of the id first (a cheap
--- aggregate); only rows whose hash repeats are ranked on the id itself. checked_events is
--- named twice rather than through one CTE: a CTE read twice is materialised whole (every
--- column of every row), two reads of the view stream the files twice.
+-- aggregate over the event_id column alone: a hash repeated among all rows is a superset
+-- of those repeated among valid rows, so no validation is needed for it); only valid rows
+-- whose hash repeats are ranked on the id itself. When no hash repeats, the join below
+-- has an empty side and the second read of the files stops at once.
 with
 
 repeated_hashes as (
     select hash(event_id) as id_hash
-    from checked_events
-    where reason is null
+    from raw_events
     group by hash(event_id)
     having count(*) > 1
 ),

@@ -2,12 +2,15 @@
 -- first time in their window on this day.
 -- grain: one row per (plan, window, account, threshold key, subject)
 -- key:   (plan_id, distinct_window, account_id, threshold_key, subject_scope, subject_id)
--- upstream: plan_events, subjects_history (subjects already counted earlier in a month)
+-- upstream: plan_groups, subjects_history (subjects already counted earlier in a month)
 -- A subject seen in several scopes in its first window is attributed to the lowest scope.
+-- A resource group without an hour is already one subject of one scope (resource_groups
+-- is unique per account, scope and resource): only the other rows need grouping, which
+-- spares the day's largest aggregate.
 with
 
 distinct_events as (
-    select * from plan_events
+    select * from plan_groups
     where algorithm in (
         'fixed', 'unique_users', 'unique_resources',
         'daily_unique_users', 'daily_unique_resources'
@@ -30,8 +33,24 @@ day_subjects as (
         threshold_key,
         subject_scope,
         subject_id,
+        scope_id
+    from distinct_events
+    where is_resource_group and hour_key is null
+    union all
+    select
+        plan_id,
+        plan_version,
+        algorithm,
+        billing_period,
+        period_key,
+        distinct_window,
+        account_id,
+        threshold_key,
+        subject_scope,
+        subject_id,
         min(scope_id) as scope_id
     from distinct_events
+    where not (is_resource_group and hour_key is null)
     group by
         plan_id, plan_version, algorithm, billing_period, period_key, distinct_window,
         account_id, threshold_key, subject_scope, subject_id

@@ -2,7 +2,7 @@
 -- at their tier positions.
 -- grain: one row per (plan, period instance, account, threshold key, scope) with units > 0
 -- key:   (plan_id, period_key, account_id, threshold_key, scope_id)
--- upstream: new_subjects, plan_events, prior_positions
+-- upstream: new_subjects, plan_groups, prior_positions
 -- Positions are cumulative across the period's posting days (prior_positions) and, within
 -- the day, across scopes in ascending scope_id order.
 with
@@ -19,8 +19,8 @@ subject_units as (
 sum_units as (
     select
         plan_id, plan_version, period_key, account_id, threshold_key, scope_id,
-        sum(quantity) as units
-    from plan_events
+        sum(quantity_sum) as units
+    from plan_groups
     where algorithm = 'sum'
     group by plan_id, plan_version, period_key, account_id, threshold_key, scope_id
 ),
@@ -28,8 +28,8 @@ sum_units as (
 scope_peaks as (
     select
         plan_id, plan_version, period_key, account_id, threshold_key, scope_id,
-        max(quantity) as scope_peak
-    from plan_events
+        max(quantity_max) as scope_peak
+    from plan_groups
     where algorithm = 'peak'
     group by plan_id, plan_version, period_key, account_id, threshold_key, scope_id
 ),
