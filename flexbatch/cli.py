@@ -58,6 +58,14 @@ input_option = click.option(
     "--input", "input_", metavar="IN", help="Input folder (usage/, rate_plans.toml, grants)."
 )
 output_option = click.option("--output", metavar="OUT", help="Output folder of the ledgers.")
+engine_option = click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Where the event-sized steps run (spark: pip install 'flexbatch[spark]'; "
+    "FLEXBATCH_SPARK_MASTER or spark-submit picks the cluster).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -90,7 +98,10 @@ def cli(log_level: str, log_format: str) -> None:
 )
 @input_option
 @output_option
-def run(day: str | None, since_changed: bool, input_: str | None, output: str | None) -> None:
+@engine_option
+def run(
+    day: str | None, since_changed: bool, input_: str | None, output: str | None, engine: str
+) -> None:
     """Process one UTC day, then every later day already in OUT."""
     from flexbatch import pipeline
 
@@ -98,9 +109,9 @@ def run(day: str | None, since_changed: bool, input_: str | None, output: str | 
         raise ConfigError("run: give exactly one of --date D and --since-changed; fix: add one")
     paths = resolve_paths(input_, output)
     if since_changed:
-        _print_results(pipeline.run_changed(paths))
+        _print_results(pipeline.run_changed(paths, engine=engine))
     else:
-        _print_results(pipeline.run(paths, _parse_day(day, "--date")))
+        _print_results(pipeline.run(paths, _parse_day(day, "--date"), engine=engine))
 
 
 @cli.command()
@@ -119,12 +130,16 @@ def status(input_: str | None, output: str | None) -> None:
 @click.option("--to", "end", required=True, metavar="YYYY-MM-DD", help="Last UTC day (inclusive).")
 @input_option
 @output_option
-def backfill(start: str, end: str, input_: str | None, output: str | None) -> None:
+@engine_option
+def backfill(start: str, end: str, input_: str | None, output: str | None, engine: str) -> None:
     """Process every day from --from to --to in order, as nightly runs would."""
     from flexbatch import pipeline
 
     results = pipeline.backfill(
-        resolve_paths(input_, output), _parse_day(start, "--from"), _parse_day(end, "--to")
+        resolve_paths(input_, output),
+        _parse_day(start, "--from"),
+        _parse_day(end, "--to"),
+        engine=engine,
     )
     _print_results(results)
 

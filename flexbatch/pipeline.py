@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
@@ -42,6 +43,9 @@ from flexbatch.rate_plans import load_rate_plans, plan_tables
 from flexbatch.schemas import OUTPUT_MODELS
 from flexbatch.state import register_history
 from flexbatch.usage_input import day_files, register_raw_events
+
+if TYPE_CHECKING:
+    from flexbatch.spark_engine import SparkEngine
 
 logger = logging.getLogger(__name__)
 
@@ -129,20 +133,33 @@ def previous_processed_day(out: Path, day: date) -> date | None:
     return earlier[-1] if earlier else None
 
 
-def process_day(paths: Paths, day: date, config: JobConfig, run_id: str, command: str) -> DayResult:
-    """Compute one day from its raw events and the month state, then publish it atomically."""
+def process_day(
+    paths: Paths,
+    day: date,
+    config: JobConfig,
+    run_id: str,
+    command: str,
+    engine: SparkEngine | None = None,
+) -> DayResult:
+    """Compute one day from its raw events and the month state, then publish it atomically;
+    the event-sized steps run in DuckDB, or on Spark when ``engine`` is given."""
     started_at = datetime.now(UTC).replace(tzinfo=None)
     started = time.perf_counter()
     manifest = day_manifest(paths.input, day)
     con = connect(paths.output / STAGING / run_id / "spill")
     try:
-        input_files = register_raw_events(con, paths.input, day)
         previous_day = previous_processed_day(paths.output, day)
         _register_context(con, day, previous_day)
         con.register("plan_versions", config.plan_versions)
         con.register("plan_tiers", config.plan_tiers)
-        register_history(con, paths.output, day)
-        frames, counts = compute_day(con)
+        register_history(con, paths.output, day)  # the credit ledger reads it too
+        if engine is None:
+            input_files = register_raw_events(con, paths.input, day)
+            frames, counts = compute_day(con)
+        else:  # the event-sized steps on Spark; their results land in con
+            input_files, frames, counts = engine.compute_day(
+                con, paths.input, paths.output, day
+            )
         register_credit_inputs(con, config.grants, config.transfers)
         register_credit_state(con, paths.output, day, previous_day)
         credit_frames, credit_counts = compute_credit_day(con)
@@ -211,29 +228,55 @@ def _with_progress(days: Sequence[date], label: str) -> Iterator[date]:
 DayChooser = Callable[[Path], Sequence[date]]
 
 
-def process_days(paths: Paths, choose_days: DayChooser, command: str) -> list[DayResult]:
+ENGINES = ("duckdb", "spark")
+
+
+def process_days(
+    paths: Paths, choose_days: DayChooser, command: str, engine: str = "duckdb"
+) -> list[DayResult]:
     """Process the days ``choose_days(OUT)`` lists, in order, under the output lock: the
     list is made after the lock is taken and interrupted publications are finished, so a
     day another run published meanwhile is not missed. Each day's state comes from the
-    days before it."""
+    days before it. ``engine`` runs the event-sized steps (``spark``: see spark_engine)."""
     config = JobConfig.load(paths.input)
     with output_lock(paths.output, command):
         recover(paths.output)
         days = list(choose_days(paths.output))
         for day in days:  # fail before writing anything when a day has no partition
             day_files(paths.input, day)
-        results = _process_locked(paths, days, command, config)
+        with _engine(engine if days else "duckdb") as spark:
+            results = _process_locked(paths, days, command, config, spark)
         build_catalog(paths.output)
     return results
 
 
+@contextlib.contextmanager
+def _engine(name: str) -> Iterator[SparkEngine | None]:
+    if name not in ENGINES:
+        raise ConfigError(f"engine {name!r} is unknown; fix: use one of {', '.join(ENGINES)}")
+    if name == "duckdb":
+        yield None
+        return
+    from flexbatch.spark_engine import SparkEngine  # pyspark only when asked for
+
+    spark = SparkEngine()
+    try:
+        yield spark
+    finally:
+        spark.close()
+
+
 def _process_locked(
-    paths: Paths, days: Sequence[date], command: str, config: JobConfig
+    paths: Paths,
+    days: Sequence[date],
+    command: str,
+    config: JobConfig,
+    engine: SparkEngine | None = None,
 ) -> list[DayResult]:
     run_id = new_run_id()
     results = []
     for day in _with_progress(days, command):
-        result = process_day(paths, day, config, run_id, command)
+        result = process_day(paths, day, config, run_id, command, engine)
         c = result.counts
         logger.info(
             "%s %s: read %d, accepted %d, quarantined %d, duplicates %d, charges %d, "
@@ -267,8 +310,10 @@ def days_for_backfill(out: Path, start: date, end: date) -> list[date]:
     return span + [d for d in processed_days(out) if d > end]
 
 
-def run(paths: Paths, day: date, command: str = "run") -> list[DayResult]:
-    return process_days(paths, lambda out: days_for_run(out, day), command)
+def run(
+    paths: Paths, day: date, command: str = "run", engine: str = "duckdb"
+) -> list[DayResult]:
+    return process_days(paths, lambda out: days_for_run(out, day), command, engine)
 
 
 def stale_days(paths: Paths) -> list[DayStatus]:
@@ -276,7 +321,7 @@ def stale_days(paths: Paths) -> list[DayStatus]:
     return day_statuses(paths.input, paths.output, config.config_sha256)
 
 
-def run_changed(paths: Paths) -> list[DayResult]:
+def run_changed(paths: Paths, engine: str = "duckdb") -> list[DayResult]:
     """``run --since-changed``: recompute from the earliest stale day (and so every later
     day); nothing when every day is fresh."""
     config = JobConfig.load(paths.input)
@@ -286,10 +331,14 @@ def run_changed(paths: Paths) -> list[DayResult]:
         stale = [s.day for s in statuses if s.state != "fresh"]
         return days_for_run(out, stale[0]) if stale else []
 
-    return process_days(paths, from_earliest_stale, "run")
+    return process_days(paths, from_earliest_stale, "run", engine)
 
 
-def backfill(paths: Paths, start: date, end: date) -> list[DayResult]:
+def backfill(
+    paths: Paths, start: date, end: date, engine: str = "duckdb"
+) -> list[DayResult]:
     if end < start:
         raise ConfigError(f"--to {end} is before --from {start}; fix: swap the dates")
-    return process_days(paths, lambda out: days_for_backfill(out, start, end), "backfill")
+    return process_days(
+        paths, lambda out: days_for_backfill(out, start, end), "backfill", engine
+    )

@@ -1,0 +1,239 @@
+"""``--engine spark``: the event-sized steps of a day on Apache Spark.
+
+The steps from validation to the charge positions (``charging.STEPS``) read every event of
+the day; here they run as Spark SQL, transpiled by sqlglot from the same ``sql/`` files
+DuckDB runs — one copy of the logic. What they leave is account-sized (usage per account
+and meter, charges per account and tier, the day's new subjects, quarantined rows), so it
+comes back to the driver as Arrow and the rest of the day (credit ledger, balances,
+forecast, alerts, validation, publication) runs exactly as with ``--engine duckdb``.
+
+Spark is imported only here and only when asked for: the base install does not need it
+(``pip install 'flexbatch[spark]'``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+from flexbatch.charging import OUTPUTS, STEPS, VIEWS, DayCounts
+from flexbatch.errors import ConfigError
+from flexbatch.publish import partition
+from flexbatch.sql_steps import sql_text
+from flexbatch.state import COLUMNS as HISTORY_COLUMNS
+from flexbatch.state import EMPTY as HISTORY_EMPTY
+from flexbatch.state import SUBJECTS, month_days_before
+from flexbatch.usage_input import EMPTY_RAW_EVENTS, REQUIRED_COLUMNS, day_files, file_signature
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+logger = logging.getLogger(__name__)
+
+# Steps the credit ledger reads, besides the published outputs.
+LEDGER_INPUTS = ("active_plans", "period_units")
+
+# Session settings the SQL relies on for DuckDB's answers (decimals exact, timestamps
+# naive UTC); a cluster's spark-submit --conf cannot change these.
+REQUIRED_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",
+    # decimal(38,6) x decimal(38,6) keeps its 12 decimals (or fails) instead of rounding
+    "spark.sql.decimalOperations.allowPrecisionLoss": "false",
+    "spark.sql.ansi.enabled": "true",  # overflow is an error, never a silent null
+    "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
+}
+# Defaults for a local run (no spark-submit); a cluster's own --conf values win.
+LOCAL_DEFAULTS = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.driver.memory": os.environ.get("FLEXBATCH_SPARK_DRIVER_MEMORY", "4g"),
+}
+
+
+def spark_session(master: str | None = None) -> SparkSession:
+    """The session to run on: ``master`` (``FLEXBATCH_SPARK_MASTER``), else the one
+    spark-submit configured, else ``local[*]``."""
+    try:
+        from pyspark import SparkConf
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ConfigError(
+            "--engine spark needs pyspark; fix: pip install 'flexbatch[spark]'"
+        ) from exc
+    master = master or os.environ.get("FLEXBATCH_SPARK_MASTER")
+    conf = SparkConf()  # picks up spark-submit's settings
+    builder = SparkSession.builder.appName("flexbatch")
+    if master:
+        builder = builder.master(master)
+    elif not conf.contains("spark.master"):
+        builder = builder.master("local[*]")
+    for key, value in LOCAL_DEFAULTS.items():
+        if not conf.contains(key):
+            builder = builder.config(key, value)
+    for key, value in REQUIRED_CONF.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    for key, value in REQUIRED_CONF.items():  # a session that already existed
+        spark.conf.set(key, value)
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _spark_hash(node: exp.Expression) -> exp.Expression:
+    """DuckDB's 64-bit hash() becomes Spark's xxhash64(): Spark's hash() is 32 bits, and
+    the dedupe pre-check wants few collisions (any would still be ranked exactly)."""
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "hash":
+        return exp.Anonymous(this="xxhash64", expressions=node.expressions)
+    return node
+
+
+@cache
+def spark_sql(duckdb_sql: str) -> str:
+    """A DuckDB SELECT in Spark's dialect."""
+    (tree,) = sqlglot.parse(duckdb_sql, read="duckdb")
+    return tree.transform(_spark_hash).sql(dialect="spark")
+
+
+def _naive_utc(table: pa.Table) -> pa.Table:
+    """Spark hands session-zone timestamps to Arrow as UTC-zoned; DuckDB's are naive UTC."""
+    fields = [
+        pa.field(f.name, pa.timestamp(f.type.unit), f.nullable)
+        if pa.types.is_timestamp(f.type) and f.type.tz
+        else f
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields))
+
+
+class SparkEngine:
+    """One Spark session for a whole command (a backfill starts the JVM once)."""
+
+    def __init__(self, master: str | None = None) -> None:
+        self.spark = spark_session(master)
+
+    def close(self) -> None:
+        self.spark.catalog.clearCache()
+
+    # -- inputs -------------------------------------------------------------------------
+
+    def _from_duckdb(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
+        """Copy a small DuckDB relation (plans, run context) into a Spark temp view."""
+        table = con.sql(f"select * from {name}").fetch_arrow_table()
+        self.spark.createDataFrame(table).createOrReplaceTempView(name)
+
+    def _raw_events(self, input_root: Path, day: date, files: Sequence[Path]) -> DataFrame:
+        """The day's files in canonical types, as ``usage_input.raw_events_sql`` reads them:
+        one read per type signature, by column name, with the file and row of each event."""
+        if not files:
+            return self.spark.sql(spark_sql(EMPTY_RAW_EVENTS))
+        groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        for path in files:
+            groups[file_signature(path)].append(str(path))
+        folder = f"usage/date={day.isoformat()}/"
+        target = {"ts": "timestamp_ntz", "quantity": "double"}
+        frames = []
+        for signature, paths in sorted(groups.items()):
+            casts = [
+                f"cast(null as {target.get(c, 'string')}) as {c}"
+                if kind == "null"
+                else f"cast({c} as {target.get(c, 'string')}) as {c}"
+                for c, kind in zip(REQUIRED_COLUMNS, signature, strict=True)
+            ]
+            frames.append(
+                self.spark.read.parquet(*paths).selectExpr(
+                    *casts,
+                    f"concat('{folder}', _metadata.file_name) as source_file",
+                    "_metadata.row_index as source_row",
+                )
+            )
+        raw = frames[0]
+        for frame in frames[1:]:
+            raw = raw.unionByName(frame)
+        return raw
+
+    def _history(self, out: Path, day: date) -> None:
+        """charges_history and subjects_history straight from OUT's Parquet files."""
+        for view, table in (("charges_history", "charges"), ("subjects_history", SUBJECTS)):
+            files = [
+                p
+                for d in month_days_before(day)
+                for p in sorted(partition(out, table, d).glob("*.parquet"))
+            ]
+            if files:
+                frame = (
+                    self.spark.read.option("basePath", str(out / table))
+                    .parquet(*map(str, files))
+                    .selectExpr(*(c.strip() for c in HISTORY_COLUMNS[view].split(",")))
+                )
+            else:
+                frame = self.spark.sql(spark_sql(HISTORY_EMPTY[view]))
+            frame.createOrReplaceTempView(view)
+
+    # -- the day ------------------------------------------------------------------------
+
+    def compute_day(
+        self, con: duckdb.DuckDBPyConnection, input_root: Path, out: Path, day: date
+    ) -> tuple[int, dict[str, pl.DataFrame], DayCounts]:
+        """Run ``charging.STEPS`` on Spark for ``day`` and leave, in ``con``, every table
+        the rest of the day reads (the published outputs, ``active_plans``,
+        ``period_units``) as DuckDB temp tables. Returns the number of input files, the
+        output frames (as ``charging.compute_day`` returns them) and the row counts.
+        ``con`` must already hold run_context, plan_versions and plan_tiers."""
+        files = day_files(input_root, day)
+        for name in ("run_context", "plan_versions", "plan_tiers"):
+            self._from_duckdb(con, name)
+        raw = self._raw_events(input_root, day, files).cache()
+        raw.createOrReplaceTempView("raw_events")
+        self._history(out, day)
+        cached: list[DataFrame] = [raw]
+        rows: dict[str, int] = {}
+        for step in STEPS:
+            started = time.perf_counter()
+            frame = self.spark.sql(spark_sql(sql_text(step)))
+            if step not in VIEWS:
+                frame = frame.cache()
+                cached.append(frame)
+            frame.createOrReplaceTempView(step)
+            logger.debug("spark step %s planned in %.3fs", step, time.perf_counter() - started)
+        rows_read = raw.count()
+        rows["duplicate_rows"] = self.spark.table("duplicate_rows").count()
+        wanted = {step for step, _ in OUTPUTS.values()} | set(LEDGER_INPUTS)
+        for step in sorted(wanted):
+            started = time.perf_counter()
+            table = _naive_utc(self.spark.table(step).toArrow())
+            con.register(f"{step}_arrow", table)
+            con.execute(f"create or replace temp table {step} as select * from {step}_arrow")
+            con.unregister(f"{step}_arrow")
+            rows[step] = table.num_rows
+            logger.info(
+                "spark step %-16s %10d rows %8.3fs", step, rows[step], time.perf_counter() - started
+            )
+        ((accepted,),) = con.execute("select coalesce(sum(events), 0) from usage_daily").fetchall()
+        for frame in cached:
+            frame.unpersist()
+        counts = DayCounts(
+            rows_read=int(rows_read),
+            rows_accepted=int(accepted),
+            rows_quarantined=rows["quarantine"],
+            duplicates=rows["duplicate_rows"],
+        )
+        frames = {
+            table: con.sql(f"select * from {step} order by {order}").pl()
+            for table, (step, order) in OUTPUTS.items()
+        }
+        return len(files), frames, counts
