@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 STEPS = (
     "active_plans",
     "checked_events",
+    "rejected_rows",
     "quarantine",
     "duplicate_rows",
     "accepted_events",

@@ -1,7 +1,7 @@
 -- quarantine: the day's rejected input rows, each with the rule it broke.
 -- grain: one row per rejected input row
 -- key:   none (an input row may be rejected twice if it was written twice)
--- upstream: checked_events
+-- upstream: rejected_rows
 select
     event_id,
     ts,
@@ -14,5 +14,4 @@ select
     quantity,
     reason,
     source_file
-from checked_events
-where reason is not null
+from rejected_rows

@@ -323,6 +323,24 @@ def test_huge_finite_quantity_does_not_crash_the_day(tmp_path, flexbatch):
     assert runs_counts(out) == (2, 1, 1, 0)
 
 
+def test_nan_beside_zeros_is_quarantined(tmp_path, flexbatch):
+    """Parquet min/max statistics leave NaN out: a file whose other quantities are all
+    -0.0 / 0.0 once made DuckDB fold isnan(quantity) to false, accept the NaN row and
+    fail the night on its DECIMAL cast (found by test_sql_quarantine_equals_pandera_rules)."""
+    inp, out = tmp_path / "in", tmp_path / "out"
+    write_plans(inp, PLANS)
+    nan_row = row(meter="storage_gb", resource_id=None, quantity=math.nan)
+    zero = row(event_id="zero", meter="storage_gb", resource_id=None, quantity=-0.0)
+    write_usage(inp, DAY, [nan_row, zero])
+
+    result = run_day(flexbatch, inp, out)
+
+    assert result.exit_code == 0, result.stderr
+    quarantine = read_table(out, "quarantine")
+    assert quarantine["reason"].to_list() == ["quantity_not_finite"]
+    assert runs_counts(out) == (2, 1, 1, 0)
+
+
 # --- duplicates ---------------------------------------------------------------------
 
 
