@@ -63,6 +63,7 @@ engine_option = click.option(
     type=click.Choice(["duckdb", "spark"]),
     default="duckdb",
     show_default=True,
+    envvar="FLEXBATCH_ENGINE",
     help="Where the event-sized steps run (spark: pip install 'flexbatch[spark]'; "
     "FLEXBATCH_SPARK_MASTER or spark-submit picks the cluster).",
 )

@@ -56,40 +56,39 @@ REQUIRED_CONF = {
     "spark.sql.ansi.enabled": "true",  # overflow is an error, never a silent null
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
 }
-# Defaults for a local run (no spark-submit); a cluster's own --conf values win.
+# Defaults for a local run; under spark-submit its own settings are used instead.
 LOCAL_DEFAULTS = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.sql.shuffle.partitions": "8",
     "spark.driver.memory": os.environ.get("FLEXBATCH_SPARK_DRIVER_MEMORY", "4g"),
 }
 
 
 def spark_session(master: str | None = None) -> SparkSession:
-    """The session to run on: ``master`` (``FLEXBATCH_SPARK_MASTER``), else the one
-    spark-submit configured, else ``local[*]``."""
+    """The session to run on: under spark-submit, the one it configured (its --master and
+    --conf); else ``master`` (``FLEXBATCH_SPARK_MASTER``, default ``local[*]``) with the
+    local defaults. The settings the SQL relies on (REQUIRED_CONF) are set either way."""
     try:
-        from pyspark import SparkConf
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise ConfigError(
             "--engine spark needs pyspark; fix: pip install 'flexbatch[spark]'"
         ) from exc
-    master = master or os.environ.get("FLEXBATCH_SPARK_MASTER")
-    conf = SparkConf()  # picks up spark-submit's settings
     builder = SparkSession.builder.appName("flexbatch")
-    if master:
-        builder = builder.master(master)
-    elif not conf.contains("spark.master"):
-        builder = builder.master("local[*]")
-    for key, value in LOCAL_DEFAULTS.items():
-        if not conf.contains(key):
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not started by spark-submit
+        builder = builder.master(master or os.environ.get("FLEXBATCH_SPARK_MASTER", "local[*]"))
+        for key, value in LOCAL_DEFAULTS.items():
             builder = builder.config(key, value)
     for key, value in REQUIRED_CONF.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     for key, value in REQUIRED_CONF.items():  # a session that already existed
         spark.conf.set(key, value)
+    if not spark.sparkContext.getConf().contains("spark.sql.shuffle.partitions"):
+        # Spark's 200 suits terabytes; two tasks per core keeps every core busy without
+        # paying for hundreds of tiny tasks per stage (adaptive execution merges the rest)
+        partitions = 2 * spark.sparkContext.defaultParallelism
+        spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 

@@ -113,7 +113,7 @@ def test_one_bash_task_passes_the_date_through_the_environment(dag):
     date_template = task.env["FLEXBATCH_DATE"]
     assert date_template.startswith("{{ (data_interval_start |")  # never the trigger's ds
     assert date_template.endswith(" | ds }}")
-    for name in ("FLEXBATCH_INPUT", "FLEXBATCH_OUTPUT", "FLEXBATCH_BIN"):
+    for name in ("FLEXBATCH_INPUT", "FLEXBATCH_OUTPUT", "FLEXBATCH_BIN", "FLEXBATCH_ENGINE"):
         assert f"var.value.get('{name.lower()}'" in task.env[name]
     # the command is constant: no template, no conf, every value a quoted variable
     assert "{{" not in task.bash_command and "{%" not in task.bash_command

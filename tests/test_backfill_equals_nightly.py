@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from helpers import DAYS, METERS, event_rows, read_table, write_event_rows
+from helpers import read_table
+from random_inputs import DAYS, METERS, event_rows, write_event_rows
 
 TABLES = ("usage_daily", "charges", "quarantine", "_state/subjects")
 

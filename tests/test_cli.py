@@ -356,7 +356,10 @@ def test_readme_starts_with_the_two_setup_commands():
     first, second = block.group(1).splitlines()[:2]
     assert re.search(r"pip install -e \.(\s|$)", first), first
     assert "flexbatch demo" in first
-    assert "pip install -e '.[test]'" in second
+    # the same extras CI installs: nothing the suite needs is left out of the command
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    extras = re.search(r"pip install --quiet -e '(\.\[[a-z,]+\])'", ci).group(1)
+    assert f"pip install -e '{extras}'" in second
     assert "pytest" in second
     # the README's first fenced block is this one: it is what a reader runs first
     assert text.index("```bash") == text.index("```")

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from polars.testing import assert_frame_equal
 
-from helpers import DAYS, event_rows, write_event_rows
+from random_inputs import DAYS, event_rows, write_event_rows
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data"
 # every partition-keyed table the job writes, including its state

@@ -23,6 +23,9 @@ Configuration (Airflow Variables, else the scheduler's environment, else the def
 - ``flexbatch_input``  / ``FLEXBATCH_INPUT``  (default ``/srv/flexbatch/in``)
 - ``flexbatch_output`` / ``FLEXBATCH_OUTPUT`` (default ``/srv/flexbatch/out``)
 - ``flexbatch_bin``    / ``FLEXBATCH_BIN``    (default ``flexbatch`` on the worker's PATH)
+- ``flexbatch_engine`` / ``FLEXBATCH_ENGINE`` (default ``duckdb``; ``spark`` with
+  ``flexbatch_bin`` = ``jobs/spark/spark-submit.sh`` runs the day through spark-submit on
+  the cluster that script's ``FLEXBATCH_SPARK_SUBMIT_ARGS`` name)
 
 Catch-up and backfill. ``catchup=False``: a paused or new DAG does not queue one run per
 missed night (it would recompute all later days once per run). Fill gaps instead with
@@ -56,6 +59,7 @@ DEFAULTS = {
     "flexbatch_default_input": os.environ.get("FLEXBATCH_INPUT", "/srv/flexbatch/in"),
     "flexbatch_default_output": os.environ.get("FLEXBATCH_OUTPUT", "/srv/flexbatch/out"),
     "flexbatch_default_bin": os.environ.get("FLEXBATCH_BIN", "flexbatch"),
+    "flexbatch_default_engine": os.environ.get("FLEXBATCH_ENGINE", "duckdb"),
 }
 
 # The UTC day that just ended: the data interval's start, else (a manual run triggered
@@ -94,6 +98,9 @@ with DAG(
                 "{{ var.value.get('flexbatch_output', flexbatch_default_output) }}"
             ),
             "FLEXBATCH_BIN": "{{ var.value.get('flexbatch_bin', flexbatch_default_bin) }}",
+            "FLEXBATCH_ENGINE": (
+                "{{ var.value.get('flexbatch_engine', flexbatch_default_engine) }}"
+            ),
         },
         append_env=True,
     )
