@@ -7,6 +7,7 @@ test checks that both agree row for row. Outputs are validated here before publi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 
 import pandera.polars as pa
@@ -131,7 +132,34 @@ class Quarantine(pa.DataFrameModel):
         strict = True
 
 
+def strictly_ascending(columns: Sequence[str]) -> pl.Expr:
+    """Per row, whether it sorts strictly after the row before it by ``columns``
+    (lexicographically; the first row passes). On a frame sorted by its key this is the
+    key's uniqueness, checked in one pass: ``Config.unique`` hashes every row instead,
+    which on the 100 M-event day's 8 M subjects took 2.9 GB more memory than the frame."""
+    after = pl.lit(False)
+    tied = pl.lit(True)
+    for column in columns:
+        current, previous = pl.col(column), pl.col(column).shift(1)
+        after = after | (tied & (current > previous))
+        tied = tied & (current == previous)
+    return (pl.int_range(pl.len()) == 0) | after
+
+
+SUBJECT_KEY = (
+    "plan_id",
+    "period_start",
+    "account_id",
+    "threshold_key",
+    "subject_scope",
+    "subject_id",
+)
+
+
 class SubjectsState(pa.DataFrameModel):
+    """Published sorted by its key (charging.OUTPUTS), so uniqueness is checked as strict
+    key order."""
+
     plan_id: str
     period_start: pl.Date
     account_id: str
@@ -139,16 +167,12 @@ class SubjectsState(pa.DataFrameModel):
     subject_scope: str
     subject_id: str
 
+    @pa.dataframe_check(name="key_unique_and_sorted")
+    def key_unique_and_sorted(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
+        return data.lazyframe.select(strictly_ascending(SUBJECT_KEY))
+
     class Config:
         strict = True
-        unique = [
-            "plan_id",
-            "period_start",
-            "account_id",
-            "threshold_key",
-            "subject_scope",
-            "subject_id",
-        ]
 
 
 class Runs(pa.DataFrameModel):

@@ -22,6 +22,7 @@ sum_units as (
         sum(quantity_sum) as units
     from plan_groups
     where algorithm = 'sum'
+      and not is_resource_group  -- implied; lets the engine skip resource_groups
     group by plan_id, plan_version, period_key, account_id, threshold_key, scope_id
 ),
 
@@ -31,6 +32,7 @@ scope_peaks as (
         max(quantity_max) as scope_peak
     from plan_groups
     where algorithm = 'peak'
+      and not is_resource_group  -- implied; lets the engine skip resource_groups
     group by plan_id, plan_version, period_key, account_id, threshold_key, scope_id
 ),
 
