@@ -271,6 +271,9 @@ class Balances(pa.DataFrameModel):
 
 
 class Forecast(pa.DataFrameModel):
+    """Published sorted by its key (credit_ledger.OUTPUT_ORDER), so uniqueness is checked
+    as strict key order (see ``strictly_ascending``)."""
+
     account_id: str
     currency: str
     date: pl.Date
@@ -278,9 +281,12 @@ class Forecast(pa.DataFrameModel):
     burn_rate: Credits = pa.Field(ge=0)
     depletion_date: pl.Date = pa.Field(nullable=True)
 
+    @pa.dataframe_check(name="key_unique_and_sorted")
+    def key_unique_and_sorted(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
+        return data.lazyframe.select(strictly_ascending(("account_id", "currency", "date")))
+
     class Config:
         strict = True
-        unique = ["account_id", "currency", "date"]
 
 
 class Alerts(pa.DataFrameModel):

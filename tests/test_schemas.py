@@ -40,3 +40,31 @@ def test_sorted_unique_subjects_pass():
 def test_duplicate_or_unsorted_subjects_fail(rows):
     with pytest.raises(pandera.errors.SchemaError):
         SubjectsState.validate(_subjects(rows))
+
+
+def test_forecast_key_is_checked_the_same_way():
+    from decimal import Decimal
+
+    from flexbatch.schemas import Forecast
+
+    def forecast(days: list[int]) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "account_id": ["a"] * len(days),
+                "currency": ["flex_credit"] * len(days),
+                "date": [date(2026, 1, d) for d in days],
+                "projected_available": [Decimal("1.000000")] * len(days),
+                "burn_rate": [Decimal("0.000000")] * len(days),
+                "depletion_date": [None] * len(days),
+            },
+            schema_overrides={
+                "projected_available": pl.Decimal(38, 6),
+                "burn_rate": pl.Decimal(38, 6),
+                "depletion_date": pl.Date,
+            },
+        )
+
+    Forecast.validate(forecast([2, 3, 4]))
+    for bad in ([2, 2], [3, 2]):
+        with pytest.raises(pandera.errors.SchemaError):
+            Forecast.validate(forecast(bad))
