@@ -157,9 +157,7 @@ def process_day(
             input_files = register_raw_events(con, paths.input, day)
             frames, counts = compute_day(con)
         else:  # the event-sized steps on Spark; their results land in con
-            input_files, frames, counts = engine.compute_day(
-                con, paths.input, paths.output, day
-            )
+            input_files, frames, counts = engine.compute_day(con, paths.input, paths.output, day)
         register_credit_inputs(con, config.grants, config.transfers)
         register_credit_state(con, paths.output, day, previous_day)
         credit_frames, credit_counts = compute_credit_day(con)
@@ -244,26 +242,21 @@ def process_days(
         days = list(choose_days(paths.output))
         for day in days:  # fail before writing anything when a day has no partition
             day_files(paths.input, day)
-        with _engine(engine if days else "duckdb") as spark:
-            results = _process_locked(paths, days, command, config, spark)
+        spark = _engine(engine) if days else None  # no JVM for a night with nothing to do
+        results = _process_locked(paths, days, command, config, spark)
         build_catalog(paths.output)
     return results
 
 
-@contextlib.contextmanager
-def _engine(name: str) -> Iterator[SparkEngine | None]:
+def _engine(name: str) -> SparkEngine | None:
+    """The engine of the event-sized steps: None is DuckDB (the connection of each day)."""
     if name not in ENGINES:
         raise ConfigError(f"engine {name!r} is unknown; fix: use one of {', '.join(ENGINES)}")
     if name == "duckdb":
-        yield None
-        return
+        return None
     from flexbatch.spark_engine import SparkEngine  # pyspark only when asked for
 
-    spark = SparkEngine()
-    try:
-        yield spark
-    finally:
-        spark.close()
+    return SparkEngine()
 
 
 def _process_locked(
@@ -310,9 +303,7 @@ def days_for_backfill(out: Path, start: date, end: date) -> list[date]:
     return span + [d for d in processed_days(out) if d > end]
 
 
-def run(
-    paths: Paths, day: date, command: str = "run", engine: str = "duckdb"
-) -> list[DayResult]:
+def run(paths: Paths, day: date, command: str = "run", engine: str = "duckdb") -> list[DayResult]:
     return process_days(paths, lambda out: days_for_run(out, day), command, engine)
 
 
@@ -334,11 +325,7 @@ def run_changed(paths: Paths, engine: str = "duckdb") -> list[DayResult]:
     return process_days(paths, from_earliest_stale, "run", engine)
 
 
-def backfill(
-    paths: Paths, start: date, end: date, engine: str = "duckdb"
-) -> list[DayResult]:
+def backfill(paths: Paths, start: date, end: date, engine: str = "duckdb") -> list[DayResult]:
     if end < start:
         raise ConfigError(f"--to {end} is before --from {start}; fix: swap the dates")
-    return process_days(
-        paths, lambda out: days_for_backfill(out, start, end), "backfill", engine
-    )
+    return process_days(paths, lambda out: days_for_backfill(out, start, end), "backfill", engine)

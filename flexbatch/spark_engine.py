@@ -120,13 +120,12 @@ def _naive_utc(table: pa.Table) -> pa.Table:
 
 
 class SparkEngine:
-    """One Spark session for a whole command (a backfill starts the JVM once)."""
+    """One Spark session for a whole command (a backfill starts the JVM once); it stays up
+    for the next command of the same process (tests, notebooks). Each day frees its own
+    tables."""
 
     def __init__(self, master: str | None = None) -> None:
         self.spark = spark_session(master)
-
-    def close(self) -> None:
-        self.spark.catalog.clearCache()
 
     # -- inputs -------------------------------------------------------------------------
 
@@ -196,19 +195,22 @@ class SparkEngine:
         files = day_files(input_root, day)
         for name in ("run_context", "plan_versions", "plan_tiers"):
             self._from_duckdb(con, name)
-        raw = self._raw_events(input_root, day, files).cache()
+        # raw_events is not kept: like DuckDB's view, each step streams the day's files
+        raw = self._raw_events(input_root, day, files)
         raw.createOrReplaceTempView("raw_events")
         self._history(out, day)
-        cached: list[DataFrame] = [raw]
+        tables: list[DataFrame] = []
         rows: dict[str, int] = {}
         for step in STEPS:
             started = time.perf_counter()
             frame = self.spark.sql(spark_sql(sql_text(step)))
             if step not in VIEWS:
-                frame = frame.cache()
-                cached.append(frame)
+                # DuckDB's temp table: computed once, now, and read by later steps. (A
+                # lazily cached plan was recomputed from the files by every later step.)
+                frame = frame.localCheckpoint(eager=True)
+                tables.append(frame)
             frame.createOrReplaceTempView(step)
-            logger.debug("spark step %s planned in %.3fs", step, time.perf_counter() - started)
+            logger.info("spark step %-20s %8.3fs", step, time.perf_counter() - started)
         rows_read = raw.count()
         rows["duplicate_rows"] = self.spark.table("duplicate_rows").count()
         wanted = {step for step, _ in OUTPUTS.values()} | set(LEDGER_INPUTS)
@@ -220,11 +222,14 @@ class SparkEngine:
             con.unregister(f"{step}_arrow")
             rows[step] = table.num_rows
             logger.info(
-                "spark step %-16s %10d rows %8.3fs", step, rows[step], time.perf_counter() - started
+                "spark collect %-16s %10d rows %8.3fs",
+                step,
+                rows[step],
+                time.perf_counter() - started,
             )
         ((accepted,),) = con.execute("select coalesce(sum(events), 0) from usage_daily").fetchall()
-        for frame in cached:
-            frame.unpersist()
+        for frame in tables:  # free the checkpointed blocks (a backfill runs many days)
+            frame._jdf.queryExecution().logical().rdd().unpersist(False)
         counts = DayCounts(
             rows_read=int(rows_read),
             rows_accepted=int(accepted),
