@@ -55,6 +55,9 @@ REQUIRED_CONF = {
     "spark.sql.decimalOperations.allowPrecisionLoss": "false",
     "spark.sql.ansi.enabled": "true",  # overflow is an error, never a silent null
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
+    # Spark has no nanosecond timestamps: such columns are read as their int64 and
+    # truncated to microseconds below, as DuckDB's cast to TIMESTAMP does
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
 }
 # Defaults for a local run; under spark-submit its own settings are used instead.
 LOCAL_DEFAULTS = {
@@ -108,6 +111,16 @@ def spark_sql(duckdb_sql: str) -> str:
     return tree.transform(_spark_hash).sql(dialect="spark")
 
 
+def _cast(column: str, kind: str) -> str:
+    """``usage_input``'s canonical cast of a column of this kind, in Spark SQL."""
+    target = {"ts": "timestamp_ntz", "quantity": "double"}.get(column, "string")
+    if kind == "null":
+        return f"cast(null as {target}) as {column}"
+    if kind == "timestamp_ns":  # read as int64 (nanosAsLong), truncated to microseconds
+        return f"cast(timestamp_micros(div({column}, 1000)) as timestamp_ntz) as {column}"
+    return f"cast({column} as {target}) as {column}"
+
+
 def _naive_utc(table: pa.Table) -> pa.Table:
     """Spark hands session-zone timestamps to Arrow as UTC-zoned; DuckDB's are naive UTC."""
     fields = [
@@ -143,15 +156,9 @@ class SparkEngine:
         for path in files:
             groups[file_signature(path)].append(str(path))
         folder = f"usage/date={day.isoformat()}/"
-        target = {"ts": "timestamp_ntz", "quantity": "double"}
         frames = []
         for signature, paths in sorted(groups.items()):
-            casts = [
-                f"cast(null as {target.get(c, 'string')}) as {c}"
-                if kind == "null"
-                else f"cast({c} as {target.get(c, 'string')}) as {c}"
-                for c, kind in zip(REQUIRED_COLUMNS, signature, strict=True)
-            ]
+            casts = [_cast(c, kind) for c, kind in zip(REQUIRED_COLUMNS, signature, strict=True)]
             frames.append(
                 self.spark.read.parquet(*paths).selectExpr(
                     *casts,

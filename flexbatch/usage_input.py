@@ -69,6 +69,8 @@ def _kind(column: str, dtype: pa.DataType) -> str | None:
         dtype = dtype.value_type
     if column == "ts":
         if pa.types.is_timestamp(dtype):
+            if dtype.unit == "ns":  # zoned or not: truncated from the epoch
+                return "timestamp_ns"
             return "timestamp_tz" if dtype.tz else "timestamp"
         return None
     if column == "quantity":
@@ -118,6 +120,10 @@ def _cast(column: str, kind: str) -> str:
         return f"cast(null as {target}) as {column}"
     if kind == "timestamp_tz":
         return f"cast(timezone('UTC', {column}) as timestamp) as {column}"
+    if kind == "timestamp_ns":
+        # truncate to microseconds: a cast rounds, and 23:59:59.9999995 would become the
+        # next day's midnight (and be quarantined as outside its partition day)
+        return f"make_timestamp(epoch_ns({column}) // 1000) as {column}"
     return f"cast({column} as {target}) as {column}"
 
 

@@ -482,6 +482,27 @@ def test_zoned_ns_and_naive_us_timestamps_on_one_day(tmp_path, flexbatch):
     ]
 
 
+@pytest.mark.parametrize("zone", [None, "UTC"])
+def test_nanoseconds_truncate_to_the_microsecond(tmp_path, flexbatch, zone):
+    """23:59:59.999999999 is the day's last instant, not the next midnight: nanoseconds are
+    truncated (a plain cast to TIMESTAMP rounds, and quarantined such events)."""
+    inp, out = tmp_path / "in", tmp_path / "out"
+    write_plans(inp, PLANS)
+    last = datetime(2026, 1, 5, 23, 59, 59, 999999, tzinfo=UTC)
+    nanos = (int(last.timestamp()) * 10**6 + last.microsecond) * 1000 + 999
+    table = pa.Table.from_pylist([row(event_id="n1", ts=None, resource_id="r1")], USAGE_SCHEMA)
+    table = table.set_column(1, "ts", pa.array([nanos], pa.timestamp("ns", tz=zone)))
+    folder = inp / "usage" / f"date={DAY}"
+    folder.mkdir(parents=True)
+    pq.write_table(table, folder / "nanos.parquet")
+
+    result = run_day(flexbatch, inp, out)
+
+    assert result.exit_code == 0, result.stderr
+    assert runs_counts(out) == (1, 1, 0, 0)
+    assert read_table(out, "quarantine").height == 0
+
+
 def test_non_utc_zone_is_converted_to_utc(tmp_path, flexbatch):
     """20:00Z on the 5th is 05:00 on the 6th in Tokyo (inside the UTC day 5); 20:00Z on
     the 4th is 05:00 on the 5th in Tokyo (outside it)."""

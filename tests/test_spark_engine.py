@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from polars.testing import assert_frame_equal
 
-from random_inputs import DAYS, event_rows, write_event_rows
+from helpers import USAGE_SCHEMA, write_plans, write_usage
+from random_inputs import DAYS, METERS, PLANS, event_rows, write_event_rows
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data"
 # every partition-keyed table the job writes, including its state
@@ -152,6 +156,56 @@ def test_nightly_run_on_spark_continues_duckdb_state(tmp_path, flexbatch):
         )  # fmt: skip
         assert result.exit_code == 0, result.stderr
     assert_same_output(duck, mixed, ignore=("command",))  # run, not backfill
+
+
+def test_mixed_file_types_read_as_duckdb_reads_them(tmp_path, flexbatch):
+    """One day of files that differ as SPEC §3.1 allows: column order, an extra column,
+    nanosecond and zoned timestamps, integer quantities, an all-null column, a space in
+    a file name; timestamps at the day's edges (nanoseconds truncate, never round up)."""
+    day = DAYS[0]
+    write_plans(tmp_path / "in", PLANS)
+    edge = datetime.combine(day, time(23, 59, 59, 999999))
+
+    def rows(prefix: str, n: int) -> list[dict]:
+        return [
+            {
+                "event_id": f"{prefix}{i}",
+                "ts": edge if i == 0 else datetime.combine(day, time(i % 24, i % 60)),
+                "account_id": "a",
+                "scope_id": f"s{i % 3}",
+                "product_code": "ADH",
+                "meter": METERS[i % len(METERS)],
+                "user_id": f"u{i % 4}",
+                "resource_id": f"r{i % 5}",
+                "quantity": float(i % 3),
+            }
+            for i in range(n)
+        ]
+
+    write_usage(tmp_path / "in", day, rows("a", 30), name="part-0.parquet")
+    ns = pa.Table.from_pylist(rows("b", 30), schema=USAGE_SCHEMA)
+    # 999 ns past each microsecond: 23:59:59.999999999 is still the day, truncated
+    nanos = pc.add(pc.multiply(ns["ts"].cast(pa.int64()), 1000), 999)
+    ns = ns.set_column(1, "ts", nanos.cast(pa.timestamp("ns")))
+    ns = ns.append_column("client_version", pa.array(["7.1"] * ns.num_rows))
+    ns = ns.select(list(reversed(ns.column_names)))
+    pq.write_table(ns, tmp_path / "in" / "usage" / f"date={day}" / "late batch.parquet")
+    zoned = pa.Table.from_pylist(rows("c", 30), schema=USAGE_SCHEMA)
+    zoned = zoned.set_column(1, "ts", zoned["ts"].cast(pa.timestamp("ns", tz="UTC")))
+    zoned = zoned.set_column(8, "quantity", zoned["quantity"].cast(pa.int64()))
+    zoned = zoned.set_column(7, "resource_id", pa.nulls(zoned.num_rows))
+    pq.write_table(zoned, tmp_path / "in" / "usage" / f"date={day}" / "part-2.parquet")
+
+    _backfill(flexbatch, tmp_path / "in", tmp_path / "duck", day, day, "duckdb")
+    _backfill(flexbatch, tmp_path / "in", tmp_path / "spark", day, day, "spark")
+    rows_out = assert_same_output(tmp_path / "duck", tmp_path / "spark")
+    runs = _table(tmp_path / "spark", "runs")
+    assert runs["rows_read"].to_list() == [90]
+    assert runs["input_files"].to_list() == [3]
+    assert rows_out["charges"] > 0
+    quarantine = _table(tmp_path / "spark", "quarantine")
+    # resource plans see the all-null resource_id file's rows as missing resources
+    assert set(quarantine["source_file"]) == {f"usage/date={day}/part-2.parquet"}
 
 
 @settings(
