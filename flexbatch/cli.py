@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import sys
+import warnings
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +16,13 @@ import click
 from flexbatch import __version__
 from flexbatch.config import resolve_output, resolve_paths
 from flexbatch.errors import ConfigError, FlexbatchError
+
+# pandera imports pyspark whenever it is installed (flexbatch[spark]), and pyspark warns
+# on import when pandas 3 is present: nothing a user can act on, and it would put a
+# second line before every one-line error
+warnings.filterwarnings(
+    "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+)
 
 logger = logging.getLogger("flexbatch")
 
