@@ -90,17 +90,24 @@ def compute_day(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, pl.DataFrame]
     for step in INTERMEDIATE:
         con.execute(f"drop {'view' if step in VIEWS else 'table'} {step}")
     ((rows_read,),) = con.execute("select count(*) from raw_events").fetchall()
-    # accepted rows counted where they arrive (usage_daily), so conservation is a check
-    ((accepted,),) = con.execute("select coalesce(sum(events), 0) from usage_daily").fetchall()
-    quarantined, duplicates = int(rows["quarantine"] or 0), int(rows["duplicate_rows"] or 0)
-    counts = DayCounts(
-        rows_read=int(rows_read),
-        rows_accepted=int(accepted),
-        rows_quarantined=quarantined,
-        duplicates=duplicates,
+    counts = day_counts(
+        con, int(rows_read), int(rows["quarantine"] or 0), int(rows["duplicate_rows"] or 0)
     )
-    frames = {
+    return output_frames(con), counts
+
+
+def day_counts(
+    con: duckdb.DuckDBPyConnection, rows_read: int, quarantined: int, duplicates: int
+) -> DayCounts:
+    """The day's row counts, accepted rows counted where they arrive (``usage_daily``), so
+    that rows_read = accepted + quarantined + duplicates is a check, not an identity."""
+    ((accepted,),) = con.execute("select coalesce(sum(events), 0) from usage_daily").fetchall()
+    return DayCounts(rows_read, int(accepted), quarantined, duplicates)
+
+
+def output_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
+    """The published tables of the day, each sorted by its key (deterministic files)."""
+    return {
         table: con.sql(f"select * from {step} order by {order}").pl()
         for table, (step, order) in OUTPUTS.items()
     }
-    return frames, counts

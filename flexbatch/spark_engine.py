@@ -29,13 +29,12 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from flexbatch.charging import OUTPUTS, STEPS, VIEWS, DayCounts
+from flexbatch.charging import OUTPUTS, STEPS, VIEWS, DayCounts, day_counts, output_frames
 from flexbatch.errors import ConfigError
-from flexbatch.publish import partition
 from flexbatch.sql_steps import sql_text
 from flexbatch.state import COLUMNS as HISTORY_COLUMNS
 from flexbatch.state import EMPTY as HISTORY_EMPTY
-from flexbatch.state import SUBJECTS, month_days_before
+from flexbatch.state import HISTORY_TABLES, history_files
 from flexbatch.usage_input import EMPTY_RAW_EVENTS, REQUIRED_COLUMNS, day_files, file_signature
 
 if TYPE_CHECKING:
@@ -67,10 +66,10 @@ LOCAL_DEFAULTS = {
 }
 
 
-def spark_session(master: str | None = None) -> SparkSession:
+def spark_session() -> SparkSession:
     """The session to run on: under spark-submit, the one it configured (its --master and
-    --conf); else ``master`` (``FLEXBATCH_SPARK_MASTER``, default ``local[*]``) with the
-    local defaults. The settings the SQL relies on (REQUIRED_CONF) are set either way."""
+    --conf); else ``FLEXBATCH_SPARK_MASTER`` (default ``local[*]``) with the local
+    defaults. The settings the SQL relies on (REQUIRED_CONF) are set either way."""
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
@@ -79,7 +78,7 @@ def spark_session(master: str | None = None) -> SparkSession:
         ) from exc
     builder = SparkSession.builder.appName("flexbatch")
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not started by spark-submit
-        builder = builder.master(master or os.environ.get("FLEXBATCH_SPARK_MASTER", "local[*]"))
+        builder = builder.master(os.environ.get("FLEXBATCH_SPARK_MASTER", "local[*]"))
         for key, value in LOCAL_DEFAULTS.items():
             builder = builder.config(key, value)
     for key, value in REQUIRED_CONF.items():
@@ -137,8 +136,8 @@ class SparkEngine:
     for the next command of the same process (tests, notebooks). Each day frees its own
     tables."""
 
-    def __init__(self, master: str | None = None) -> None:
-        self.spark = spark_session(master)
+    def __init__(self) -> None:
+        self.spark = spark_session()
 
     # -- inputs -------------------------------------------------------------------------
 
@@ -173,12 +172,8 @@ class SparkEngine:
 
     def _history(self, out: Path, day: date) -> None:
         """charges_history and subjects_history straight from OUT's Parquet files."""
-        for view, table in (("charges_history", "charges"), ("subjects_history", SUBJECTS)):
-            files = [
-                p
-                for d in month_days_before(day)
-                for p in sorted(partition(out, table, d).glob("*.parquet"))
-            ]
+        for view, table in HISTORY_TABLES:
+            files = history_files(out, table, day)
             if files:
                 frame = (
                     self.spark.read.option("basePath", str(out / table))
@@ -218,7 +213,7 @@ class SparkEngine:
                 tables.append(frame)
             frame.createOrReplaceTempView(step)
             logger.info("spark step %-20s %8.3fs", step, time.perf_counter() - started)
-        rows_read = raw.count()
+        rows_read = int(raw.count())
         rows["duplicate_rows"] = self.spark.table("duplicate_rows").count()
         wanted = {step for step, _ in OUTPUTS.values()} | set(LEDGER_INPUTS)
         for step in sorted(wanted):
@@ -234,17 +229,7 @@ class SparkEngine:
                 rows[step],
                 time.perf_counter() - started,
             )
-        ((accepted,),) = con.execute("select coalesce(sum(events), 0) from usage_daily").fetchall()
         for frame in tables:  # free the checkpointed blocks (a backfill runs many days)
             frame._jdf.queryExecution().logical().rdd().unpersist(False)
-        counts = DayCounts(
-            rows_read=int(rows_read),
-            rows_accepted=int(accepted),
-            rows_quarantined=rows["quarantine"],
-            duplicates=rows["duplicate_rows"],
-        )
-        frames = {
-            table: con.sql(f"select * from {step} order by {order}").pl()
-            for table, (step, order) in OUTPUTS.items()
-        }
-        return len(files), frames, counts
+        counts = day_counts(con, rows_read, rows["quarantine"], rows["duplicate_rows"])
+        return len(files), output_frames(con), counts

@@ -20,6 +20,8 @@ from flexbatch.publish import partition
 from flexbatch.sql_steps import relation_over_files
 
 SUBJECTS = "_state/subjects"
+# (relation, the published table it reads)
+HISTORY_TABLES = (("charges_history", "charges"), ("subjects_history", SUBJECTS))
 
 EMPTY = {
     "charges_history": """
@@ -48,16 +50,17 @@ def month_days_before(day: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((day - start).days)]
 
 
-def _files(out: Path, table: str, days: list[date]) -> list[Path]:
+def history_files(out: Path, table: str, day: date) -> list[Path]:
+    """The Parquet files of ``table`` for the days of ``day``'s month before it."""
+    days = month_days_before(day)
     return [p for d in days for p in sorted(partition(out, table, d).glob("*.parquet"))]
 
 
 def register_history(con: duckdb.DuckDBPyConnection, out: Path, day: date) -> dict[str, int]:
     """Create ``charges_history`` and ``subjects_history`` for ``day``; returns file counts."""
-    earlier = month_days_before(day)
     counts = {}
-    for view, table in (("charges_history", "charges"), ("subjects_history", SUBJECTS)):
-        files = _files(out, table, earlier)
+    for view, table in HISTORY_TABLES:
+        files = history_files(out, table, day)
         counts[view] = len(files)
         relation_over_files(con, view, files, COLUMNS[view], EMPTY[view], partition_date=True)
     return counts
