@@ -254,8 +254,13 @@ def _engine(name: str) -> SparkEngine | None:
         raise ConfigError(f"engine {name!r} is unknown; fix: use one of {', '.join(ENGINES)}")
     if name == "duckdb":
         return None
-    from flexbatch.spark_engine import SparkEngine  # pyspark only when asked for
-
+    try:  # pyspark and sqlglot only when asked for: the base install has neither
+        from flexbatch.spark_engine import SparkEngine
+    except ImportError as exc:
+        raise ConfigError(
+            f"--engine spark needs {exc.name or 'pyspark'}, which is not installed; "
+            "fix: pip install 'flexbatch[spark]'"
+        ) from exc
     return SparkEngine()
 
 

@@ -7,8 +7,8 @@ and meter, charges per account and tier, the day's new subjects, quarantined row
 comes back to the driver as Arrow and the rest of the day (credit ledger, balances,
 forecast, alerts, validation, publication) runs exactly as with ``--engine duckdb``.
 
-Spark is imported only here and only when asked for: the base install does not need it
-(``pip install 'flexbatch[spark]'``).
+This module (pyspark, sqlglot) is imported only for ``--engine spark``: the base install
+does not need it (``pip install 'flexbatch[spark]'``).
 """
 
 from __future__ import annotations
@@ -21,24 +21,20 @@ from collections.abc import Sequence
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 import sqlglot
+from pyspark.sql import DataFrame, SparkSession
 from sqlglot import exp
 
 from flexbatch.charging import OUTPUTS, STEPS, VIEWS, DayCounts, day_counts, output_frames
-from flexbatch.errors import ConfigError
 from flexbatch.sql_steps import sql_text
 from flexbatch.state import COLUMNS as HISTORY_COLUMNS
 from flexbatch.state import EMPTY as HISTORY_EMPTY
 from flexbatch.state import HISTORY_TABLES, history_files
 from flexbatch.usage_input import EMPTY_RAW_EVENTS, REQUIRED_COLUMNS, day_files, file_signature
-
-if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
 
 logger = logging.getLogger(__name__)
 
@@ -70,12 +66,6 @@ def spark_session() -> SparkSession:
     """The session to run on: under spark-submit, the one it configured (its --master and
     --conf); else ``FLEXBATCH_SPARK_MASTER`` (default ``local[*]``) with the local
     defaults. The settings the SQL relies on (REQUIRED_CONF) are set either way."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise ConfigError(
-            "--engine spark needs pyspark; fix: pip install 'flexbatch[spark]'"
-        ) from exc
     builder = SparkSession.builder.appName("flexbatch")
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not started by spark-submit
         builder = builder.master(os.environ.get("FLEXBATCH_SPARK_MASTER", "local[*]"))

@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import re
+import sys
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -344,6 +345,23 @@ def test_json_logs_on_stderr(flexbatch, tmp_path):
         datetime.fromisoformat(r["ts"])
     # stdout stays the human summary, not logs
     assert result.stdout.startswith(DAY)
+
+
+def test_spark_engine_without_the_extra_is_a_one_line_exit_2(tmp_path, flexbatch, monkeypatch):
+    """The base install has no pyspark/sqlglot: asking for Spark says what to install."""
+    monkeypatch.setitem(sys.modules, "sqlglot", None)  # import sqlglot now fails
+    monkeypatch.delitem(sys.modules, "flexbatch.spark_engine", raising=False)
+    out = tmp_path / "out"
+    result = flexbatch(
+        "run", "--date", "2026-09-01", "--input", str(REPO / "data"), "--output", str(out),
+        "--engine", "spark",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "flexbatch: --engine spark needs sqlglot, which is not installed; "
+        "fix: pip install 'flexbatch[spark]'"
+    ]
+    assert not (out / "usage_daily").exists()
 
 
 # --- README set-up and demo ------------------------------------------------------------
