@@ -12,23 +12,22 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 
 from flexbatch.publish import processed_days
-from flexbatch.usage_input import partition_dir
+from flexbatch.storage import Location, Store, store_of
+from flexbatch.usage_input import partition_rel
 
 
-def day_manifest(input_root: Path, day: date) -> str | None:
-    """JSON list of [path, size, mtime_ns] of the day's usage files; None if no partition."""
-    folder = partition_dir(input_root, day)
-    if not folder.is_dir():
+def day_manifest(input_root: Location | Store, day: date) -> str | None:
+    """JSON list of [path, size, mtime_ns] of the day's usage files; None if no partition.
+    (On a Hadoop store the modification time has millisecond precision.)"""
+    store = store_of(input_root)
+    folder = partition_rel(day)
+    if not store.is_dir(folder):
         return None
-    entries = []
-    for path in sorted(folder.glob("*.parquet")):
-        stat = path.stat()
-        entries.append([str(path.relative_to(input_root)), stat.st_size, stat.st_mtime_ns])
+    entries = [[f.rel, f.size, f.mtime_ns] for f in store.glob(f"{folder}/*.parquet")]
     return json.dumps(entries)
 
 
@@ -43,19 +42,24 @@ class DayStatus:
     state: str  # fresh | stale: inputs changed | stale: config changed | stale: ... missing
 
 
-def latest_runs(out: Path) -> pl.DataFrame:
-    files = sorted((out / "runs").glob("date=*/*.parquet"))
+def latest_runs(out: Location | Store) -> pl.DataFrame:
+    store = store_of(out)
+    files = [
+        (store.local(f.rel), f.rel.split("/")[-2]) for f in store.glob("runs/date=*/*.parquet")
+    ]
     if not files:
         return pl.DataFrame()
     frames = [
-        pl.read_parquet(f).with_columns(pl.lit(date.fromisoformat(f.parent.name[5:])).alias("date"))
-        for f in files
+        pl.read_parquet(f).with_columns(pl.lit(date.fromisoformat(folder[5:])).alias("date"))
+        for f, folder in files
     ]
     runs = pl.concat(frames, how="diagonal_relaxed")
     return runs.sort("finished_at").group_by("date").last().sort("date")
 
 
-def day_statuses(input_root: Path, out: Path, config_sha256: str) -> list[DayStatus]:
+def day_statuses(
+    input_root: Location | Store, out: Location | Store, config_sha256: str
+) -> list[DayStatus]:
     runs = {row["date"]: row for row in latest_runs(out).iter_rows(named=True)}
     statuses = []
     for day in processed_days(out):

@@ -105,9 +105,13 @@ def day_counts(
     return DayCounts(rows_read, int(accepted), quarantined, duplicates)
 
 
-def output_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
-    """The published tables of the day, each sorted by its key (deterministic files)."""
+def output_frames(
+    con: duckdb.DuckDBPyConnection, skip: tuple[str, ...] = ()
+) -> dict[str, pl.DataFrame]:
+    """The published tables of the day but ``skip``, each sorted by its key (deterministic
+    files)."""
     return {
         table: con.sql(f"select * from {step} order by {order}").pl()
         for table, (step, order) in OUTPUTS.items()
+        if table not in skip
     }

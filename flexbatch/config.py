@@ -9,14 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flexbatch.errors import ConfigError
+from flexbatch.storage import Location, is_uri
 
 CONFIG_FILE = "flexbatch.toml"
 
 
 @dataclass(frozen=True)
 class Paths:
-    input: Path
-    output: Path
+    """A local folder each, or a Hadoop URI (kept as text) for ``run``, ``backfill`` and
+    ``status`` with ``--engine spark``."""
+
+    input: Location
+    output: Location
 
 
 def _config_file() -> Path:
@@ -44,16 +48,15 @@ def _toml_paths() -> dict[str, str]:
     return {k: str(v) for k, v in paths.items()}
 
 
-def resolve_path(option: str | None, key: str) -> Path:
+def _location(value: str) -> Location:
+    return value.rstrip("/") if is_uri(value) else Path(value)
+
+
+def resolve_path(option: str | None, key: str) -> Location:
     """One of ``input``/``output``, from the option, the environment or flexbatch.toml."""
-    if option:
-        return Path(option)
-    env = os.environ.get(f"FLEXBATCH_{key.upper()}")
-    if env:
-        return Path(env)
-    from_file = _toml_paths().get(key)
-    if from_file:
-        return Path(from_file)
+    value = option or os.environ.get(f"FLEXBATCH_{key.upper()}") or _toml_paths().get(key)
+    if value:
+        return _location(value)
     raise ConfigError(
         f"--{key}: no {key} folder given; fix: pass --{key}, set FLEXBATCH_{key.upper()} "
         f'or write [paths] {key} = "..." in {CONFIG_FILE}'
@@ -65,4 +68,11 @@ def resolve_paths(input_option: str | None, output_option: str | None) -> Paths:
 
 
 def resolve_output(output_option: str | None) -> Path:
-    return resolve_path(output_option, "output")
+    """A local OUT, for the commands that read it with DuckDB (sql, report, export…)."""
+    out = resolve_path(output_option, "output")
+    if not isinstance(out, Path):
+        raise ConfigError(
+            f"--output {out}: this command reads OUT with DuckDB and needs a local folder; "
+            "fix: copy or mount OUT locally (hadoop fs -get, s3 sync) and pass that folder"
+        )
+    return out

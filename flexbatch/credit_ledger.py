@@ -21,8 +21,8 @@ import duckdb
 import polars as pl
 
 from flexbatch.errors import AuditError
-from flexbatch.publish import partition
 from flexbatch.sql_steps import relation_over_files, run_step, sql_text
+from flexbatch.storage import Location, Store, store_of
 
 logger = logging.getLogger(__name__)
 
@@ -77,17 +77,18 @@ def _table_over(
     relation_over_files(con, name, files, columns, empty, materialise=True)
 
 
-def _day_files(out: Path, table: str, day: date | None, key: str = "date") -> list[Path]:
+def _day_files(out: Store, table: str, day: date | None, key: str = "date") -> list[Path]:
     if day is None:
         return []
-    return sorted(partition(out, table, day, key).glob("*.parquet"))
+    return [out.local(f.rel) for f in out.glob(f"{table}/{key}={day.isoformat()}/*.parquet")]
 
 
 def register_credit_state(
-    con: duckdb.DuckDBPyConnection, out: Path, day: date, previous_day: date | None
+    con: duckdb.DuckDBPyConnection, out: Location | Store, day: date, previous_day: date | None
 ) -> None:
     """Yesterday's slices and balances, the burn of the 29 days before, and yesterday's
     depletion dates: the compact state of the credit ledger."""
+    out = store_of(out)
     _table_over(
         con, "slices", _day_files(out, GRANT_STATE, previous_day), SLICE_COLUMNS, EMPTY_SLICES
     )

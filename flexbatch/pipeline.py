@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -23,7 +24,7 @@ import polars as pl
 import pyarrow as pa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from flexbatch import __version__
+from flexbatch import __version__, remote_publish
 from flexbatch.catalog import build_catalog
 from flexbatch.changes import DayStatus, day_manifest, day_statuses, manifest_sha256
 from flexbatch.charging import DayCounts, compute_day
@@ -36,13 +37,15 @@ from flexbatch.credit_ledger import (
     register_credit_inputs,
     register_credit_state,
 )
-from flexbatch.errors import ConfigError
+from flexbatch.errors import ConfigError, FlexbatchError
 from flexbatch.lock import output_lock
 from flexbatch.publish import STAGING, DayStage, processed_days, recover
 from flexbatch.rate_plans import load_rate_plans, plan_tables
+from flexbatch.remote_publish import RemoteDayStage, remote_lock
 from flexbatch.schemas import OUTPUT_MODELS
 from flexbatch.state import register_history
-from flexbatch.usage_input import day_files, register_raw_events
+from flexbatch.storage import HadoopStore, LocalStore, Store, is_uri, store_of
+from flexbatch.usage_input import day_file_infos, register_raw_events
 
 if TYPE_CHECKING:
     from flexbatch.spark_engine import SparkEngine
@@ -74,7 +77,17 @@ class JobConfig:
     config_sha256: str
 
     @classmethod
-    def load(cls, input_root: Path) -> JobConfig:
+    def load(cls, input_root: Path | Store) -> JobConfig:
+        """From a local IN, or from local copies of a remote IN's configuration files
+        (errors then name the remote file)."""
+        if isinstance(input_root, LocalStore):
+            return cls.load(input_root.root)
+        if isinstance(input_root, HadoopStore):
+            local = _config_copies(input_root)
+            try:
+                return cls.load(local)
+            except FlexbatchError as exc:
+                raise type(exc)(str(exc).replace(str(local), input_root.display())) from None
         path = input_root / RATE_PLANS
         versions, tiers = plan_tables(load_rate_plans(path))
         digest = hashlib.sha256(path.read_bytes())
@@ -87,6 +100,21 @@ class JobConfig:
             load_transfers(input_root),
             digest.hexdigest(),
         )
+
+
+CONFIG_FILES = (
+    RATE_PLANS,
+    *(f"{s}.{e}" for s in ("grants", "transfers") for e in ("csv", "parquet")),
+)
+
+
+def _config_copies(store: HadoopStore) -> Path:
+    """A local folder with copies of a remote IN's configuration files."""
+    folder = Path(tempfile.mkdtemp(prefix="flexbatch-in-"))
+    for name in CONFIG_FILES:
+        if store.exists(name):
+            shutil.copyfile(store.local(name), folder / name)
+    return folder
 
 
 def new_run_id() -> str:
@@ -127,14 +155,28 @@ def _register_context(con: duckdb.DuckDBPyConnection, day: date, previous_day: d
     )
 
 
-def previous_processed_day(out: Path, day: date) -> date | None:
+def previous_processed_day(out: Store, day: date) -> date | None:
     """The latest processed day before ``day``: whose credit state ``day`` continues."""
     earlier = [d for d in processed_days(out) if d < day]
     return earlier[-1] if earlier else None
 
 
+@dataclass(frozen=True)
+class Stores:
+    """IN and OUT of one command, and the local folder for its staging and spill files."""
+
+    input: Store
+    output: Store
+    staging: Path
+
+    def stage(self, run_id: str, day: date) -> DayStage | RemoteDayStage:
+        if isinstance(self.output, HadoopStore):
+            return RemoteDayStage(self.output, self.staging / run_id / day.isoformat(), run_id, day)
+        return DayStage(self.output.root, run_id, day)  # type: ignore[attr-defined]
+
+
 def process_day(
-    paths: Paths,
+    stores: Stores,
     day: date,
     config: JobConfig,
     run_id: str,
@@ -145,21 +187,26 @@ def process_day(
     the event-sized steps run in DuckDB, or on Spark when ``engine`` is given."""
     started_at = datetime.now(UTC).replace(tzinfo=None)
     started = time.perf_counter()
-    manifest = day_manifest(paths.input, day)
-    con = connect(paths.output / STAGING / run_id / "spill")
+    manifest = day_manifest(stores.input, day)
+    stage = stores.stage(run_id, day)
+    con = connect(stores.staging / run_id / "spill")
     try:
-        previous_day = previous_processed_day(paths.output, day)
+        previous_day = previous_processed_day(stores.output, day)
         _register_context(con, day, previous_day)
         con.register("plan_versions", config.plan_versions)
         con.register("plan_tiers", config.plan_tiers)
-        register_history(con, paths.output, day)  # the credit ledger reads it too
         if engine is None:
-            input_files = register_raw_events(con, paths.input, day)
+            register_history(con, stores.output, day)
+            input_files = register_raw_events(con, stores.input.root, day)  # type: ignore[attr-defined]
             frames, counts = compute_day(con)
         else:  # the event-sized steps on Spark; their results land in con
-            input_files, frames, counts = engine.compute_day(con, paths.input, paths.output, day)
+            register_history(con, stores.output, day, views=("charges_history",))  # ledger's
+            direct = stage if isinstance(stage, RemoteDayStage) else None
+            input_files, frames, counts = engine.compute_day(
+                con, stores.input, stores.output, day, direct
+            )
         register_credit_inputs(con, config.grants, config.transfers)
-        register_credit_state(con, paths.output, day, previous_day)
+        register_credit_state(con, stores.output, day, previous_day)
         credit_frames, credit_counts = compute_credit_day(con)
         frames.update(credit_frames)
     finally:
@@ -183,7 +230,6 @@ def process_day(
         },
         schema_overrides={"started_at": pl.Datetime("us"), "finished_at": pl.Datetime("us")},
     )
-    stage = DayStage(paths.output, run_id, day)
     for table, frame in frames.items():
         OUTPUT_MODELS[table].validate(frame)
         stage.add(
@@ -223,28 +269,66 @@ def _with_progress(days: Sequence[date], label: str) -> Iterator[date]:
             progress.advance(task)
 
 
-DayChooser = Callable[[Path], Sequence[date]]
+DayChooser = Callable[[Stores], Sequence[date]]
 
 
 ENGINES = ("duckdb", "spark")
 
 
+def open_stores(paths: Paths, engine: str) -> tuple[Stores, SparkEngine | None]:
+    """The stores of IN and OUT; a URI (hdfs://, s3a://, file://…) is reached through
+    Spark's JVM, so it needs ``--engine spark`` (whose session is then started here)."""
+    spark = None
+    if is_uri(paths.input) or is_uri(paths.output):
+        if engine != "spark":
+            raise ConfigError(
+                f"--input/--output {paths.input if is_uri(paths.input) else paths.output}: "
+                "a URI is read and written through Spark; fix: add --engine spark, or "
+                "give local folders"
+            )
+        spark = _engine(engine)
+    session = spark.spark if spark is not None else None
+    output = store_of(paths.output, session)
+    if isinstance(output, HadoopStore):
+        work = Path(os.environ.get("FLEXBATCH_WORK_DIR", tempfile.gettempdir()))
+        staging = work / f"flexbatch-{hashlib.sha256(output.uri.encode()).hexdigest()[:12]}"
+    else:
+        staging = Path(paths.output) / STAGING
+    return Stores(store_of(paths.input, session), output, staging), spark
+
+
+@contextlib.contextmanager
+def _locked(stores: Stores, command: str) -> Iterator[None]:
+    """The output lock (a lease on a remote OUT), then recovery of interrupted writes."""
+    if isinstance(stores.output, HadoopStore):
+        with remote_lock(stores.output, command):
+            remote_publish.recover(stores.output)
+            yield
+    else:
+        out = stores.output.root  # type: ignore[attr-defined]
+        with output_lock(out, command):
+            recover(out)
+            yield
+
+
 def process_days(
     paths: Paths, choose_days: DayChooser, command: str, engine: str = "duckdb"
 ) -> list[DayResult]:
-    """Process the days ``choose_days(OUT)`` lists, in order, under the output lock: the
+    """Process the days ``choose_days(stores)`` lists, in order, under the output lock: the
     list is made after the lock is taken and interrupted publications are finished, so a
     day another run published meanwhile is not missed. Each day's state comes from the
     days before it. ``engine`` runs the event-sized steps (``spark``: see spark_engine)."""
-    config = JobConfig.load(paths.input)
-    with output_lock(paths.output, command):
-        recover(paths.output)
-        days = list(choose_days(paths.output))
+    stores, spark = open_stores(paths, engine)
+    config = JobConfig.load(stores.input)
+    with _locked(stores, command):
+        days = list(choose_days(stores))
         for day in days:  # fail before writing anything when a day has no partition
-            day_files(paths.input, day)
-        spark = _engine(engine) if days else None  # no JVM for a night with nothing to do
-        results = _process_locked(paths, days, command, config, spark)
-        build_catalog(paths.output)
+            day_file_infos(stores.input, day)
+        if spark is None and days:  # no JVM for a night with nothing to do
+            spark = _engine(engine)
+        results = _process_locked(stores, days, command, config, spark)
+        if isinstance(stores.output, LocalStore):  # the DuckDB catalog reads local files
+            build_catalog(stores.output.root)
     return results
 
 
@@ -265,7 +349,7 @@ def _engine(name: str) -> SparkEngine | None:
 
 
 def _process_locked(
-    paths: Paths,
+    stores: Stores,
     days: Sequence[date],
     command: str,
     config: JobConfig,
@@ -274,7 +358,7 @@ def _process_locked(
     run_id = new_run_id()
     results = []
     for day in _with_progress(days, command):
-        result = process_day(paths, day, config, run_id, command, engine)
+        result = process_day(stores, day, config, run_id, command, engine)
         c = result.counts
         logger.info(
             "%s %s: read %d, accepted %d, quarantined %d, duplicates %d, charges %d, "
@@ -290,18 +374,18 @@ def _process_locked(
             result.seconds,
         )
         results.append(result)
-    shutil.rmtree(paths.output / STAGING / run_id, ignore_errors=True)
+    shutil.rmtree(stores.staging / run_id, ignore_errors=True)
     with contextlib.suppress(OSError):
-        (paths.output / STAGING).rmdir()
+        stores.staging.rmdir()
     return results
 
 
-def days_for_run(out: Path, day: date) -> list[date]:
+def days_for_run(out: Path | Store, day: date) -> list[date]:
     """``run --date D``: D and every later day already in OUT, so OUT equals a backfill."""
     return [day, *(d for d in processed_days(out) if d > day)]
 
 
-def days_for_backfill(out: Path, start: date, end: date) -> list[date]:
+def days_for_backfill(out: Path | Store, start: date, end: date) -> list[date]:
     """``backfill``: start..end, then any later day already in OUT (its month state may
     have changed), exactly what running ``run`` for each day in turn leaves behind."""
     span = [start + timedelta(days=i) for i in range((end - start).days + 1)]
@@ -309,23 +393,26 @@ def days_for_backfill(out: Path, start: date, end: date) -> list[date]:
 
 
 def run(paths: Paths, day: date, command: str = "run", engine: str = "duckdb") -> list[DayResult]:
-    return process_days(paths, lambda out: days_for_run(out, day), command, engine)
+    return process_days(paths, lambda s: days_for_run(s.output, day), command, engine)
 
 
 def stale_days(paths: Paths) -> list[DayStatus]:
-    config = JobConfig.load(paths.input)
-    return day_statuses(paths.input, paths.output, config.config_sha256)
+    stores, _ = open_stores(
+        paths, "spark" if is_uri(paths.input) or is_uri(paths.output) else "duckdb"
+    )
+    config = JobConfig.load(stores.input)
+    return day_statuses(stores.input, stores.output, config.config_sha256)
 
 
 def run_changed(paths: Paths, engine: str = "duckdb") -> list[DayResult]:
     """``run --since-changed``: recompute from the earliest stale day (and so every later
     day); nothing when every day is fresh."""
-    config = JobConfig.load(paths.input)
 
-    def from_earliest_stale(out: Path) -> list[date]:
-        statuses = day_statuses(paths.input, out, config.config_sha256)
+    def from_earliest_stale(stores: Stores) -> list[date]:
+        config = JobConfig.load(stores.input)
+        statuses = day_statuses(stores.input, stores.output, config.config_sha256)
         stale = [s.day for s in statuses if s.state != "fresh"]
-        return days_for_run(out, stale[0]) if stale else []
+        return days_for_run(stores.output, stale[0]) if stale else []
 
     return process_days(paths, from_earliest_stale, "run", engine)
 
@@ -333,4 +420,6 @@ def run_changed(paths: Paths, engine: str = "duckdb") -> list[DayResult]:
 def backfill(paths: Paths, start: date, end: date, engine: str = "duckdb") -> list[DayResult]:
     if end < start:
         raise ConfigError(f"--to {end} is before --from {start}; fix: swap the dates")
-    return process_days(paths, lambda out: days_for_backfill(out, start, end), "backfill", engine)
+    return process_days(
+        paths, lambda s: days_for_backfill(s.output, start, end), "backfill", engine
+    )

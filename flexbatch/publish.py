@@ -26,6 +26,8 @@ from pathlib import Path
 
 import polars as pl
 
+from flexbatch.storage import Location, Store, store_of
+
 logger = logging.getLogger(__name__)
 
 STAGING = "_staging"
@@ -37,20 +39,17 @@ def partition(out: Path, table: str, day: date, key: str = "date") -> Path:
     return out / table / f"{key}={day.isoformat()}"
 
 
-def table_days(out: Path, table: str) -> list[date]:
+def table_days(out: Location | Store, table: str) -> list[date]:
     """Days with a published partition of ``table``, ascending."""
-    folder = out / table
-    if not folder.is_dir():
-        return []
-    days = []
-    for child in folder.iterdir():
-        match = DAY_DIR.match(child.name)
-        if match and any(child.glob("*.parquet")):
-            days.append(date.fromisoformat(match.group(1)))
+    days = set()
+    for info in store_of(out).glob(f"{table}/date=*/*.parquet"):
+        match = DAY_DIR.match(info.rel.split("/")[-2])
+        if match:
+            days.add(date.fromisoformat(match.group(1)))
     return sorted(days)
 
 
-def processed_days(out: Path) -> list[date]:
+def processed_days(out: Location | Store) -> list[date]:
     """Days already in OUT: every processed day publishes a ``usage_daily`` partition."""
     return table_days(out, "usage_daily")
 

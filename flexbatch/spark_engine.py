@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 from functools import cache
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
@@ -30,16 +30,41 @@ from pyspark.sql import DataFrame, SparkSession
 from sqlglot import exp
 
 from flexbatch.charging import OUTPUTS, STEPS, VIEWS, DayCounts, day_counts, output_frames
+from flexbatch.errors import AuditError
+from flexbatch.schemas import OUTPUT_MODELS
 from flexbatch.sql_steps import sql_text
 from flexbatch.state import COLUMNS as HISTORY_COLUMNS
 from flexbatch.state import EMPTY as HISTORY_EMPTY
 from flexbatch.state import HISTORY_TABLES, history_files
-from flexbatch.usage_input import EMPTY_RAW_EVENTS, REQUIRED_COLUMNS, day_files, file_signature
+from flexbatch.storage import FileInfo, HadoopStore, Store
+from flexbatch.usage_input import (
+    EMPTY_RAW_EVENTS,
+    REQUIRED_COLUMNS,
+    day_file_infos,
+    file_signature,
+)
+
+if TYPE_CHECKING:
+    from flexbatch.remote_publish import RemoteDayStage
 
 logger = logging.getLogger(__name__)
 
 # Steps the credit ledger reads, besides the published outputs.
 LEDGER_INPUTS = ("active_plans", "period_units")
+
+# Tables that grow with the day's distinct subjects, not with accounts: on an OUT given as
+# a URI, Spark writes them into the day's generation itself (never through the driver),
+# checked first by one aggregate per table instead of Pandera: rules every row must
+# satisfy, besides the model's columns, types and non-null columns.
+SPARK_WRITTEN = {
+    "usage_by_user_daily": (
+        "events >= 1",
+        "quantity_sum >= 0",
+        *(f"length({c}) >= 1" for c in ("account_id", "scope_id", "product_code", "meter")),
+        "length(user_id) >= 1",
+    ),
+    "_state/subjects": (),
+}
 
 # Session settings the SQL relies on for DuckDB's answers (decimals exact, timestamps
 # naive UTC); a cluster's spark-submit --conf cannot change these.
@@ -53,6 +78,9 @@ REQUIRED_CONF = {
     # Spark has no nanosecond timestamps: such columns are read as their int64 and
     # truncated to microseconds below, as DuckDB's cast to TIMESTAMP does
     "spark.sql.legacy.parquet.nanosAsLong": "true",
+    # the Parquet the driver writes: microsecond timestamps, zstd
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.parquet.compression.codec": "zstd",
 }
 # Defaults for a local run; under spark-submit its own settings are used instead.
 LOCAL_DEFAULTS = {
@@ -121,6 +149,38 @@ def _naive_utc(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema(fields))
 
 
+def _spark_type(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Decimal):
+        return f"decimal({dtype.precision},{dtype.scale})"
+    return {pl.String: "string", pl.Int64: "bigint", pl.Date: "date"}[dtype.base_type()]
+
+
+def _check(frame: DataFrame, table: str) -> None:
+    """The published model's columns and types, its non-null columns, ``SPARK_WRITTEN``'s
+    row rules and the key's uniqueness, in one aggregate; AuditError (nothing is
+    published) naming the first check that fails."""
+    columns = OUTPUT_MODELS[table].to_schema().columns
+    expected = [(name, _spark_type(c.dtype.type)) for name, c in columns.items()]
+    actual = [(f.name, f.dataType.simpleString()) for f in frame.schema.fields]
+    if actual != expected:
+        raise AuditError(f"{table}: Spark produced columns {actual}, expected {expected}")
+    key = OUTPUTS[table][1]
+    checks = {
+        **{f"{name} is not null": f"{name} is not null" for name, c in columns.items()
+           if not c.nullable},
+        **{rule: rule for rule in SPARK_WRITTEN[table]},
+    }  # fmt: skip
+    failing = ", ".join(f"sum(case when {rule} then 0 else 1 end)" for rule in checks.values())
+    frame.createOrReplaceTempView("_checked")
+    (row,) = frame.sparkSession.sql(
+        f"select {failing}, count(*) - (select count(*) from (select distinct {key} "
+        "from _checked)) from _checked"
+    ).collect()
+    for (name, _), bad in zip([*checks.items(), ("key unique", "")], row, strict=True):
+        if bad:
+            raise AuditError(f"{table}: {bad} rows fail '{name}'; nothing was published")
+
+
 class SparkEngine:
     """One Spark session for a whole command (a backfill starts the JVM once); it stays up
     for the next command of the same process (tests, notebooks). Each day frees its own
@@ -133,17 +193,17 @@ class SparkEngine:
 
     def _from_duckdb(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
         """Copy a small DuckDB relation (plans, run context) into a Spark temp view."""
-        table = con.sql(f"select * from {name}").fetch_arrow_table()
+        table = con.sql(f"select * from {name}").to_arrow_table()
         self.spark.createDataFrame(table).createOrReplaceTempView(name)
 
-    def _raw_events(self, input_root: Path, day: date, files: Sequence[Path]) -> DataFrame:
+    def _raw_events(self, ins: Store, day: date, files: Sequence[FileInfo]) -> DataFrame:
         """The day's files in canonical types, as ``usage_input.raw_events_sql`` reads them:
         one read per type signature, by column name, with the file and row of each event."""
         if not files:
             return self.spark.sql(spark_sql(EMPTY_RAW_EVENTS))
         groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
-        for path in files:
-            groups[file_signature(path)].append(str(path))
+        for info in files:
+            groups[file_signature(info, ins)].append(ins.spark_path(info.rel))
         folder = f"usage/date={day.isoformat()}/"
         frames = []
         for signature, paths in sorted(groups.items()):
@@ -160,14 +220,14 @@ class SparkEngine:
             raw = raw.unionByName(frame)
         return raw
 
-    def _history(self, out: Path, day: date) -> None:
+    def _history(self, outs: Store, day: date) -> None:
         """charges_history and subjects_history straight from OUT's Parquet files."""
         for view, table in HISTORY_TABLES:
-            files = history_files(out, table, day)
+            files = [outs.spark_path(f.rel) for f in history_files(outs, table, day)]
             if files:
                 frame = (
-                    self.spark.read.option("basePath", str(out / table))
-                    .parquet(*map(str, files))
+                    self.spark.read.option("basePath", outs.spark_path(table))
+                    .parquet(*files)
                     .selectExpr(*(c.strip() for c in HISTORY_COLUMNS[view].split(",")))
                 )
             else:
@@ -176,21 +236,43 @@ class SparkEngine:
 
     # -- the day ------------------------------------------------------------------------
 
+    def _write(self, table: str, stage: RemoteDayStage) -> None:
+        """Check ``table`` on Spark, then write it, sorted by its key, into the generation
+        as ``part-00000.parquet``, ``part-00001.parquet``, … (stable names, so publishing
+        a rerun replaces files instead of adding some)."""
+        step, order = OUTPUTS[table]
+        frame = self.spark.table(step)
+        _check(frame, table)
+        target = stage.target(table)
+        frame.orderBy(*(c.strip() for c in order.split(","))).write.parquet(target)
+        files = HadoopStore(target, self.spark)
+        for n, info in enumerate(files.glob("part-*.parquet")):
+            files.rename(info.rel, f"part-{n:05d}.parquet")
+        files.delete("_SUCCESS")
+        stage.adopt(table)
+
     def compute_day(
-        self, con: duckdb.DuckDBPyConnection, input_root: Path, out: Path, day: date
+        self,
+        con: duckdb.DuckDBPyConnection,
+        ins: Store,
+        outs: Store,
+        day: date,
+        stage: RemoteDayStage | None = None,
     ) -> tuple[int, dict[str, pl.DataFrame], DayCounts]:
         """Run ``charging.STEPS`` on Spark for ``day`` and leave, in ``con``, every table
         the rest of the day reads (the published outputs, ``active_plans``,
-        ``period_units``) as DuckDB temp tables. Returns the number of input files, the
-        output frames (as ``charging.compute_day`` returns them) and the row counts.
-        ``con`` must already hold run_context, plan_versions and plan_tiers."""
-        files = day_files(input_root, day)
+        ``period_units``) as DuckDB temp tables. With ``stage`` (an OUT on a Hadoop URI)
+        the ``SPARK_WRITTEN`` tables go straight into its generation instead. Returns the
+        number of input files, the driver's output frames (as ``charging.compute_day``
+        returns them) and the row counts. ``con`` must already hold run_context,
+        plan_versions and plan_tiers."""
+        files = day_file_infos(ins, day)
         for name in ("run_context", "plan_versions", "plan_tiers"):
             self._from_duckdb(con, name)
         # raw_events is not kept: like DuckDB's view, each step streams the day's files
-        raw = self._raw_events(input_root, day, files)
+        raw = self._raw_events(ins, day, files)
         raw.createOrReplaceTempView("raw_events")
-        self._history(out, day)
+        self._history(outs, day)
         tables: list[DataFrame] = []
         rows: dict[str, int] = {}
         for step in STEPS:
@@ -205,7 +287,13 @@ class SparkEngine:
             logger.info("spark step %-20s %8.3fs", step, time.perf_counter() - started)
         rows_read = int(raw.count())
         rows["duplicate_rows"] = self.spark.table("duplicate_rows").count()
-        wanted = {step for step, _ in OUTPUTS.values()} | set(LEDGER_INPUTS)
+        direct = tuple(SPARK_WRITTEN) if stage is not None else ()
+        for table in direct:
+            started = time.perf_counter()
+            self._write(table, stage)  # type: ignore[arg-type]
+            logger.info("spark write %-18s %8.3fs", table, time.perf_counter() - started)
+        collected = [step for table, (step, _) in OUTPUTS.items() if table not in direct]
+        wanted = set(collected) | set(LEDGER_INPUTS)
         for step in sorted(wanted):
             started = time.perf_counter()
             table = _naive_utc(self.spark.table(step).toArrow())
@@ -222,4 +310,4 @@ class SparkEngine:
         for frame in tables:  # free the checkpointed blocks (a backfill runs many days)
             frame._jdf.queryExecution().logical().rdd().unpersist(False)
         counts = day_counts(con, rows_read, rows["quarantine"], rows["duplicate_rows"])
-        return len(files), output_frames(con), counts
+        return len(files), output_frames(con, skip=direct), counts

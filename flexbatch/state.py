@@ -12,12 +12,11 @@ So day D reads its own raw events plus at most one month of these two compact ta
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import duckdb
 
-from flexbatch.publish import partition
 from flexbatch.sql_steps import relation_over_files
+from flexbatch.storage import FileInfo, Location, Store, store_of
 
 SUBJECTS = "_state/subjects"
 # (relation, the published table it reads)
@@ -50,17 +49,27 @@ def month_days_before(day: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((day - start).days)]
 
 
-def history_files(out: Path, table: str, day: date) -> list[Path]:
+def history_files(out: Location | Store, table: str, day: date) -> list[FileInfo]:
     """The Parquet files of ``table`` for the days of ``day``'s month before it."""
-    days = month_days_before(day)
-    return [p for d in days for p in sorted(partition(out, table, d).glob("*.parquet"))]
+    days = {d.isoformat() for d in month_days_before(day)}
+    files = store_of(out).glob(f"{table}/date={day:%Y-%m}-*/*.parquet") if days else []
+    return [f for f in files if f.rel.split("/")[-2][5:] in days]
 
 
-def register_history(con: duckdb.DuckDBPyConnection, out: Path, day: date) -> dict[str, int]:
-    """Create ``charges_history`` and ``subjects_history`` for ``day``; returns file counts."""
+def register_history(
+    con: duckdb.DuckDBPyConnection,
+    out: Location | Store,
+    day: date,
+    views: tuple[str, ...] = ("charges_history", "subjects_history"),
+) -> dict[str, int]:
+    """Create the ``views`` of ``charges_history`` and ``subjects_history`` for ``day``
+    (from local copies of a remote OUT's files); returns file counts."""
+    store = store_of(out)
     counts = {}
     for view, table in HISTORY_TABLES:
-        files = history_files(out, table, day)
+        if view not in views:
+            continue
+        files = [store.local(f.rel) for f in history_files(store, table, day)]
         counts[view] = len(files)
         relation_over_files(con, view, files, COLUMNS[view], EMPTY[view], partition_date=True)
     return counts

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from flexbatch.errors import InputSchemaError, MissingPartitionError
 from flexbatch.sql_steps import sql_string_list
+from flexbatch.storage import FileInfo, Location, Store, store_of
 
 logger = logging.getLogger(__name__)
 
@@ -46,19 +47,30 @@ where false
 """
 
 
+def partition_rel(day: date) -> str:
+    return f"usage/date={day.isoformat()}"
+
+
 def partition_dir(input_root: Path, day: date) -> Path:
-    return input_root / "usage" / f"date={day.isoformat()}"
+    return input_root / partition_rel(day)
+
+
+def day_file_infos(input_root: Location | Store, day: date) -> list[FileInfo]:
+    """The day's Parquet files, sorted; an existing empty folder is a day with no usage."""
+    store = store_of(input_root)
+    folder = partition_rel(day)
+    if not store.is_dir(folder):
+        raise MissingPartitionError(
+            f"{store.display(folder)}: usage partition for {day} is missing; fix: deliver "
+            "the day's files (an empty folder means a day without usage)"
+        )
+    files = store.glob(f"{folder}/*.parquet")
+    return [f for f in files if not f.name.startswith((".", "_"))]
 
 
 def day_files(input_root: Path, day: date) -> list[Path]:
-    """The day's Parquet files, sorted; an existing empty folder is a day with no usage."""
-    folder = partition_dir(input_root, day)
-    if not folder.is_dir():
-        raise MissingPartitionError(
-            f"{folder}: usage partition for {day} is missing; fix: deliver the day's files "
-            "(an empty folder means a day without usage)"
-        )
-    return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith((".", "_")))
+    """The day's Parquet files of a local IN, sorted."""
+    return [input_root / f.rel for f in day_file_infos(input_root, day)]
 
 
 def _kind(column: str, dtype: pa.DataType) -> str | None:
@@ -88,10 +100,28 @@ def _kind(column: str, dtype: pa.DataType) -> str | None:
 EXPECTED = {**{c: "string" for c in STRING_COLUMNS}, "ts": "timestamp", "quantity": "float64"}
 
 
-def file_signature(path: Path) -> tuple[str, ...]:
-    """Per required column, how to read it; raises InputSchemaError naming file and column."""
+def _footer_schema(store: Store, info: FileInfo) -> pa.Schema:
+    """The schema of a Parquet file from its footer alone (two small reads, however big
+    the file): the footer framed as a file of its own is all pyarrow needs for it."""
+    tail = store.read_range(info.rel, info.size - 8, 8) if info.size >= 12 else b""
+    if len(tail) != 8 or tail[4:] != b"PAR1":
+        raise OSError("no Parquet footer")
+    length = int.from_bytes(tail[:4], "little")
+    if length > info.size - 12:
+        raise OSError("Parquet footer length out of range")
+    footer = store.read_range(info.rel, info.size - 8 - length, length)
+    return pq.read_schema(pa.BufferReader(b"PAR1" + footer + tail))
+
+
+def file_signature(path: Path | FileInfo, store: Store | None = None) -> tuple[str, ...]:
+    """Per required column, how to read it; raises InputSchemaError naming file and column.
+    A ``FileInfo`` is read from ``store``'s footer bytes (a file of a remote IN)."""
+    info = path if isinstance(path, FileInfo) else None
+    if info is not None:
+        assert store is not None
+        path = store.display(info.rel)  # type: ignore[assignment]
     try:
-        schema = pq.read_schema(path)
+        schema = pq.read_schema(path) if info is None else _footer_schema(store, info)  # type: ignore[arg-type]
     except (pa.ArrowException, OSError) as exc:
         raise InputSchemaError(
             f"{path}: not a readable Parquet file ({exc}); fix: replace the file"

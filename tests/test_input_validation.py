@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from flexbatch import pipeline
 from flexbatch.config import Paths
+from flexbatch.errors import InputSchemaError
 from flexbatch.schemas import usage_event_rejections
 
 from helpers import USAGE_SCHEMA, plan_toml, read_table, write_plans, write_usage
@@ -771,3 +772,39 @@ def test_sql_quarantine_equals_pandera_rules(rows):
     assert counts.rows_quarantined == sum(rejected)
     assert counts.rows_accepted == len(rows) - sum(rejected)
     assert counts.duplicates == 0
+
+
+# --- footers read as bytes (how a remote IN's files are checked) ------------------------
+
+
+def test_footer_bytes_give_the_schema_the_file_gives(tmp_path):
+    """A usage file on a Hadoop store is checked from its footer's bytes alone: the same
+    signature as pyarrow reading the whole file, for every accepted physical type, and
+    the same one-line error for a file that is not Parquet."""
+    from flexbatch.storage import LocalStore
+    from flexbatch.usage_input import file_signature
+
+    rows = [{c: None for c in USAGE_SCHEMA.names} | {"event_id": "e1"}]
+    variants = {
+        "plain": pa.Table.from_pylist(rows, schema=USAGE_SCHEMA),
+        "zoned_ns": pa.Table.from_pylist(
+            rows, schema=_schema_with("ts", pa.timestamp("ns", tz="UTC"))
+        ),
+        "zoned_us": pa.Table.from_pylist(
+            rows, schema=_schema_with("ts", pa.timestamp("us", tz="UTC"))
+        ),
+        "null_user": pa.Table.from_pylist(rows, schema=_schema_with("user_id", pa.null())),
+    }
+    store = LocalStore(tmp_path)
+    signatures = set()
+    for name, table in variants.items():
+        pq.write_table(table, tmp_path / f"{name}.parquet")
+        (info,) = store.glob(f"{name}.parquet")
+        signature = file_signature(info, store)
+        assert signature == file_signature(tmp_path / f"{name}.parquet")
+        signatures.add(signature)
+    assert len(signatures) == len(variants)  # each variant is read its own way
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1 not a parquet file")
+    (info,) = store.glob("bad.parquet")
+    with pytest.raises(InputSchemaError, match=r"bad.parquet: not a readable Parquet file"):
+        file_signature(info, store)

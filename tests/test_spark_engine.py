@@ -6,6 +6,7 @@ when pyspark or Java is missing and CI is unset, and fail when CI is set: CI ins
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from datetime import date, datetime, time
@@ -97,7 +98,16 @@ def assert_same_output(duck: Path, spark: Path, ignore: tuple[str, ...] = ()) ->
     return rows
 
 
-def _backfill(flexbatch, inp: Path, out: Path, start: date, end: date, engine: str) -> None:
+def _uri(folder: Path) -> str:
+    return folder.as_uri()  # file:///…: reached through Hadoop's FileSystem, like hdfs://
+
+
+MANIFEST = ("input_manifest", "inputs_sha256")
+
+
+def _backfill(
+    flexbatch, inp: Path | str, out: Path | str, start: date, end: date, engine: str
+) -> None:
     result = flexbatch(
         "backfill",
         "--from",
@@ -197,8 +207,11 @@ def test_mixed_file_types_read_as_duckdb_reads_them(tmp_path, flexbatch):
     pq.write_table(zoned, tmp_path / "in" / "usage" / f"date={day}" / "part-2.parquet")
 
     _backfill(flexbatch, tmp_path / "in", tmp_path / "duck", day, day, "duckdb")
-    _backfill(flexbatch, tmp_path / "in", tmp_path / "spark", day, day, "spark")
-    rows_out = assert_same_output(tmp_path / "duck", tmp_path / "spark")
+    # IN and OUT as file:// URIs: the footers are read through Hadoop's FileSystem API,
+    # the subject-sized tables are written by Spark into the generation
+    _backfill(flexbatch, _uri(tmp_path / "in"), _uri(tmp_path / "spark"), day, day, "spark")
+    # (a Hadoop store gives modification times in milliseconds: another manifest digest)
+    rows_out = assert_same_output(tmp_path / "duck", tmp_path / "spark", ignore=MANIFEST)
     runs = _table(tmp_path / "spark", "runs")
     assert runs["rows_read"].to_list() == [90]
     assert runs["input_files"].to_list() == [3]
@@ -218,3 +231,124 @@ def test_random_inputs_equal_duckdb(tmp_path_factory, flexbatch, rows):
     _backfill(flexbatch, root / "in", root / "duck", DAYS[0], DAYS[-1], "duckdb")
     _backfill(flexbatch, root / "in", root / "spark", DAYS[0], DAYS[-1], "spark")
     assert_same_output(root / "duck", root / "spark")
+
+
+# --------------------------------------------------------------------------- URI storage
+def _hive_matches_commit(out: Path) -> None:
+    """Every day's hive partitions hold exactly the files of its committed generation,
+    and nothing of an unfinished write is left."""
+    for day_root in sorted((out / "_days").iterdir()):
+        commit = json.loads((day_root / "CURRENT").read_text())
+        names = {p.name for p in day_root.iterdir() if not p.name.startswith(".")}
+        assert names == {"CURRENT", commit["run_id"]}
+        for table, key in commit["tables"].items():
+            generation = day_root / commit["run_id"] / table
+            partition = out / table / f"{key}={day_root.name}"
+            names = sorted(p.name for p in generation.glob("*.parquet"))
+            assert names and sorted(p.name for p in partition.glob("*.parquet")) == names
+            for name in names:
+                assert (partition / name).read_bytes() == (generation / name).read_bytes()
+    assert not list(out.rglob("*.tmp")) and not (out / "_lock").exists()
+
+
+def test_uri_backfill_and_rerun_equal_duckdb(tmp_path, flexbatch):
+    """IN and OUT as URIs: a backfill, then a rerun of its first day (which recomputes
+    the later days), give DuckDB's rows on local folders; the subject-sized tables are
+    Spark's own files, and a rerun replaces files instead of adding any."""
+    start, end = date(2026, 9, 30), date(2026, 10, 1)
+    out = tmp_path / "spark"
+    _backfill(flexbatch, SAMPLE, tmp_path / "duck", start, end, "duckdb")
+    _backfill(flexbatch, _uri(SAMPLE), _uri(out), start, end, "spark")
+    _hive_matches_commit(out)
+    subjects = sorted(p.name for p in (out / "_state/subjects" / f"date={start}").iterdir())
+    assert [n for n in subjects if n.endswith(".parquet")][0] == "part-00000.parquet"
+    for target in (str(tmp_path / "duck"), _uri(out)):
+        result = flexbatch(
+            "run", "--date", str(start), "--input", str(SAMPLE), "--output", target,
+            "--engine", "spark" if target.startswith("file:") else "duckdb",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+    _hive_matches_commit(out)
+    rows = assert_same_output(tmp_path / "duck", out, ignore=MANIFEST)
+    assert rows["runs"] == 4 and rows["usage_by_user_daily"] > 0 and rows["_state/subjects"] > 0
+
+
+def test_uri_crash_after_commit_is_finished_by_the_next_run(tmp_path, flexbatch, monkeypatch):
+    """A crash between the commit and the hive copy: the day is committed, the next
+    command's recovery brings the hive folders to it; one before the commit leaves the
+    previous day, and its generation is deleted."""
+    from flexbatch import remote_publish
+    from flexbatch.storage import HadoopStore
+
+    day = date(2026, 9, 8)
+    out = tmp_path / "out"
+    _backfill(flexbatch, _uri(SAMPLE), _uri(out), day, day, "spark")
+    first = json.loads((out / "_days" / str(day) / "CURRENT").read_text())["run_id"]
+
+    def crash(*args, **kwargs):
+        raise OSError("killed")
+
+    monkeypatch.setattr(remote_publish, "_materialise", crash)
+    assert flexbatch("run", "--date", str(day), "--input", _uri(SAMPLE), "--output",
+                     _uri(out), "--engine", "spark").exit_code == 1  # fmt: skip
+    second = json.loads((out / "_days" / str(day) / "CURRENT").read_text())["run_id"]
+    assert second != first  # committed, though the hive folders still hold the first run
+    assert (out / "_days" / str(day) / first).is_dir()
+    monkeypatch.undo()
+
+    original = HadoopStore.rename_over
+
+    def crash_on_commit(self, src, dst):
+        if dst.endswith("/CURRENT"):
+            raise OSError("killed")
+        return original(self, src, dst)
+
+    monkeypatch.setattr(HadoopStore, "rename_over", crash_on_commit)
+    assert flexbatch("run", "--date", str(day), "--input", _uri(SAMPLE), "--output",
+                     _uri(out), "--engine", "spark").exit_code == 1  # fmt: skip
+    monkeypatch.undo()
+    # that run first finished the second run's publication, then died before its commit
+    assert json.loads((out / "_days" / str(day) / "CURRENT").read_text())["run_id"] == second
+    generations = {p.name for p in (out / "_days" / str(day)).iterdir()} - {"CURRENT"}
+    # the committed generation, the uncommitted one and its commit file never renamed
+    names = {g for g in generations if not g.startswith(".")}
+    pending = {g for g in names if g.startswith("CURRENT.")}
+    assert len(pending) == 1 and second in names and len(names - pending) == 2
+    result = flexbatch("status", "--input", _uri(SAMPLE), "--output", _uri(out))
+    assert result.exit_code == 0, result.stderr
+    _backfill(flexbatch, _uri(SAMPLE), _uri(out), day, day, "spark")  # recovers, reruns
+    _hive_matches_commit(out)
+    assert _table(out, "runs").height == 3  # three runs of the day published, in order
+
+
+def test_uri_lease_refuses_a_live_holder_and_takes_over_an_expired_one(tmp_path, flexbatch):
+    from pyspark.sql import SparkSession
+
+    from flexbatch.storage import HadoopStore
+
+    out = tmp_path / "out"
+    store = HadoopStore(_uri(out), SparkSession.builder.getOrCreate())
+    holder = {"token": "t", "pid": 7, "host": "elsewhere", "command": "backfill",
+              "started_at": "2026-11-24T01:00:00Z"}  # fmt: skip
+    store.write_bytes("_lock", json.dumps({**holder, "expires_at": 4e9}).encode())
+    args = ("run", "--date", "2026-09-08", "--input", _uri(SAMPLE), "--output", _uri(out),
+            "--engine", "spark")  # fmt: skip
+    result = flexbatch(*args)
+    assert result.exit_code == 4
+    assert "locked by pid 7 on elsewhere (command backfill" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (out / "usage_daily").exists()
+    store.write_bytes("_lock", json.dumps({**holder, "expires_at": 1.0}).encode())  # died
+    result = flexbatch(*args)
+    assert result.exit_code == 0, result.stderr
+    assert not (out / "_lock").exists() and (out / "usage_daily" / "date=2026-09-08").is_dir()
+
+
+def test_uri_needs_the_spark_engine(tmp_path, flexbatch):
+    result = flexbatch("run", "--date", "2026-09-08", "--input", str(SAMPLE),
+                       "--output", _uri(tmp_path / "out"))  # fmt: skip
+    assert result.exit_code == 2
+    assert "a URI is read and written through Spark; fix: add --engine spark" in result.stderr
+    result = flexbatch("sql", "--output", _uri(tmp_path / "out"), "select 1")
+    assert result.exit_code == 2 and "needs a local folder" in result.stderr
+    assert not (tmp_path / "out").exists()
