@@ -83,11 +83,13 @@ class JobConfig:
         if isinstance(input_root, LocalStore):
             return cls.load(input_root.root)
         if isinstance(input_root, HadoopStore):
-            local = _config_copies(input_root)
-            try:
-                return cls.load(local)
-            except FlexbatchError as exc:
-                raise type(exc)(str(exc).replace(str(local), input_root.display())) from None
+            with tempfile.TemporaryDirectory(prefix="flexbatch-in-") as folder:
+                local = _config_copies(input_root, Path(folder))
+                try:
+                    return cls.load(local)
+                except FlexbatchError as exc:
+                    message = str(exc).replace(str(local), input_root.display())
+                    raise type(exc)(message) from None
         path = input_root / RATE_PLANS
         versions, tiers = plan_tables(load_rate_plans(path))
         digest = hashlib.sha256(path.read_bytes())
@@ -108,9 +110,8 @@ CONFIG_FILES = (
 )
 
 
-def _config_copies(store: HadoopStore) -> Path:
-    """A local folder with copies of a remote IN's configuration files."""
-    folder = Path(tempfile.mkdtemp(prefix="flexbatch-in-"))
+def _config_copies(store: HadoopStore, folder: Path) -> Path:
+    """``folder``, with copies of a remote IN's configuration files."""
     for name in CONFIG_FILES:
         if store.exists(name):
             shutil.copyfile(store.local(name), folder / name)

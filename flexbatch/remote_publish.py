@@ -150,8 +150,18 @@ def _prune(store: HadoopStore, day: str, keep: str | None) -> None:
 
 
 def recover(store: HadoopStore) -> None:
-    """After a crash: finish step 3 of a committed day, delete what was never committed."""
-    for day in store.list_dirs(DAYS):
+    """After a crash: finish step 3 of a committed day, delete what was never committed.
+    Three listings find the days in order (a commit, one generation, published); only
+    the others are read one by one."""
+    entries: dict[str, set[str]] = {day: set() for day in store.list_dirs(DAYS)}
+    for rel in store.glob_all(f"{DAYS}/*/*"):
+        _, day, name = rel.split("/")
+        entries[day].add(name)
+    published = {rel.split("/")[1] for rel in store.glob_all(f"{DAYS}/*/*/{PUBLISHED}")}
+    for day, names in entries.items():
+        generations = {n for n in names if n != COMMIT and not n.startswith(".")}
+        if COMMIT in names and len(generations) == 1 and day in published:
+            continue  # the one generation left after a finished publication
         commit = read_commit(store, day)
         if commit is None:
             logger.warning("removing the unpublished generations of %s", day)

@@ -127,6 +127,10 @@ class HadoopStore:
         ]
         return sorted(infos, key=lambda i: i.rel)
 
+    def glob_all(self, pattern: str) -> list[str]:
+        """Paths (files and folders) matching ``pattern``, relative to the root."""
+        return sorted(self._rel(s.getPath()) for s in self.fs.globStatus(self.path(pattern)) or [])
+
     def is_dir(self, rel: str) -> bool:
         path = self.path(rel)
         return bool(self.fs.exists(path)) and bool(self.fs.getFileStatus(path).isDirectory())

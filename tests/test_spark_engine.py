@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -352,3 +353,23 @@ def test_uri_needs_the_spark_engine(tmp_path, flexbatch):
     result = flexbatch("sql", "--output", _uri(tmp_path / "out"), "select 1")
     assert result.exit_code == 2 and "needs a local folder" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_uri_lease_is_renewed_while_held_and_released(tmp_path, monkeypatch):
+    from pyspark.sql import SparkSession
+
+    from flexbatch.errors import LockHeldError
+    from flexbatch.remote_publish import remote_lock
+    from flexbatch.storage import HadoopStore
+
+    monkeypatch.setenv("FLEXBATCH_LEASE_SECONDS", "3")  # renewed every second
+    store = HadoopStore(_uri(tmp_path / "out"), SparkSession.builder.getOrCreate())
+    with remote_lock(store, "backfill"):
+        first = json.loads(store.read_bytes("_lock"))
+        threading.Event().wait(1.8)
+        renewed = json.loads(store.read_bytes("_lock"))
+        assert renewed["token"] == first["token"]
+        assert renewed["expires_at"] > first["expires_at"]
+        with pytest.raises(LockHeldError, match="command backfill"), remote_lock(store, "run"):
+            pass
+    assert not store.exists("_lock")
