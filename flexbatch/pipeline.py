@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -156,10 +156,9 @@ def _register_context(con: duckdb.DuckDBPyConnection, day: date, previous_day: d
     )
 
 
-def previous_processed_day(out: Store, day: date) -> date | None:
+def previous_processed_day(processed: Iterable[date], day: date) -> date | None:
     """The latest processed day before ``day``: whose credit state ``day`` continues."""
-    earlier = [d for d in processed_days(out) if d < day]
-    return earlier[-1] if earlier else None
+    return max((d for d in processed if d < day), default=None)
 
 
 @dataclass(frozen=True)
@@ -182,6 +181,7 @@ def process_day(
     config: JobConfig,
     run_id: str,
     command: str,
+    previous_day: date | None,
     engine: SparkEngine | None = None,
 ) -> DayResult:
     """Compute one day from its raw events and the month state, then publish it atomically;
@@ -192,7 +192,6 @@ def process_day(
     stage = stores.stage(run_id, day)
     con = connect(stores.staging / run_id / "spill")
     try:
-        previous_day = previous_processed_day(stores.output, day)
         _register_context(con, day, previous_day)
         con.register("plan_versions", config.plan_versions)
         con.register("plan_tiers", config.plan_tiers)
@@ -270,7 +269,7 @@ def _with_progress(days: Sequence[date], label: str) -> Iterator[date]:
             progress.advance(task)
 
 
-DayChooser = Callable[[Stores], Sequence[date]]
+DayChooser = Callable[[Stores, JobConfig], Sequence[date]]
 
 
 ENGINES = ("duckdb", "spark")
@@ -295,7 +294,11 @@ def open_stores(paths: Paths, engine: str) -> tuple[Stores, SparkEngine | None]:
         staging = work / f"flexbatch-{hashlib.sha256(output.uri.encode()).hexdigest()[:12]}"
     else:
         staging = Path(paths.output) / STAGING
-    return Stores(store_of(paths.input, session), output, staging), spark
+    stores = Stores(store_of(paths.input, session), output, staging)
+    for name, store in (("in", stores.input), ("out", stores.output)):
+        if isinstance(store, HadoopStore):  # copies of its small files, kept between runs
+            store.cache = staging / f"cache-{name}"
+    return stores, spark
 
 
 @contextlib.contextmanager
@@ -322,7 +325,7 @@ def process_days(
     stores, spark = open_stores(paths, engine)
     config = JobConfig.load(stores.input)
     with _locked(stores, command):
-        days = list(choose_days(stores))
+        days = list(choose_days(stores, config))
         for day in days:  # fail before writing anything when a day has no partition
             day_file_infos(stores.input, day)
         if spark is None and days:  # no JVM for a night with nothing to do
@@ -358,8 +361,11 @@ def _process_locked(
 ) -> list[DayResult]:
     run_id = new_run_id()
     results = []
+    processed = set(processed_days(stores.output))  # listed once, then kept up to date
     for day in _with_progress(days, command):
-        result = process_day(stores, day, config, run_id, command, engine)
+        previous = previous_processed_day(processed, day)
+        result = process_day(stores, day, config, run_id, command, previous, engine)
+        processed.add(day)
         c = result.counts
         logger.info(
             "%s %s: read %d, accepted %d, quarantined %d, duplicates %d, charges %d, "
@@ -394,7 +400,7 @@ def days_for_backfill(out: Path | Store, start: date, end: date) -> list[date]:
 
 
 def run(paths: Paths, day: date, command: str = "run", engine: str = "duckdb") -> list[DayResult]:
-    return process_days(paths, lambda s: days_for_run(s.output, day), command, engine)
+    return process_days(paths, lambda s, _: days_for_run(s.output, day), command, engine)
 
 
 def stale_days(paths: Paths) -> list[DayStatus]:
@@ -409,8 +415,7 @@ def run_changed(paths: Paths, engine: str = "duckdb") -> list[DayResult]:
     """``run --since-changed``: recompute from the earliest stale day (and so every later
     day); nothing when every day is fresh."""
 
-    def from_earliest_stale(stores: Stores) -> list[date]:
-        config = JobConfig.load(stores.input)
+    def from_earliest_stale(stores: Stores, config: JobConfig) -> list[date]:
         statuses = day_statuses(stores.input, stores.output, config.config_sha256)
         stale = [s.day for s in statuses if s.state != "fresh"]
         return days_for_run(stores.output, stale[0]) if stale else []
@@ -422,5 +427,5 @@ def backfill(paths: Paths, start: date, end: date, engine: str = "duckdb") -> li
     if end < start:
         raise ConfigError(f"--to {end} is before --from {start}; fix: swap the dates")
     return process_days(
-        paths, lambda s: days_for_backfill(s.output, start, end), "backfill", engine
+        paths, lambda s, _: days_for_backfill(s.output, start, end), "backfill", engine
     )

@@ -60,8 +60,7 @@ SPARK_WRITTEN = {
     "usage_by_user_daily": (
         "events >= 1",
         "quantity_sum >= 0",
-        *(f"length({c}) >= 1" for c in ("account_id", "scope_id", "product_code", "meter")),
-        "length(user_id) >= 1",
+        *(f"length({c}) >= 1" for c in OUTPUTS["usage_by_user_daily"][1].split(", ")),
     ),
     "_state/subjects": (),
 }
@@ -165,20 +164,17 @@ def _check(frame: DataFrame, table: str) -> None:
     if actual != expected:
         raise AuditError(f"{table}: Spark produced columns {actual}, expected {expected}")
     key = OUTPUTS[table][1]
-    checks = {
-        **{f"{name} is not null": f"{name} is not null" for name, c in columns.items()
-           if not c.nullable},
-        **{rule: rule for rule in SPARK_WRITTEN[table]},
-    }  # fmt: skip
-    failing = ", ".join(f"sum(case when {rule} then 0 else 1 end)" for rule in checks.values())
+    rules = [f"{name} is not null" for name, c in columns.items() if not c.nullable]
+    rules += SPARK_WRITTEN[table]
+    failing = ", ".join(f"sum(case when {rule} then 0 else 1 end)" for rule in rules)
     frame.createOrReplaceTempView("_checked")
     (row,) = frame.sparkSession.sql(
         f"select {failing}, count(*) - (select count(*) from (select distinct {key} "
         "from _checked)) from _checked"
     ).collect()
-    for (name, _), bad in zip([*checks.items(), ("key unique", "")], row, strict=True):
+    for rule, bad in zip([*rules, f"unique ({key})"], row, strict=True):
         if bad:
-            raise AuditError(f"{table}: {bad} rows fail '{name}'; nothing was published")
+            raise AuditError(f"{table}: {bad} rows fail '{rule}'; nothing was published")
 
 
 class SparkEngine:
@@ -247,7 +243,8 @@ class SparkEngine:
         frame.orderBy(*(c.strip() for c in order.split(","))).write.parquet(target)
         files = HadoopStore(target, self.spark)
         for n, info in enumerate(files.glob("part-*.parquet")):
-            files.rename(info.rel, f"part-{n:05d}.parquet")
+            if not files.rename(info.rel, f"part-{n:05d}.parquet"):
+                raise OSError(f"{files.display(info.rel)}: could not be renamed")
         files.delete("_SUCCESS")
         stage.adopt(table)
 

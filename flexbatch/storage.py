@@ -102,6 +102,7 @@ class HadoopStore:
         self.uri = str(self.root_path.toString())
         digest = hashlib.sha256(self.uri.encode()).hexdigest()[:12]
         self.cache = cache or Path(tempfile.gettempdir()) / f"flexbatch-cache-{digest}"
+        self.lease_token: str | None = None  # set while this process holds OUT's lease
 
     # -- paths ---------------------------------------------------------------------------
     def path(self, rel: str = "") -> Any:
@@ -183,10 +184,13 @@ class HadoopStore:
     def write_bytes(self, rel: str, data: bytes, *, overwrite: bool = True) -> bool:
         """Write a small file; with ``overwrite=False``, only if absent (False if it was
         there: the create is atomic on HDFS, ABFS, GCS and S3 with conditional writes)."""
+        from py4j.protocol import Py4JJavaError  # with pyspark: only a HadoopStore needs it
+
         try:
             stream = self.fs.create(self.path(rel), overwrite)
-        except Exception as exc:  # py4j wraps FileAlreadyExistsException
-            if not overwrite and "AlreadyExists" in str(exc):
+        except Py4JJavaError as exc:
+            java_class = exc.java_exception.getClass().getName()
+            if not overwrite and java_class.endswith("FileAlreadyExistsException"):
                 return False
             raise
         try:

@@ -169,7 +169,8 @@ def test_nightly_run_on_spark_continues_duckdb_state(tmp_path, flexbatch):
     assert_same_output(duck, mixed, ignore=("command",))  # run, not backfill
 
 
-def test_mixed_file_types_read_as_duckdb_reads_them(tmp_path, flexbatch):
+@pytest.mark.parametrize("storage", ["local", "uri"])
+def test_mixed_file_types_read_as_duckdb_reads_them(tmp_path, flexbatch, storage):
     """One day of files that differ as SPEC §3.1 allows: column order, an extra column,
     nanosecond and zoned timestamps, integer quantities, an all-null column, a space in
     a file name; timestamps at the day's edges (nanoseconds truncate, never round up)."""
@@ -208,9 +209,10 @@ def test_mixed_file_types_read_as_duckdb_reads_them(tmp_path, flexbatch):
     pq.write_table(zoned, tmp_path / "in" / "usage" / f"date={day}" / "part-2.parquet")
 
     _backfill(flexbatch, tmp_path / "in", tmp_path / "duck", day, day, "duckdb")
-    # IN and OUT as file:// URIs: the footers are read through Hadoop's FileSystem API,
-    # the subject-sized tables are written by Spark into the generation
-    _backfill(flexbatch, _uri(tmp_path / "in"), _uri(tmp_path / "spark"), day, day, "spark")
+    # with URIs, the footers are read through Hadoop's FileSystem API and the
+    # subject-sized tables are written by Spark into the generation
+    located = _uri if storage == "uri" else str
+    _backfill(flexbatch, located(tmp_path / "in"), located(tmp_path / "spark"), day, day, "spark")
     # (a Hadoop store gives modification times in milliseconds: another manifest digest)
     rows_out = assert_same_output(tmp_path / "duck", tmp_path / "spark", ignore=MANIFEST)
     runs = _table(tmp_path / "spark", "runs")
@@ -235,18 +237,28 @@ def test_random_inputs_equal_duckdb(tmp_path_factory, flexbatch, rows):
 
 
 # --------------------------------------------------------------------------- URI storage
+def _committed(out: Path, day: date | str) -> str:
+    """The run whose generation is the day's latest commit."""
+    commits = sorted((out / "_days" / str(day) / "_commits").glob("*.json"))
+    return json.loads(commits[-1].read_text())["run_id"]
+
+
 def _hive_matches_commit(out: Path) -> None:
-    """Every day's hive partitions hold exactly the files of its committed generation,
-    and nothing of an unfinished write is left."""
+    """Every day has one commit, one generation, and hive partitions holding exactly the
+    generation's files; nothing of an unfinished write is left."""
     for day_root in sorted((out / "_days").iterdir()):
-        commit = json.loads((day_root / "CURRENT").read_text())
+        (commit_file,) = (day_root / "_commits").glob("*.json")
+        commit = json.loads(commit_file.read_text())
+        assert commit_file.name.split(".")[1] == commit["run_id"]
         names = {p.name for p in day_root.iterdir() if not p.name.startswith(".")}
-        assert names == {"CURRENT", commit["run_id"]}
+        assert names == {"_commits", commit["run_id"]}
         for table, key in commit["tables"].items():
             generation = day_root / commit["run_id"] / table
             partition = out / table / f"{key}={day_root.name}"
             names = sorted(p.name for p in generation.glob("*.parquet"))
             assert names and sorted(p.name for p in partition.glob("*.parquet")) == names
+            if table in ("usage_by_user_daily", "_state/subjects"):  # Spark's files
+                assert names == [f"part-{n:05d}.parquet" for n in range(len(names))]
             for name in names:
                 assert (partition / name).read_bytes() == (generation / name).read_bytes()
     assert not list(out.rglob("*.tmp")) and not (out / "_lock").exists()
@@ -261,8 +273,6 @@ def test_uri_backfill_and_rerun_equal_duckdb(tmp_path, flexbatch):
     _backfill(flexbatch, SAMPLE, tmp_path / "duck", start, end, "duckdb")
     _backfill(flexbatch, _uri(SAMPLE), _uri(out), start, end, "spark")
     _hive_matches_commit(out)
-    subjects = sorted(p.name for p in (out / "_state/subjects" / f"date={start}").iterdir())
-    assert [n for n in subjects if n.endswith(".parquet")][0] == "part-00000.parquet"
     for target in (str(tmp_path / "duck"), _uri(out)):
         result = flexbatch(
             "run", "--date", str(start), "--input", str(SAMPLE), "--output", target,
@@ -278,13 +288,15 @@ def test_uri_crash_after_commit_is_finished_by_the_next_run(tmp_path, flexbatch,
     """A crash between the commit and the hive copy: the day is committed, the next
     command's recovery brings the hive folders to it; one before the commit leaves the
     previous day, and its generation is deleted."""
+    from pyspark.sql import SparkSession
+
     from flexbatch import remote_publish
     from flexbatch.storage import HadoopStore
 
     day = date(2026, 9, 8)
     out = tmp_path / "out"
     _backfill(flexbatch, _uri(SAMPLE), _uri(out), day, day, "spark")
-    first = json.loads((out / "_days" / str(day) / "CURRENT").read_text())["run_id"]
+    first = _committed(out, day)
 
     def crash(*args, **kwargs):
         raise OSError("killed")
@@ -292,29 +304,35 @@ def test_uri_crash_after_commit_is_finished_by_the_next_run(tmp_path, flexbatch,
     monkeypatch.setattr(remote_publish, "_materialise", crash)
     assert flexbatch("run", "--date", str(day), "--input", _uri(SAMPLE), "--output",
                      _uri(out), "--engine", "spark").exit_code == 1  # fmt: skip
-    second = json.loads((out / "_days" / str(day) / "CURRENT").read_text())["run_id"]
+    second = _committed(out, day)
     assert second != first  # committed, though the hive folders still hold the first run
     assert (out / "_days" / str(day) / first).is_dir()
+    assert len(list((out / "runs" / f"date={day}").glob("*.parquet"))) == 1
+    store = HadoopStore(_uri(out), SparkSession.builder.getOrCreate())
+    runs = remote_publish.committed_files(store, "runs", day)  # a reader through the commit
+    assert sorted(f.rsplit("/", 1)[1] for f in runs) == [
+        f"run-{first}.parquet",
+        f"run-{second}.parquet",
+    ]
     monkeypatch.undo()
 
-    original = HadoopStore.rename_over
+    original = HadoopStore.rename
 
     def crash_on_commit(self, src, dst):
-        if dst.endswith("/CURRENT"):
+        if "/_commits/" in dst and dst.endswith(".json"):
             raise OSError("killed")
         return original(self, src, dst)
 
-    monkeypatch.setattr(HadoopStore, "rename_over", crash_on_commit)
+    monkeypatch.setattr(HadoopStore, "rename", crash_on_commit)
     assert flexbatch("run", "--date", str(day), "--input", _uri(SAMPLE), "--output",
                      _uri(out), "--engine", "spark").exit_code == 1  # fmt: skip
     monkeypatch.undo()
     # that run first finished the second run's publication, then died before its commit
-    assert json.loads((out / "_days" / str(day) / "CURRENT").read_text())["run_id"] == second
-    generations = {p.name for p in (out / "_days" / str(day)).iterdir()} - {"CURRENT"}
-    # the committed generation, the uncommitted one and its commit file never renamed
-    names = {g for g in generations if not g.startswith(".")}
-    pending = {g for g in names if g.startswith("CURRENT.")}
-    assert len(pending) == 1 and second in names and len(names - pending) == 2
+    assert _committed(out, day) == second
+    generations = {p.name for p in (out / "_days" / str(day)).iterdir()}
+    third = generations - {"_commits", second}
+    assert len({g for g in third if not g.startswith(".")}) == 1  # written, never committed
+    assert first not in generations
     result = flexbatch("status", "--input", _uri(SAMPLE), "--output", _uri(out))
     assert result.exit_code == 0, result.stderr
     _backfill(flexbatch, _uri(SAMPLE), _uri(out), day, day, "spark")  # recovers, reruns
@@ -359,7 +377,7 @@ def test_uri_lease_is_renewed_while_held_and_released(tmp_path, monkeypatch):
     from pyspark.sql import SparkSession
 
     from flexbatch.errors import LockHeldError
-    from flexbatch.remote_publish import remote_lock
+    from flexbatch.remote_publish import assert_lease, remote_lock
     from flexbatch.storage import HadoopStore
 
     monkeypatch.setenv("FLEXBATCH_LEASE_SECONDS", "3")  # renewed every second
@@ -372,4 +390,30 @@ def test_uri_lease_is_renewed_while_held_and_released(tmp_path, monkeypatch):
         assert renewed["expires_at"] > first["expires_at"]
         with pytest.raises(LockHeldError, match="command backfill"), remote_lock(store, "run"):
             pass
+        assert_lease(store)  # still ours: a commit may go ahead
+        store.write_bytes("_lock", json.dumps({**renewed, "token": "other"}).encode())
+        with pytest.raises(LockHeldError, match="lost its lease"):
+            assert_lease(store)  # taken over while paused: no commit
+    assert store.exists("_lock")  # the successor's lease is left alone
+
+
+def test_uri_lease_left_empty_by_a_dead_writer_expires(tmp_path, monkeypatch):
+    """A holder that died between creating the lease and writing it leaves an empty file:
+    refused while younger than a lease, taken over once older."""
+    from pyspark.sql import SparkSession
+
+    from flexbatch.errors import LockHeldError
+    from flexbatch.remote_publish import remote_lock
+    from flexbatch.storage import HadoopStore
+
+    monkeypatch.setenv("FLEXBATCH_LEASE_SECONDS", "60")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "_lock").write_bytes(b"")
+    store = HadoopStore(_uri(tmp_path / "out"), SparkSession.builder.getOrCreate())
+    with pytest.raises(LockHeldError, match="an unknown process"), remote_lock(store, "run"):
+        pass
+    long_ago = (tmp_path / "out" / "_lock").stat().st_mtime - 61
+    os.utime(tmp_path / "out" / "_lock", (long_ago, long_ago))
+    with remote_lock(store, "run"):
+        assert json.loads(store.read_bytes("_lock"))["command"] == "run"
     assert not store.exists("_lock")
