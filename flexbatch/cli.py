@@ -112,7 +112,7 @@ def run(
     day: str | None, since_changed: bool, input_: str | None, output: str | None, engine: str
 ) -> None:
     """Process one UTC day, then every later day already in OUT."""
-    from flexbatch import pipeline
+    from flexbatch.job import pipeline
 
     if (day is None) == (not since_changed):
         raise ConfigError("run: give exactly one of --date D and --since-changed; fix: add one")
@@ -128,7 +128,7 @@ def run(
 @output_option
 def status(input_: str | None, output: str | None) -> None:
     """List processed days and which are stale (inputs or config changed since)."""
-    from flexbatch import pipeline
+    from flexbatch.job import pipeline
 
     for s in pipeline.stale_days(resolve_paths(input_, output)):
         click.echo(f"{s.day}  {s.last_run_at or '-':<20}  {s.state}")
@@ -142,7 +142,7 @@ def status(input_: str | None, output: str | None) -> None:
 @engine_option
 def backfill(start: str, end: str, input_: str | None, output: str | None, engine: str) -> None:
     """Process every day from --from to --to in order, as nightly runs would."""
-    from flexbatch import pipeline
+    from flexbatch.job import pipeline
 
     results = pipeline.backfill(
         resolve_paths(input_, output),
@@ -167,7 +167,7 @@ def backfill(start: str, end: str, input_: str | None, output: str | None, engin
 @click.option("--to", "to_file", metavar="FILE", help="Write the result to FILE instead of stdout.")
 def sql(query: str, output: str | None, fmt: str, to_file: str | None) -> None:
     """Run read-only SQL (DuckDB dialect) over the output tables."""
-    from flexbatch import query as query_module
+    from flexbatch.serving import query as query_module
 
     query_module.run_query(resolve_output(output), query, fmt, Path(to_file) if to_file else None)
 
@@ -200,7 +200,7 @@ def export(
     fmt: str,
 ) -> None:
     """Export one output table (filtered), as CSV, Parquet or FOCUS."""
-    from flexbatch import export as export_module
+    from flexbatch.serving import export as export_module
 
     end, to_file = _split_to(to_values)
     export_module.export_table(
@@ -257,7 +257,7 @@ def report(
     to_path: str,
 ) -> None:
     """Write a self-contained HTML balance report."""
-    from flexbatch import report as report_module
+    from flexbatch.serving import report as report_module
 
     if bool(account) == all_accounts:
         raise ConfigError("report: give --account A or --all; fix: add one of them")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flexbatch.errors import ConfigError
-from flexbatch.storage import Location, is_uri
+from flexbatch.storage.stores import Location, is_uri
 
 CONFIG_FILE = "flexbatch.toml"
 

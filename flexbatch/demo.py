@@ -9,11 +9,10 @@ from pathlib import Path
 import click
 import polars as pl
 
-from flexbatch import pipeline
 from flexbatch.config import Paths
-from flexbatch.report import write_reports
-
-SAMPLE = Path(__file__).resolve().parent.parent / "data"
+from flexbatch.job import pipeline
+from flexbatch.resources import sample_input
+from flexbatch.serving.report import write_reports
 
 
 def sample_days(input_root: Path) -> list[date]:
@@ -27,8 +26,9 @@ def sample_days(input_root: Path) -> list[date]:
 
 def run_demo(output: Path | None) -> Path:
     out = output or Path(tempfile.mkdtemp(prefix="flexbatch-demo-"))
-    days = sample_days(SAMPLE)
-    results = pipeline.backfill(Paths(SAMPLE, out), days[0], days[-1])
+    sample = sample_input(out)
+    days = sample_days(sample)
+    results = pipeline.backfill(Paths(sample, out), days[0], days[-1])
     read = sum(r.counts.rows_read for r in results)
     quarantined = sum(r.counts.rows_quarantined for r in results)
     duplicates = sum(r.counts.duplicates for r in results)
@@ -38,7 +38,7 @@ def run_demo(output: Path | None) -> Path:
         .agg(pl.col("credits").sum(), pl.len().alias("charge_rows"))
         .sort("account_id")
     )
-    click.echo(f"flexbatch demo: {len(results)} days {days[0]}..{days[-1]} from {SAMPLE}")
+    click.echo(f"flexbatch demo: {len(results)} days {days[0]}..{days[-1]} from {sample}")
     click.echo(f"  events read {read}, quarantined {quarantined}, duplicates {duplicates}")
     for row in by_account.iter_rows(named=True):
         click.echo(

@@ -10,6 +10,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data"  # the sample input the package ships as flexbatch.sample
+
 USAGE_SCHEMA = pa.schema(
     [
         ("event_id", pa.string()),

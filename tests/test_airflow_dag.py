@@ -39,7 +39,7 @@ else:
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.providers.standard.operators.bash import BashOperator  # noqa: E402
 
-from flexbatch.publish import processed_days  # noqa: E402
+from flexbatch.storage.publish import processed_days  # noqa: E402
 
 from helpers import read_table  # noqa: E402
 

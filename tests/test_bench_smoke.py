@@ -17,8 +17,9 @@ import time
 import duckdb
 import pytest
 
-from flexbatch import bench, pipeline
+from flexbatch import bench
 from flexbatch.config import Paths
+from flexbatch.job import pipeline
 
 EVENTS = 200_000
 ACCOUNTS = 2_000  # ~100 events per account: the events, not per-account costs, dominate

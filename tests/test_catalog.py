@@ -14,11 +14,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from flexbatch import pipeline
-from flexbatch.catalog import CATALOG_NAME, build_catalog
 from flexbatch.config import Paths
-from flexbatch.demo import SAMPLE, sample_days
+from flexbatch.demo import sample_days
 from flexbatch.errors import ConfigError
+from flexbatch.job import pipeline
+from flexbatch.serving.catalog import CATALOG_NAME, build_catalog
+
+from helpers import SAMPLE
 
 TABLES = (
     "usage_daily",
@@ -239,7 +241,7 @@ def edge_out(tmp_path) -> Path:
 
 def helper_views(out: Path, monkeypatch) -> duckdb.DuckDBPyConnection:
     """The catalog, with `usage_by_user_daily` registered as the table the lead may add."""
-    from flexbatch import query
+    from flexbatch.serving import query
 
     monkeypatch.setattr(query, "TABLES", (*query.TABLES, "usage_by_user_daily"))
     return duckdb.connect(str(build_catalog(out)), read_only=True)

@@ -224,7 +224,7 @@ def test_missing_required_option_is_exit_2(flexbatch):
 
 def test_unexpected_error_is_still_one_line(flexbatch, monkeypatch, tmp_path):
     """SPEC §2: every failure prints one clear line, even a bug (exit 1)."""
-    from flexbatch import pipeline
+    from flexbatch.job import pipeline
 
     def boom(*args, **kwargs):
         raise RuntimeError("first line\nsecond line\n  third line")
@@ -350,7 +350,7 @@ def test_json_logs_on_stderr(flexbatch, tmp_path):
 def test_spark_engine_without_the_extra_is_a_one_line_exit_2(tmp_path, flexbatch, monkeypatch):
     """The base install has no pyspark/sqlglot: asking for Spark says what to install."""
     monkeypatch.setitem(sys.modules, "sqlglot", None)  # import sqlglot now fails
-    monkeypatch.delitem(sys.modules, "flexbatch.spark_engine", raising=False)
+    monkeypatch.delitem(sys.modules, "flexbatch.engines.spark_engine", raising=False)
     out = tmp_path / "out"
     result = flexbatch(
         "run", "--date", "2026-09-01", "--input", str(REPO / "data"), "--output", str(out),

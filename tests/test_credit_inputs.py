@@ -12,7 +12,8 @@ import polars as pl
 import pytest
 from pandera.config import config_context
 
-from flexbatch.credit_inputs import (
+from flexbatch.errors import ConfigError
+from flexbatch.ingest.credit_inputs import (
     GRANTS_SCHEMA,
     TRANSFERS_SCHEMA,
     grants_file,
@@ -21,7 +22,6 @@ from flexbatch.credit_inputs import (
     load_transfers,
     transfers_file,
 )
-from flexbatch.errors import ConfigError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -19,10 +19,10 @@ import pyarrow.parquet as pq
 import pytest
 from test_catalog import demo_output, scan
 
-from flexbatch import pipeline
 from flexbatch.config import Paths
 from flexbatch.errors import ConfigError
-from flexbatch.export import export_table
+from flexbatch.job import pipeline
+from flexbatch.serving.export import export_table
 
 from helpers import event, plan_toml, write_grants, write_plans, write_usage
 

@@ -24,8 +24,9 @@ import pyarrow.parquet as pq
 import pytest
 from test_catalog import demo_output, scan
 
-from flexbatch.demo import SAMPLE
-from flexbatch.export import export_table
+from flexbatch.serving.export import export_table
+
+from helpers import SAMPLE
 
 # CostAndUsage-D-0xx-M: the 21 columns every FOCUS 1.2 dataset must have.
 MANDATORY = {

@@ -22,9 +22,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flexbatch import pipeline
 from flexbatch.config import Paths
 from flexbatch.errors import InputSchemaError
+from flexbatch.job import pipeline
 from flexbatch.schemas import usage_event_rejections
 
 from helpers import USAGE_SCHEMA, plan_toml, read_table, write_plans, write_usage
@@ -781,8 +781,8 @@ def test_footer_bytes_give_the_schema_the_file_gives(tmp_path):
     """A usage file on a Hadoop store is checked from its footer's bytes alone: the same
     signature as pyarrow reading the whole file, for every accepted physical type, and
     the same one-line error for a file that is not Parquet."""
-    from flexbatch.storage import LocalStore
-    from flexbatch.usage_input import file_signature
+    from flexbatch.ingest.usage_input import file_signature
+    from flexbatch.storage.stores import LocalStore
 
     rows = [{c: None for c in USAGE_SCHEMA.names} | {"event_id": "e1"}]
     variants = {

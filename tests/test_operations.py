@@ -28,11 +28,12 @@ import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
 
-from flexbatch import pipeline, usage_input
-from flexbatch.catalog import CATALOG_NAME
 from flexbatch.config import Paths
-from flexbatch.lock import output_lock
-from flexbatch.publish import DAYS, STAGING, processed_days, recover
+from flexbatch.ingest import usage_input
+from flexbatch.job import pipeline
+from flexbatch.serving.catalog import CATALOG_NAME
+from flexbatch.storage.lock import output_lock
+from flexbatch.storage.publish import DAYS, STAGING, processed_days, recover
 
 from helpers import read_table
 
@@ -292,7 +293,8 @@ def test_backfill_killed_at_random_points_resumes_to_identical_output(tmp_path):
 KILL_AT_MOVE = r"""
 import os, signal, sys, types
 from pathlib import Path
-from flexbatch import cli, publish
+from flexbatch import cli
+from flexbatch.storage import publish
 
 stop_at = int(os.environ["KILL_AT_MOVE"])
 moves = 0
@@ -488,7 +490,7 @@ def test_second_run_on_a_locked_output_exits_4_at_once_naming_the_holder(tmp_pat
 HOLD_LOCK = r"""
 import sys, time
 from pathlib import Path
-from flexbatch.lock import output_lock
+from flexbatch.storage.lock import output_lock
 
 with output_lock(Path(sys.argv[1]), "holder"):
     print("held", flush=True)
@@ -621,7 +623,7 @@ def test_json_logs_have_a_summary_line_per_day(flexbatch, tmp_path):
     for r in records:
         match = DAY_SUMMARY.match(r["message"])
         if match:
-            assert r["logger"] == "flexbatch.pipeline" and r["level"] == "info"
+            assert r["logger"] == "flexbatch.job.pipeline" and r["level"] == "info"
             summaries[date.fromisoformat(match["day"])] = match
     assert sorted(summaries) == span
 
@@ -636,6 +638,8 @@ def test_json_logs_have_a_summary_line_per_day(flexbatch, tmp_path):
         assert float(match["seconds"]) > 0
     assert int(summaries[span[1]]["quarantined"]) > 0
 
-    steps = [STEP.match(r["message"]) for r in records if r["logger"] == "flexbatch.charging"]
+    steps = [
+        STEP.match(r["message"]) for r in records if r["logger"] == "flexbatch.transform.charging"
+    ]
     assert steps and all(steps), "every step line has its row count and duration"
     assert {"charges", "usage_daily"} <= {m["step"] for m in steps}

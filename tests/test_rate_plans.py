@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from flexbatch.errors import ConfigError
-from flexbatch.rate_plans import (
+from flexbatch.ingest.rate_plans import (
     PlanVersion,
     Tier,
     config_sha256,
@@ -303,7 +303,7 @@ def test_two_plan_ids_pricing_one_meter_is_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     text = plan() + plan(id='"P2"', effective_from="2026-03-01")
-    with caplog.at_level(logging.WARNING, logger="flexbatch.rate_plans"):
+    with caplog.at_level(logging.WARNING, logger="flexbatch.ingest.rate_plans"):
         plans = load_rate_plans(write(tmp_path, text))
     assert [p.plan_id for p in plans] == ["P1", "P2"]
     assert "'P1' and 'P2' both price streams_accessed" in caplog.text

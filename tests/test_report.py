@@ -24,10 +24,10 @@ import polars as pl
 import pytest
 from test_catalog import demo_output, scan
 
-from flexbatch import pipeline
 from flexbatch.config import Paths
 from flexbatch.errors import ConfigError
-from flexbatch.report import report_file_name, window_start, write_reports
+from flexbatch.job import pipeline
+from flexbatch.serving.report import report_file_name, window_start, write_reports
 
 from helpers import event, plan_toml, write_grants, write_plans, write_usage
 

@@ -126,7 +126,7 @@ def _backfill(
 
 
 def test_transpiled_hash_is_64_bit():
-    from flexbatch.spark_engine import spark_sql
+    from flexbatch.engines.spark_engine import spark_sql
 
     # the dedupe pre-check's hash() must not become Spark's 32-bit hash()
     assert "XXHASH64(EVENT_ID)" in spark_sql("select hash(event_id) from t").upper()
@@ -290,8 +290,8 @@ def test_uri_crash_after_commit_is_finished_by_the_next_run(tmp_path, flexbatch,
     previous day, and its generation is deleted."""
     from pyspark.sql import SparkSession
 
-    from flexbatch import remote_publish
-    from flexbatch.storage import HadoopStore
+    from flexbatch.storage import remote_publish
+    from flexbatch.storage.stores import HadoopStore
 
     day = date(2026, 9, 8)
     out = tmp_path / "out"
@@ -343,7 +343,7 @@ def test_uri_crash_after_commit_is_finished_by_the_next_run(tmp_path, flexbatch,
 def test_uri_lease_refuses_a_live_holder_and_takes_over_an_expired_one(tmp_path, flexbatch):
     from pyspark.sql import SparkSession
 
-    from flexbatch.storage import HadoopStore
+    from flexbatch.storage.stores import HadoopStore
 
     out = tmp_path / "out"
     store = HadoopStore(_uri(out), SparkSession.builder.getOrCreate())
@@ -377,8 +377,8 @@ def test_uri_lease_is_renewed_while_held_and_released(tmp_path, monkeypatch):
     from pyspark.sql import SparkSession
 
     from flexbatch.errors import LockHeldError
-    from flexbatch.remote_publish import assert_lease, remote_lock
-    from flexbatch.storage import HadoopStore
+    from flexbatch.storage.remote_publish import assert_lease, remote_lock
+    from flexbatch.storage.stores import HadoopStore
 
     monkeypatch.setenv("FLEXBATCH_LEASE_SECONDS", "3")  # renewed every second
     store = HadoopStore(_uri(tmp_path / "out"), SparkSession.builder.getOrCreate())
@@ -403,8 +403,8 @@ def test_uri_lease_left_empty_by_a_dead_writer_expires(tmp_path, monkeypatch):
     from pyspark.sql import SparkSession
 
     from flexbatch.errors import LockHeldError
-    from flexbatch.remote_publish import remote_lock
-    from flexbatch.storage import HadoopStore
+    from flexbatch.storage.remote_publish import remote_lock
+    from flexbatch.storage.stores import HadoopStore
 
     monkeypatch.setenv("FLEXBATCH_LEASE_SECONDS", "60")
     (tmp_path / "out").mkdir()

@@ -13,7 +13,7 @@ CSV is text a spreadsheet can open without surprises:
 
 All formatting is one SQL projection per column type; Parquet keeps the types (the
 partition column becomes a real ``DATE`` column). ``--format focus`` turns the credit
-ledger into FinOps FOCUS rows (:mod:`flexbatch.focus`), written as CSV, or as typed
+ledger into FinOps FOCUS rows (:mod:`flexbatch.serving.focus`), written as CSV, or as typed
 Parquet when the target file ends in ``.parquet``.
 """
 
@@ -27,9 +27,9 @@ from pathlib import Path
 
 import duckdb
 
-from flexbatch import focus
 from flexbatch.errors import ConfigError
-from flexbatch.query import TABLES, register_views
+from flexbatch.serving import focus
+from flexbatch.serving.query import TABLES, register_views
 
 FORMATS = ("csv", "parquet", "focus")
 FOCUS_TABLE = "credit_ledger"

@@ -6,7 +6,7 @@ the byte range of a Parquet footer), and get a local copy of an account-sized fi
 driver's DuckDB. Event-sized files are never copied: Spark reads them where they are
 (``spark_path``). A ``HadoopStore`` uses ``org.apache.hadoop.fs.FileSystem`` with the
 session's Hadoop configuration, so it reaches whatever the cluster's Spark reaches, with
-the same credentials; writing a day to it is :mod:`flexbatch.remote_publish`.
+the same credentials; writing a day to it is :mod:`flexbatch.storage.remote_publish`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The DuckDB catalog over the outputs: ``OUT/flexbatch.duckdb``.
 
 One view per output table of SPEC §5 over its hive-partitioned Parquet files (the same
-views as ``flexbatch sql``, from :func:`flexbatch.query.register_views`), plus the helper
+views as ``flexbatch sql``, from :func:`flexbatch.serving.query.register_views`), plus the helper
 views ``usage_by_product_90d`` and ``usage_by_user_90d`` whose SQL lives in ``sql/``. Any
 DuckDB client (the ``duckdb`` shell, DBeaver, Python) can open the file read-only while no
 run holds the output lock; the views read the Parquet files at query time, so they always
@@ -27,8 +27,8 @@ from pathlib import Path
 import duckdb
 
 from flexbatch.errors import ConfigError
-from flexbatch.query import register_views
-from flexbatch.sql_steps import SQL_DIR
+from flexbatch.resources import sql_text
+from flexbatch.serving.query import register_views
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ where false
 
 def view_sql(name: str) -> str:
     """The SELECT of ``sql/<name>.sql`` (a helper view)."""
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    return sql_text(name)
 
 
 def _view_names(con: duckdb.DuckDBPyConnection) -> set[str]:

@@ -24,31 +24,38 @@ import polars as pl
 import pyarrow as pa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from flexbatch import __version__, remote_publish
-from flexbatch.catalog import build_catalog
-from flexbatch.changes import DayStatus, day_manifest, day_statuses, manifest_sha256
-from flexbatch.charging import DayCounts, compute_day
+from flexbatch import __version__
 from flexbatch.config import Paths
-from flexbatch.credit_inputs import inputs_sha256, load_grants, load_transfers
-from flexbatch.credit_ledger import (
+from flexbatch.errors import ConfigError, FlexbatchError
+from flexbatch.ingest.credit_inputs import inputs_sha256, load_grants, load_transfers
+from flexbatch.ingest.rate_plans import load_rate_plans, plan_tables
+from flexbatch.ingest.usage_input import day_file_infos, register_raw_events
+from flexbatch.job.changes import DayStatus, day_manifest, day_statuses, manifest_sha256
+from flexbatch.ledger.credit_ledger import (
     FORECAST_HORIZON_DAYS,
     CreditCounts,
     compute_credit_day,
     register_credit_inputs,
     register_credit_state,
 )
-from flexbatch.errors import ConfigError, FlexbatchError
-from flexbatch.lock import output_lock
-from flexbatch.publish import STAGING, DayStage, processed_days, recover
-from flexbatch.rate_plans import load_rate_plans, plan_tables
-from flexbatch.remote_publish import RemoteDayStage, remote_lock
 from flexbatch.schemas import OUTPUT_MODELS
-from flexbatch.state import register_history
-from flexbatch.storage import HadoopStore, LocalStore, Store, is_uri, store_of
-from flexbatch.usage_input import day_file_infos, register_raw_events
+from flexbatch.serving.catalog import build_catalog
+from flexbatch.storage import remote_publish
+from flexbatch.storage.lock import output_lock
+from flexbatch.storage.publish import STAGING, DayStage, processed_days, recover
+from flexbatch.storage.remote_publish import RemoteDayStage, remote_lock
+from flexbatch.storage.stores import (
+    HadoopStore,
+    LocalStore,
+    Store,
+    is_uri,
+    store_of,
+)
+from flexbatch.transform.charging import DayCounts, compute_day
+from flexbatch.transform.month_state import register_history
 
 if TYPE_CHECKING:
-    from flexbatch.spark_engine import SparkEngine
+    from flexbatch.engines.spark_engine import SparkEngine
 
 logger = logging.getLogger(__name__)
 
@@ -343,7 +350,7 @@ def _engine(name: str) -> SparkEngine | None:
     if name == "duckdb":
         return None
     try:  # pyspark and sqlglot only when asked for: the base install has neither
-        from flexbatch.spark_engine import SparkEngine
+        from flexbatch.engines.spark_engine import SparkEngine
     except ImportError as exc:
         raise ConfigError(
             f"--engine spark needs {exc.name or 'pyspark'}, which is not installed; "

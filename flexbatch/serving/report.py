@@ -1,7 +1,7 @@
 """``flexbatch report``: a self-contained HTML balance report per account.
 
 One file per account, readable offline: the CSS is inline, the charts are inline SVG built
-by :mod:`flexbatch.charts` (the module docstring says why no plotting library), and the
+by :mod:`flexbatch.serving.charts` (the module docstring says why no plotting library), and the
 page references no URL at all, so opening it makes no network request. It shows, as of one
 processed day:
 
@@ -35,11 +35,12 @@ from pathlib import Path
 
 import duckdb
 
-from flexbatch import __version__, charts
-from flexbatch.catalog import register_helper_views
+from flexbatch import __version__
 from flexbatch.errors import ConfigError
-from flexbatch.focus import GRANT_STATE
-from flexbatch.query import register_views
+from flexbatch.serving import charts
+from flexbatch.serving.catalog import register_helper_views
+from flexbatch.serving.focus import GRANT_STATE
+from flexbatch.serving.query import register_views
 
 logger = logging.getLogger(__name__)
 

@@ -21,8 +21,9 @@ import duckdb
 import polars as pl
 
 from flexbatch.errors import AuditError
-from flexbatch.sql_steps import relation_over_files, run_step, sql_text
-from flexbatch.storage import Location, Store, store_of
+from flexbatch.resources import sql_text
+from flexbatch.storage.stores import Location, Store, store_of
+from flexbatch.transform.sql_steps import relation_over_files, run_step
 
 logger = logging.getLogger(__name__)
 

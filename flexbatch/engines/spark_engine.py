@@ -29,23 +29,23 @@ import sqlglot
 from pyspark.sql import DataFrame, SparkSession
 from sqlglot import exp
 
-from flexbatch.charging import OUTPUTS, STEPS, VIEWS, DayCounts, day_counts, output_frames
 from flexbatch.errors import AuditError
-from flexbatch.schemas import OUTPUT_MODELS
-from flexbatch.sql_steps import sql_text
-from flexbatch.state import COLUMNS as HISTORY_COLUMNS
-from flexbatch.state import EMPTY as HISTORY_EMPTY
-from flexbatch.state import HISTORY_TABLES, history_files
-from flexbatch.storage import FileInfo, HadoopStore, Store
-from flexbatch.usage_input import (
+from flexbatch.ingest.usage_input import (
     EMPTY_RAW_EVENTS,
     REQUIRED_COLUMNS,
     day_file_infos,
     file_signature,
 )
+from flexbatch.resources import sql_text
+from flexbatch.schemas import OUTPUT_MODELS
+from flexbatch.storage.stores import FileInfo, HadoopStore, Store
+from flexbatch.transform.charging import OUTPUTS, STEPS, VIEWS, DayCounts, day_counts, output_frames
+from flexbatch.transform.month_state import COLUMNS as HISTORY_COLUMNS
+from flexbatch.transform.month_state import EMPTY as HISTORY_EMPTY
+from flexbatch.transform.month_state import HISTORY_TABLES, history_files
 
 if TYPE_CHECKING:
-    from flexbatch.remote_publish import RemoteDayStage
+    from flexbatch.storage.remote_publish import RemoteDayStage
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Publication and the lock on an OUT given as a Hadoop URI (HDFS, S3A, ABFS, GCS, file://).
 
 Such stores have no symbolic links and no ``flock``, and only HDFS renames over an
-existing file atomically, so the local scheme of :mod:`flexbatch.publish` becomes a
+existing file atomically, so the local scheme of :mod:`flexbatch.storage.publish` becomes a
 commit log and a lease:
 
     OUT/_days/D/<run_id>/<table>/*.parquet          the day's generation, written whole first
@@ -48,8 +48,8 @@ from pathlib import Path
 import polars as pl
 
 from flexbatch.errors import LockHeldError
-from flexbatch.publish import DAYS, LOG_TABLES, PART_FILE, write_parquet
-from flexbatch.storage import HadoopStore
+from flexbatch.storage.publish import DAYS, LOG_TABLES, PART_FILE, write_parquet
+from flexbatch.storage.stores import HadoopStore
 
 logger = logging.getLogger(__name__)
 

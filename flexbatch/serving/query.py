@@ -47,7 +47,7 @@ def run_query(out: Path, query: str, fmt: str, to_file: Path | None) -> None:
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     register_views(con, out)
-    from flexbatch.catalog import register_helper_views  # catalog imports this module
+    from flexbatch.serving.catalog import register_helper_views  # catalog imports this module
 
     register_helper_views(con)
     try:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flexbatch.storage import Location, Store, store_of
+from flexbatch.storage.stores import Location, Store, store_of
 
 logger = logging.getLogger(__name__)
 

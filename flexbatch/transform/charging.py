@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from flexbatch.sql_steps import run_step
+from flexbatch.transform.sql_steps import run_step
 
 logger = logging.getLogger(__name__)
 

@@ -4,24 +4,15 @@ named after the file, so the steps read like a pipeline and each can be tested a
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterable, Sequence
-from functools import cache
 from pathlib import Path
 
 import duckdb
 
+from flexbatch.resources import sql_text
+
 logger = logging.getLogger(__name__)
-
-SQL_DIR = Path(os.environ.get("FLEXBATCH_SQL_DIR", Path(__file__).resolve().parent.parent / "sql"))
-
-
-@cache
-def sql_text(step: str) -> str:
-    """The SELECT of ``sql/<step>.sql``."""
-    path = SQL_DIR / f"{step}.sql"
-    return path.read_text(encoding="utf-8")
 
 
 def run_step(con: duckdb.DuckDBPyConnection, step: str, *, view: bool = False) -> int | None:

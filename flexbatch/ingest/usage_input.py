@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flexbatch.errors import InputSchemaError, MissingPartitionError
-from flexbatch.sql_steps import sql_string_list
-from flexbatch.storage import FileInfo, Location, Store, store_of
+from flexbatch.storage.stores import FileInfo, Location, Store, store_of
+from flexbatch.transform.sql_steps import sql_string_list
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from datetime import date, timedelta
 
 import duckdb
 
-from flexbatch.sql_steps import relation_over_files
-from flexbatch.storage import FileInfo, Location, Store, store_of
+from flexbatch.storage.stores import FileInfo, Location, Store, store_of
+from flexbatch.transform.sql_steps import relation_over_files
 
 SUBJECTS = "_state/subjects"
 # (relation, the published table it reads)

@@ -15,9 +15,9 @@ from datetime import date
 
 import polars as pl
 
-from flexbatch.publish import processed_days
-from flexbatch.storage import Location, Store, store_of
-from flexbatch.usage_input import partition_rel
+from flexbatch.ingest.usage_input import partition_rel
+from flexbatch.storage.publish import processed_days
+from flexbatch.storage.stores import Location, Store, store_of
 
 
 def day_manifest(input_root: Location | Store, day: date) -> str | None:

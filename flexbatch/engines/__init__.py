@@ -1,0 +1,1 @@
+"""Where the event-sized SQL steps run: DuckDB (the default) or Spark."""

@@ -1,0 +1,1 @@
+"""Reading and checking what comes in: usage files, rate plans, grants, transfers."""

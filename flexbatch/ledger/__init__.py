@@ -1,0 +1,1 @@
+"""The credit ledger: expire, grant, transfer, burn; balances, forecast, alerts."""

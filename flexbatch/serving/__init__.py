@@ -1,0 +1,1 @@
+"""Reading OUT: ad-hoc SQL, the catalog, exports, FOCUS, the HTML report."""

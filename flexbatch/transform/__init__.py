@@ -1,0 +1,1 @@
+"""The day's SQL steps: validated events to usage, subjects and charges."""
