@@ -126,12 +126,27 @@ def run(
 @cli.command()
 @input_option
 @output_option
-def status(input_: str | None, output: str | None) -> None:
-    """List processed days and which are stale (inputs or config changed since)."""
+@click.option(
+    "--format",
+    "fmt",
+    default="table",
+    show_default=True,
+    type=click.Choice(["table", "json"]),
+    help="table, or json: one array of objects (date, state, reason, run_id, finished_at).",
+)
+def status(input_: str | None, output: str | None, fmt: str) -> None:
+    """List processed days: fresh, or stale with the reason (inputs or config changed
+    since, or a cascade that was interrupted)."""
     from flexbatch.job import pipeline
 
-    for s in pipeline.stale_days(resolve_paths(input_, output)):
-        click.echo(f"{s.day}  {s.last_run_at or '-':<20}  {s.state}")
+    statuses = pipeline.stale_days(resolve_paths(input_, output))
+    if fmt == "json":
+        click.echo(json.dumps([s.as_json() for s in statuses], indent=2))
+        return
+    for s in statuses:
+        finished = s.as_json()["finished_at"] or "-"
+        state = f"stale: {s.reason}" if s.reason else s.state
+        click.echo(f"{s.day}  {finished:<20}  {state}")
 
 
 @cli.command()

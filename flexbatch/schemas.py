@@ -327,6 +327,26 @@ class GrantSlices(pa.DataFrameModel):
         unique = ["account_id", "grant_id"]
 
 
+class Restatements(pa.DataFrameModel):
+    """One row per account and currency whose day changed when a run republished it."""
+
+    run_id: str = pa.Field(str_length={"min_value": 1})
+    previous_run_id: str = pa.Field(nullable=True)
+    account_id: str = pa.Field(str_length={"min_value": 1})
+    currency: str = pa.Field(str_length={"min_value": 1})
+    reason: str = pa.Field(isin=["inputs_changed", "config_changed", "cascade"])
+    consumed_before: Credits = pa.Field(nullable=True)
+    consumed_after: Credits = pa.Field(nullable=True)
+    overdraft_before: Credits = pa.Field(nullable=True)
+    overdraft_after: Credits = pa.Field(nullable=True)
+    available_before: Credits = pa.Field(nullable=True)
+    available_after: Credits = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        unique = ["account_id", "currency"]
+
+
 OUTPUT_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "usage_daily": UsageDaily,
     "usage_by_user_daily": UsageByUserDaily,
@@ -339,6 +359,7 @@ OUTPUT_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "forecast": Forecast,
     "alerts": Alerts,
     "_state/grants": GrantSlices,
+    "restatements": Restatements,
 }
 
 

@@ -20,7 +20,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 from functools import cache
-from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
@@ -38,14 +37,13 @@ from flexbatch.ingest.usage_input import (
 )
 from flexbatch.resources import sql_text
 from flexbatch.schemas import OUTPUT_MODELS
-from flexbatch.storage.stores import FileInfo, HadoopStore, Store
+from flexbatch.storage.literal import hadoop_literal
+from flexbatch.storage.publish import DayStage
+from flexbatch.storage.stores import FileInfo, Store
 from flexbatch.transform.charging import OUTPUTS, STEPS, VIEWS, DayCounts, day_counts, output_frames
 from flexbatch.transform.month_state import COLUMNS as HISTORY_COLUMNS
 from flexbatch.transform.month_state import EMPTY as HISTORY_EMPTY
-from flexbatch.transform.month_state import HISTORY_TABLES, history_files
-
-if TYPE_CHECKING:
-    from flexbatch.storage.remote_publish import RemoteDayStage
+from flexbatch.transform.month_state import HISTORY_TABLES, history_files, register_history
 
 logger = logging.getLogger(__name__)
 
@@ -182,8 +180,11 @@ class SparkEngine:
     for the next command of the same process (tests, notebooks). Each day frees its own
     tables."""
 
+    name = "spark"
+
     def __init__(self) -> None:
         self.spark = spark_session()
+        self.jvm_session = self.spark  # its JVM reaches Hadoop URIs
 
     # -- inputs -------------------------------------------------------------------------
 
@@ -199,7 +200,7 @@ class SparkEngine:
             return self.spark.sql(spark_sql(EMPTY_RAW_EVENTS))
         groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
         for info in files:
-            groups[file_signature(info, ins)].append(ins.spark_path(info.rel))
+            groups[file_signature(info, ins)].append(hadoop_literal(ins.engine_path(info.rel)))
         folder = f"usage/date={day.isoformat()}/"
         frames = []
         for signature, paths in sorted(groups.items()):
@@ -219,10 +220,12 @@ class SparkEngine:
     def _history(self, outs: Store, day: date) -> None:
         """charges_history and subjects_history straight from OUT's Parquet files."""
         for view, table in HISTORY_TABLES:
-            files = [outs.spark_path(f.rel) for f in history_files(outs, table, day)]
+            files = [
+                hadoop_literal(outs.engine_path(f.rel)) for f in history_files(outs, table, day)
+            ]
             if files:
                 frame = (
-                    self.spark.read.option("basePath", outs.spark_path(table))
+                    self.spark.read.option("basePath", outs.engine_path(table))
                     .parquet(*files)
                     .selectExpr(*(c.strip() for c in HISTORY_COLUMNS[view].split(",")))
                 )
@@ -232,20 +235,15 @@ class SparkEngine:
 
     # -- the day ------------------------------------------------------------------------
 
-    def _write(self, table: str, stage: RemoteDayStage) -> None:
-        """Check ``table`` on Spark, then write it, sorted by its key, into the generation
-        as ``part-00000.parquet``, ``part-00001.parquet``, … (stable names, so publishing
-        a rerun replaces files instead of adding some)."""
+    def _write(self, table: str, stage: DayStage) -> None:
+        """Check ``table`` on Spark, then write it, sorted by its key, as one file into the
+        day's generation (one file per partition: a reader of the table sees the old day
+        or the new one, never a mix of files)."""
         step, order = OUTPUTS[table]
         frame = self.spark.table(step)
         _check(frame, table)
-        target = stage.target(table)
-        frame.orderBy(*(c.strip() for c in order.split(","))).write.parquet(target)
-        files = HadoopStore(target, self.spark)
-        for n, info in enumerate(files.glob("part-*.parquet")):
-            if not files.rename(info.rel, f"part-{n:05d}.parquet"):
-                raise OSError(f"{files.display(info.rel)}: could not be renamed")
-        files.delete("_SUCCESS")
+        target = stage.spark_target(table)
+        frame.orderBy(*(c.strip() for c in order.split(","))).coalesce(1).write.parquet(target)
         stage.adopt(table)
 
     def compute_day(
@@ -254,15 +252,17 @@ class SparkEngine:
         ins: Store,
         outs: Store,
         day: date,
-        stage: RemoteDayStage | None = None,
+        stage: DayStage,
     ) -> tuple[int, dict[str, pl.DataFrame], DayCounts]:
         """Run ``charging.STEPS`` on Spark for ``day`` and leave, in ``con``, every table
         the rest of the day reads (the published outputs, ``active_plans``,
-        ``period_units``) as DuckDB temp tables. With ``stage`` (an OUT on a Hadoop URI)
-        the ``SPARK_WRITTEN`` tables go straight into its generation instead. Returns the
-        number of input files, the driver's output frames (as ``charging.compute_day``
-        returns them) and the row counts. ``con`` must already hold run_context,
+        ``period_units``) as DuckDB temp tables. Where the stage gives a Spark target (an
+        OUT on a Hadoop URI) the ``SPARK_WRITTEN`` tables go straight into its generation.
+        Returns the number of input files, the driver's output frames (as
+        ``charging.compute_day`` returns them) and the row counts. ``con`` must already
+        hold run_context,
         plan_versions and plan_tiers."""
+        register_history(con, outs, day, views=("charges_history",))  # the ledger's
         files = day_file_infos(ins, day)
         for name in ("run_context", "plan_versions", "plan_tiers"):
             self._from_duckdb(con, name)
@@ -284,10 +284,10 @@ class SparkEngine:
             logger.info("spark step %-20s %8.3fs", step, time.perf_counter() - started)
         rows_read = int(raw.count())
         rows["duplicate_rows"] = self.spark.table("duplicate_rows").count()
-        direct = tuple(SPARK_WRITTEN) if stage is not None else ()
+        direct = tuple(t for t in SPARK_WRITTEN if stage.spark_target(t) is not None)
         for table in direct:
             started = time.perf_counter()
-            self._write(table, stage)  # type: ignore[arg-type]
+            self._write(table, stage)
             logger.info("spark write %-18s %8.3fs", table, time.perf_counter() - started)
         collected = [step for table, (step, _) in OUTPUTS.items() if table not in direct]
         wanted = set(collected) | set(LEDGER_INPUTS)

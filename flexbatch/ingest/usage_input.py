@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flexbatch.errors import InputSchemaError, MissingPartitionError
+from flexbatch.storage.literal import duckdb_files
 from flexbatch.storage.stores import FileInfo, Location, Store, store_of
-from flexbatch.transform.sql_steps import sql_string_list
 
 logger = logging.getLogger(__name__)
 
@@ -64,13 +64,19 @@ def day_file_infos(input_root: Location | Store, day: date) -> list[FileInfo]:
             f"{store.display(folder)}: usage partition for {day} is missing; fix: deliver "
             "the day's files (an empty folder means a day without usage)"
         )
-    files = store.glob(f"{folder}/*.parquet")
-    return [f for f in files if not f.name.startswith((".", "_"))]
+    return [f for f in store.list_files(folder) if is_usage_file(f.name)]
 
 
-def day_files(input_root: Path, day: date) -> list[Path]:
+def is_usage_file(name: str) -> bool:
+    """A usage file of a partition: ``*.parquet``, not hidden (``.``/``_`` prefixes are
+    writers' temporary and marker files)."""
+    return name.endswith(".parquet") and not name.startswith((".", "_"))
+
+
+def day_files(input_root: Location | Store, day: date) -> list[Path]:
     """The day's Parquet files of a local IN, sorted."""
-    return [input_root / f.rel for f in day_file_infos(input_root, day)]
+    store = store_of(input_root)
+    return [store.local(f.rel) for f in day_file_infos(store, day)]
 
 
 def _kind(column: str, dtype: pa.DataType) -> str | None:
@@ -164,7 +170,7 @@ def raw_events_sql(input_root: Path, files: Sequence[Path]) -> str:
     groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for path in files:
         groups[file_signature(path)].append(str(path))
-    prefix = str(input_root).rstrip("/") + "/"
+    prefix = str(input_root).rstrip("/") + "/"  # DuckDB's filename column is the real path
     selects = []
     for signature, paths in sorted(groups.items()):
         casts = ",\n    ".join(
@@ -174,15 +180,20 @@ def raw_events_sql(input_root: Path, files: Sequence[Path]) -> str:
             f"select\n    {casts},\n"
             f"    replace(source_file, '{prefix.replace(chr(39), chr(39) * 2)}', '')"
             " as source_file,\n    file_row_number as source_row\n"
-            f"from read_parquet({sql_string_list(paths)}, union_by_name = true,"
+            f"from read_parquet({duckdb_files(paths)}, union_by_name = true,"
             " hive_partitioning = false, filename = 'source_file', file_row_number = true)"
         )
     return "\nunion all\n".join(selects)
 
 
-def register_raw_events(con: duckdb.DuckDBPyConnection, input_root: Path, day: date) -> int:
-    """Create view ``raw_events`` over the day's files; returns the number of files."""
-    files = day_files(input_root, day)
+def register_raw_events(
+    con: duckdb.DuckDBPyConnection, input_root: Location | Store, day: date
+) -> int:
+    """Create view ``raw_events`` over the day's files of a local IN; returns the number
+    of files."""
+    store = store_of(input_root)
+    files = day_files(store, day)
+    input_root = store.local("")
     # Parquet min/max statistics leave NaN out, and DuckDB's statistics propagation then
     # folds isnan(quantity) to false for a file whose other values are all 0 or -0: the
     # NaN row was accepted and failed its DECIMAL cast. Measured cost of turning the

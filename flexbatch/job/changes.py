@@ -1,9 +1,11 @@
-"""Change detection: what each processed day was computed from, and which days are stale.
+"""Staleness: what each processed day was computed from, and which days are stale.
 
 Every ``runs`` row records the day's input manifest (each usage file's path relative to
 IN, size and modification time in ns) with its sha256, and the sha256 of the
-configuration (rate plans, grants, transfers). A day is stale when today's manifest or
-configuration differs from those of its latest run, or its partition has vanished.
+configuration (rate plans, grants, transfers). A day is stale when an interrupted command
+never republished it (``cascade interrupted``, :mod:`flexbatch.storage.cascade`), when
+today's manifest or configuration differs from those of its latest run, or when its usage
+partition has vanished.
 """
 
 from __future__ import annotations
@@ -11,24 +13,25 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import polars as pl
 
-from flexbatch.ingest.usage_input import partition_rel
+from flexbatch.ingest.usage_input import is_usage_file, partition_rel
+from flexbatch.storage import cascade
 from flexbatch.storage.publish import processed_days
-from flexbatch.storage.stores import Location, Store, store_of
+from flexbatch.storage.stores import Store
+from flexbatch.tables import table
 
 
-def day_manifest(input_root: Location | Store, day: date) -> str | None:
+def day_manifest(store: Store, day: date) -> str | None:
     """JSON list of [path, size, mtime_ns] of the day's usage files; None if no partition.
     (On a Hadoop store the modification time has millisecond precision.)"""
-    store = store_of(input_root)
     folder = partition_rel(day)
     if not store.is_dir(folder):
         return None
-    entries = [[f.rel, f.size, f.mtime_ns] for f in store.glob(f"{folder}/*.parquet")]
-    return json.dumps(entries)
+    files = [f for f in store.list_files(folder) if is_usage_file(f.name)]
+    return json.dumps([[f.rel, f.size, f.mtime_ns] for f in files])
 
 
 def manifest_sha256(manifest: str | None) -> str:
@@ -38,43 +41,69 @@ def manifest_sha256(manifest: str | None) -> str:
 @dataclass(frozen=True)
 class DayStatus:
     day: date
-    last_run_at: str
-    state: str  # fresh | stale: inputs changed | stale: config changed | stale: ... missing
+    state: str  # fresh | stale
+    reason: str | None  # why a day is stale
+    run_id: str | None  # the day's latest run
+    finished_at: datetime | None
+
+    def as_json(self) -> dict[str, str | None]:
+        finished = self.finished_at
+        return {
+            "date": self.day.isoformat(),
+            "state": self.state,
+            "reason": self.reason,
+            "run_id": self.run_id,
+            "finished_at": f"{finished:%Y-%m-%dT%H:%M:%S}Z" if finished else None,
+        }
 
 
-def latest_runs(out: Location | Store) -> pl.DataFrame:
-    store = store_of(out)
-    files = [
-        (store.local(f.rel), f.rel.split("/")[-2]) for f in store.glob("runs/date=*/*.parquet")
-    ]
+def latest_runs(store: Store) -> pl.DataFrame:
+    """The latest ``runs`` row of every day (by ``finished_at``), with its ``date``."""
+    spec = table("runs")
+    files = [f for f in store.walk(spec.path, 2) if f.name.endswith(".parquet")]
     if not files:
         return pl.DataFrame()
     frames = [
-        pl.read_parquet(f).with_columns(pl.lit(date.fromisoformat(folder[5:])).alias("date"))
-        for f, folder in files
+        pl.read_parquet(store.local(f.rel)).with_columns(
+            pl.lit(date.fromisoformat(f.folder.rsplit("=", 1)[1])).alias("date")
+        )
+        for f in files
     ]
     runs = pl.concat(frames, how="diagonal_relaxed")
     return runs.sort("finished_at").group_by("date").last().sort("date")
 
 
-def day_statuses(
-    input_root: Location | Store, out: Location | Store, config_sha256: str
-) -> list[DayStatus]:
+def _reason(store: Store, day: date, run: dict | None, config_sha256: str) -> str | None:
+    if run is None:
+        return "no run recorded"
+    manifest = day_manifest(store, day)
+    if manifest is None:
+        return "usage partition missing"
+    if manifest_sha256(manifest) != run.get("inputs_sha256"):
+        return "inputs changed"
+    if config_sha256 != run["config_sha256"]:
+        return "config changed"
+    return None
+
+
+def day_statuses(inputs: Store, out: Store, config_sha256: str) -> list[DayStatus]:
+    """Every processed day, and every day an interrupted command left unpublished."""
     runs = {row["date"]: row for row in latest_runs(out).iter_rows(named=True)}
+    pending = cascade.pending_days(out)
     statuses = []
-    for day in processed_days(out):
+    for day in sorted(set(processed_days(out)) | set(pending)):
         run = runs.get(day)
-        if run is None:
-            statuses.append(DayStatus(day, "", "stale: no run recorded"))
-            continue
-        manifest = day_manifest(input_root, day)
-        if manifest is None:
-            state = "stale: usage partition missing"
-        elif manifest_sha256(manifest) != run.get("inputs_sha256"):
-            state = "stale: inputs changed"
-        elif config_sha256 != run["config_sha256"]:
-            state = "stale: config changed"
+        if day in pending:
+            reason: str | None = "cascade interrupted"
         else:
-            state = "fresh"
-        statuses.append(DayStatus(day, f"{run['finished_at']:%Y-%m-%dT%H:%M:%SZ}", state))
+            reason = _reason(inputs, day, run, config_sha256)
+        statuses.append(
+            DayStatus(
+                day,
+                "stale" if reason else "fresh",
+                reason,
+                run["run_id"] if run else None,
+                run["finished_at"] if run else None,
+            )
+        )
     return statuses

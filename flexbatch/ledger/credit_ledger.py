@@ -22,6 +22,7 @@ import polars as pl
 
 from flexbatch.errors import AuditError
 from flexbatch.resources import sql_text
+from flexbatch.storage.publish import partition_files
 from flexbatch.storage.stores import Location, Store, store_of
 from flexbatch.transform.sql_steps import relation_over_files, run_step
 
@@ -81,7 +82,7 @@ def _table_over(
 def _day_files(out: Store, table: str, day: date | None, key: str = "date") -> list[Path]:
     if day is None:
         return []
-    return [out.local(f.rel) for f in out.glob(f"{table}/{key}={day.isoformat()}/*.parquet")]
+    return [out.local(f.rel) for f in partition_files(out, table, day)]
 
 
 def register_credit_state(

@@ -1,7 +1,7 @@
 """The DuckDB catalog over the outputs: ``OUT/flexbatch.duckdb``.
 
 One view per output table of SPEC §5 over its hive-partitioned Parquet files (the same
-views as ``flexbatch sql``, from :func:`flexbatch.serving.query.register_views`), plus the helper
+views as ``flexbatch sql``, from :func:`flexbatch.serving.views.register_views`), plus the helper
 views ``usage_by_product_90d`` and ``usage_by_user_90d`` whose SQL lives in ``sql/``. Any
 DuckDB client (the ``duckdb`` shell, DBeaver, Python) can open the file read-only while no
 run holds the output lock; the views read the Parquet files at query time, so they always
@@ -28,7 +28,8 @@ import duckdb
 
 from flexbatch.errors import ConfigError
 from flexbatch.resources import sql_text
-from flexbatch.serving.query import register_views
+from flexbatch.serving.views import register_views
+from flexbatch.storage.stores import Store
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,12 @@ def register_helper_views(con: duckdb.DuckDBPyConnection) -> list[str]:
         con.execute(f"create or replace view {name} as\n{view_sql(name)}")
         created.append(name)
     return created
+
+
+def refresh_catalog(store: Store) -> Path | None:
+    """Rebuild the catalog of a local OUT; a URI OUT has none (its views would read
+    remote files, which DuckDB here does not reach)."""
+    return build_catalog(store.local_root) if store.local_root is not None else None
 
 
 def build_catalog(out: Path) -> Path:

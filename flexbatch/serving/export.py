@@ -29,9 +29,11 @@ import duckdb
 
 from flexbatch.errors import ConfigError
 from flexbatch.serving import focus
-from flexbatch.serving.query import TABLES, register_views
+from flexbatch.serving.views import register_views
+from flexbatch.tables import VIEWS
 
 FORMATS = ("csv", "parquet", "focus")
+TABLES = tuple(spec.name for spec in VIEWS)
 FOCUS_TABLE = "credit_ledger"
 ACCOUNT_TABLES = ("usage_daily", "balances", "credit_ledger", "charges")
 # OWASP CSV injection: cells starting with these are read as formulas by spreadsheets.

@@ -30,6 +30,7 @@ from pathlib import Path
 import duckdb
 
 from flexbatch.errors import ConfigError, FlexbatchError
+from flexbatch.tables import table
 
 FOCUS_VERSION = "1.2"
 PROVIDER_ENV = "FLEXBATCH_PROVIDER_NAME"
@@ -353,12 +354,8 @@ def register_grant_state(con: duckdb.DuckDBPyConnection, out: Path) -> None:
             f"export focus: {folder} has no grant state, so the ledger has no cost basis; "
             "fix: run flexbatch run (or backfill) on this output first"
         )
-    glob = str(folder / "date=*" / "*.parquet").replace("'", "''")
-    con.execute(
-        "create or replace temp view grant_state as select * from read_parquet("
-        f"'{glob}', hive_partitioning = true, hive_types = {{'date': 'date'}}, "
-        "union_by_name = true)"
-    )
+    source = table(GRANT_STATE).duckdb_source(out)  # OUT may hold glob characters
+    con.execute(f"create or replace temp view grant_state as select * from {source}")
 
 
 def focus_relation(

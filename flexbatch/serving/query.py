@@ -9,36 +9,9 @@ from pathlib import Path
 import duckdb
 
 from flexbatch.errors import ConfigError
+from flexbatch.serving.views import register_views
 
-TABLES = (
-    "usage_daily",
-    "usage_by_user_daily",
-    "charges",
-    "quarantine",
-    "runs",
-    "credit_ledger",
-    "balances",
-    "forecast",
-    "alerts",
-)
 READ_ONLY = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
-
-
-def register_views(con: duckdb.DuckDBPyConnection, out: Path) -> list[str]:
-    """One view per published table, over its hive partitions."""
-    names = []
-    for table in TABLES:
-        folder = out / table
-        key = "as_of" if table == "forecast" else "date"
-        if not any(folder.glob(f"{key}=*/*.parquet")):
-            continue
-        glob = str(folder / f"{key}=*" / "*.parquet").replace("'", "''")
-        con.execute(
-            f"create or replace view {table} as select * from read_parquet('{glob}', "
-            f"hive_partitioning = true, hive_types = {{'{key}': 'date'}}, union_by_name = true)"
-        )
-        names.append(table)
-    return names
 
 
 def run_query(out: Path, query: str, fmt: str, to_file: Path | None) -> None:
@@ -47,7 +20,7 @@ def run_query(out: Path, query: str, fmt: str, to_file: Path | None) -> None:
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     register_views(con, out)
-    from flexbatch.serving.catalog import register_helper_views  # catalog imports this module
+    from flexbatch.serving.catalog import register_helper_views
 
     register_helper_views(con)
     try:

@@ -1,29 +1,28 @@
-"""Where IN and OUT live: a local folder, or any Hadoop-compatible URI (``hdfs://``,
-``s3a://``, ``abfs://``, ``gs://``, ``file://``) reached through Spark's JVM.
+"""Where IN and OUT live: the ``Store`` contract, and its local-folder implementation.
 
-The job reads IN and OUT through a small ``Store``: list files by glob, read a file (or
-the byte range of a Parquet footer), and get a local copy of an account-sized file for the
-driver's DuckDB. Event-sized files are never copied: Spark reads them where they are
-(``spark_path``). A ``HadoopStore`` uses ``org.apache.hadoop.fs.FileSystem`` with the
-session's Hadoop configuration, so it reaches whatever the cluster's Spark reaches, with
-the same credentials; writing a day to it is :mod:`flexbatch.storage.remote_publish`.
+A store is a root (a local folder, or a Hadoop URI: :mod:`flexbatch.storage.hadoop`) and
+everything the job does with files under it: list a folder's entries by exact name (no
+path is ever a pattern), read a file or a byte range, get a local copy for the driver's
+DuckDB, write, rename and delete, and hold the output lock. The publication protocol
+(:mod:`flexbatch.storage.publish`) is written once against this contract, so a local OUT
+and a URI OUT publish a day the same way; the pipeline never asks which one it has.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import tempfile
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
-
-logger = logging.getLogger(__name__)
+from flexbatch.storage.lock import output_lock
 
 Location = Path | str  # a local folder, or a URI (kept as text: Path folds "//")
+
+STAGING = "_staging"
 
 
 def is_uri(location: Location) -> bool:
@@ -40,203 +39,209 @@ class FileInfo:
     def name(self) -> str:
         return self.rel.rsplit("/", 1)[-1]
 
+    @property
+    def folder(self) -> str:
+        return self.rel.rsplit("/", 1)[0] if "/" in self.rel else ""
+
 
 class Store(Protocol):
+    """IN or OUT. ``rel`` paths are '/'-separated, relative to the root, and literal."""
+
+    #: a local folder for this command's staging and spill files
+    staging: Path
+    #: the root as a local folder, or None (readers that need local files skip the store)
+    local_root: Path | None
+
     def display(self, rel: str = "") -> str: ...
-    def glob(self, pattern: str) -> list[FileInfo]: ...
+    def list_files(self, folder: str) -> list[FileInfo]: ...
+    def list_dirs(self, folder: str) -> list[str]: ...
+    def walk(self, folder: str, depth: int, *, dirs: bool = False) -> list[FileInfo]: ...
     def is_dir(self, rel: str) -> bool: ...
+    def exists(self, rel: str) -> bool: ...
     def read_bytes(self, rel: str) -> bytes: ...
     def read_range(self, rel: str, offset: int, length: int) -> bytes: ...
     def local(self, rel: str) -> Path: ...
-    def spark_path(self, rel: str) -> str: ...
+    def engine_path(self, rel: str) -> str: ...
+    def config_folder(self, names: tuple[str, ...]) -> contextlib.AbstractContextManager[Path]: ...
+    def write_bytes(self, rel: str, data: bytes, *, overwrite: bool = True) -> bool: ...
+    def put(self, local: Path, rel: str) -> None: ...
+    def rename(self, src: str, dst: str) -> bool: ...
+    def rename_over(self, src: str, dst: str) -> None: ...
+    def delete(self, rel: str) -> None: ...
+    def sync(self, rels: list[str]) -> None: ...
+    def lock(self, command: str) -> contextlib.AbstractContextManager[None]: ...
+    def check_lock(self) -> None: ...
+    def spark_target(self, rel: str) -> str | None: ...
+    def upgrade(self) -> None: ...
 
 
 class LocalStore:
-    """A local folder: the files themselves."""
+    """A local folder: the files themselves. Staging lives in ``OUT/_staging`` (the same
+    file system, so a staged file is moved into place by a rename, never copied)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self.local_root: Path | None = self.root
+        self.staging = self.root / STAGING
 
+    def _path(self, rel: str) -> Path:
+        return self.root / rel if rel else self.root
+
+    # -- reading -------------------------------------------------------------------------
     def display(self, rel: str = "") -> str:
-        return str(self.root / rel) if rel else str(self.root)
+        return str(self._path(rel))
 
-    def glob(self, pattern: str) -> list[FileInfo]:
-        infos = []
-        for path in self.root.glob(pattern):
-            if path.is_file():
-                stat = path.stat()
-                rel = path.relative_to(self.root).as_posix()
-                infos.append(FileInfo(rel, stat.st_size, stat.st_mtime_ns))
-        return sorted(infos, key=lambda i: i.rel)
+    def list_files(self, folder: str) -> list[FileInfo]:
+        """The files directly in ``folder`` (none if it is absent), sorted by name."""
+        return [info for info, is_dir in self._entries(folder) if not is_dir]
+
+    def list_dirs(self, folder: str) -> list[str]:
+        return [info.name for info, is_dir in self._entries(folder) if is_dir]
+
+    def _entries(self, folder: str) -> list[tuple[FileInfo, bool]]:
+        try:
+            with os.scandir(self._path(folder)) as entries:
+                found = []
+                for entry in entries:
+                    rel = f"{folder}/{entry.name}" if folder else entry.name
+                    if entry.is_dir():
+                        found.append((FileInfo(rel, 0, 0), True))
+                    elif entry.is_file():
+                        stat = entry.stat()
+                        found.append((FileInfo(rel, stat.st_size, stat.st_mtime_ns), False))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(found, key=lambda pair: pair[0].rel)
+
+    def walk(self, folder: str, depth: int, *, dirs: bool = False) -> list[FileInfo]:
+        """The files (with ``dirs``, the folders) exactly ``depth`` levels below
+        ``folder``; 1 is its own entries."""
+        if depth == 1:
+            return [info for info, is_dir in self._entries(folder) if is_dir == dirs]
+        return [
+            info
+            for sub in self.list_dirs(folder)
+            for info in self.walk(f"{folder}/{sub}" if folder else sub, depth - 1, dirs=dirs)
+        ]
 
     def is_dir(self, rel: str) -> bool:
-        return (self.root / rel).is_dir()
+        return self._path(rel).is_dir()
+
+    def exists(self, rel: str) -> bool:
+        return os.path.lexists(self._path(rel))
 
     def read_bytes(self, rel: str) -> bytes:
-        return (self.root / rel).read_bytes()
+        return self._path(rel).read_bytes()
 
     def read_range(self, rel: str, offset: int, length: int) -> bytes:
-        with (self.root / rel).open("rb") as f:
+        with self._path(rel).open("rb") as f:
             f.seek(offset)
             return f.read(length)
 
     def local(self, rel: str) -> Path:
-        return self.root / rel
+        return self._path(rel)
 
-    def spark_path(self, rel: str) -> str:
-        return str(self.root / rel)
+    def engine_path(self, rel: str) -> str:
+        return str(self._path(rel))
 
-
-class HadoopStore:
-    """A Hadoop-compatible URI, through the Spark driver's JVM. Account-sized files the
-    driver's DuckDB reads are copied once into a local cache (keyed by size and
-    modification time, so a file rewritten by a later run is fetched again)."""
-
-    def __init__(self, uri: str, spark: SparkSession, cache: Path | None = None) -> None:
-        self.spark = spark
-        self.jvm: Any = spark._jvm  # type: ignore[attr-defined]
-        self.conf = spark._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
-        hadoop_path = self.jvm.org.apache.hadoop.fs.Path(uri.rstrip("/"))
-        self.fs = hadoop_path.getFileSystem(self.conf)
-        self.root_path = self.fs.makeQualified(hadoop_path)
-        self.uri = str(self.root_path.toString())
-        digest = hashlib.sha256(self.uri.encode()).hexdigest()[:12]
-        self.cache = cache or Path(tempfile.gettempdir()) / f"flexbatch-cache-{digest}"
-        self.lease_token: str | None = None  # set while this process holds OUT's lease
-
-    # -- paths ---------------------------------------------------------------------------
-    def path(self, rel: str = "") -> Any:
-        return self.jvm.org.apache.hadoop.fs.Path(self.root_path, rel) if rel else self.root_path
-
-    def display(self, rel: str = "") -> str:
-        return f"{self.uri}/{rel}" if rel else self.uri
-
-    def spark_path(self, rel: str) -> str:
-        return self.display(rel)
-
-    def _rel(self, hadoop_path: Any) -> str:
-        full = self.fs.makeQualified(hadoop_path).toUri().getPath()
-        return str(full)[len(str(self.root_path.toUri().getPath())) :].lstrip("/")
-
-    # -- reading -------------------------------------------------------------------------
-    def glob(self, pattern: str) -> list[FileInfo]:
-        statuses = self.fs.globStatus(self.path(pattern))
-        infos = [
-            FileInfo(self._rel(s.getPath()), int(s.getLen()), int(s.getModificationTime()) * 10**6)
-            for s in (statuses or [])
-            if s.isFile()
-        ]
-        return sorted(infos, key=lambda i: i.rel)
-
-    def glob_all(self, pattern: str) -> list[str]:
-        """Paths (files and folders) matching ``pattern``, relative to the root."""
-        return sorted(self._rel(s.getPath()) for s in self.fs.globStatus(self.path(pattern)) or [])
-
-    def is_dir(self, rel: str) -> bool:
-        path = self.path(rel)
-        return bool(self.fs.exists(path)) and bool(self.fs.getFileStatus(path).isDirectory())
-
-    def exists(self, rel: str) -> bool:
-        return bool(self.fs.exists(self.path(rel)))
-
-    def list_names(self, rel: str, *, dirs_only: bool = False) -> list[str]:
-        """Names of the entries of folder ``rel`` (none if it is absent)."""
-        path = self.path(rel)
-        if not self.fs.exists(path):
-            return []
-        statuses = self.fs.listStatus(path)
-        return sorted(
-            str(s.getPath().getName()) for s in statuses if s.isDirectory() or not dirs_only
-        )
-
-    def list_dirs(self, rel: str) -> list[str]:
-        return self.list_names(rel, dirs_only=True)
-
-    def read_bytes(self, rel: str) -> bytes:
-        stream = self.fs.open(self.path(rel))
-        try:
-            return bytes(self.jvm.org.apache.commons.io.IOUtils.toByteArray(stream))
-        finally:
-            stream.close()
-
-    def read_range(self, rel: str, offset: int, length: int) -> bytes:
-        stream = self.fs.open(self.path(rel))
-        try:
-            stream.seek(offset)
-            return bytes(self.jvm.org.apache.commons.io.IOUtils.toByteArray(stream, length))
-        finally:
-            stream.close()
-
-    def local(self, rel: str) -> Path:
-        status = self.fs.getFileStatus(self.path(rel))
-        stamp = f"{int(status.getLen())}-{int(status.getModificationTime())}"
-        target = self.cache / stamp / rel  # keeps the hive folders: date= is read from it
-        if not target.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(f".{target.name}.partial")
-            self.fs.copyToLocalFile(
-                False, self.path(rel), self.jvm.org.apache.hadoop.fs.Path(str(partial)), True
-            )
-            partial.replace(target)
-        return target
+    @contextlib.contextmanager
+    def config_folder(self, names: tuple[str, ...]) -> Iterator[Path]:
+        yield self.root
 
     # -- writing -------------------------------------------------------------------------
     def write_bytes(self, rel: str, data: bytes, *, overwrite: bool = True) -> bool:
-        """Write a small file; with ``overwrite=False``, only if absent (False if it was
-        there: the create is atomic on HDFS, ABFS, GCS and S3 with conditional writes)."""
-        from py4j.protocol import Py4JJavaError  # with pyspark: only a HadoopStore needs it
+        """Write a small file whole: under a hidden name, synced, then renamed into place
+        (with ``overwrite=False``, only if absent; False if it was there)."""
+        path = self._path(rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        hidden = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with hidden.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if overwrite:
+            os.replace(hidden, path)
+            return True
+        return self.rename(hidden.relative_to(self.root).as_posix(), rel)
 
-        try:
-            stream = self.fs.create(self.path(rel), overwrite)
-        except Py4JJavaError as exc:
-            java_class = exc.java_exception.getClass().getName()
-            if not overwrite and java_class.endswith("FileAlreadyExistsException"):
-                return False
-            raise
-        try:
-            stream.write(bytearray(data))
-        finally:
-            stream.close()
-        return True
-
-    def upload(self, local: Path, rel: str) -> None:
-        """Copy a local file to ``rel`` (overwriting)."""
-        self.fs.copyFromLocalFile(
-            False, True, self.jvm.org.apache.hadoop.fs.Path(str(local)), self.path(rel)
-        )
-
-    def copy(self, src: str, dst: str) -> None:
-        self.jvm.org.apache.hadoop.fs.FileUtil.copy(
-            self.fs, self.path(src), self.fs, self.path(dst), False, True, self.conf
-        )
-
-    def rename_over(self, src: str, dst: str) -> None:
-        """Rename ``src`` onto ``dst``, replacing it: one atomic step on HDFS and local
-        disks; on object stores a copy of one object (atomic per object) and a delete."""
-        fs_api = self.jvm.org.apache.hadoop.fs
-        context = fs_api.FileContext.getFileContext(self.fs.getUri(), self.conf)
-        gateway = self.spark.sparkContext._gateway  # type: ignore[attr-defined]
-        options = gateway.new_array(fs_api.Options.Rename, 1)
-        options[0] = fs_api.Options.Rename.OVERWRITE
-        context.rename(self.path(src), self.path(dst), options)
+    def put(self, local: Path, rel: str) -> None:
+        """Move a file written under ``staging`` (or anywhere on this disk) to ``rel``."""
+        target = self._path(rel)
+        if local != target:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(local, target)
 
     def rename(self, src: str, dst: str) -> bool:
-        """Rename unless ``dst`` exists; False when ``src`` is gone or ``dst`` is there."""
-        return bool(self.fs.rename(self.path(src), self.path(dst)))
+        """Rename unless ``dst`` exists (a hard link refuses an existing name atomically)."""
+        target = self._path(dst)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(self._path(src), target)
+        except FileExistsError:
+            return False
+        os.unlink(self._path(src))
+        return True
 
-    def delete(self, rel: str, *, recursive: bool = True) -> None:
-        self.fs.delete(self.path(rel), recursive)
+    def rename_over(self, src: str, dst: str) -> None:
+        target = self._path(dst)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._path(src), target)
 
-    def mkdirs(self, rel: str) -> None:
-        self.fs.mkdirs(self.path(rel))
+    def delete(self, rel: str) -> None:
+        path = self._path(rel)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            path.unlink()
+
+    def sync(self, rels: list[str]) -> None:
+        """Flush these files and their folders to disk (before a commit names them)."""
+        folders = set()
+        for rel in rels:
+            _fsync(self._path(rel))
+            folders.add(self._path(rel).parent)
+        for folder in folders:
+            _fsync(folder)
+
+    def lock(self, command: str) -> contextlib.AbstractContextManager[None]:
+        return output_lock(self.root, command)
+
+    def check_lock(self) -> None:
+        """Nothing to check: the kernel holds a flock until the process ends."""
+
+    def spark_target(self, rel: str) -> str | None:
+        """Spark executors on a cluster cannot reach the driver's disk: the driver writes
+        every table of a local OUT itself."""
+        return None
+
+    def upgrade(self) -> None:
+        """Partitions that earlier versions published as symbolic links become folders."""
+        from flexbatch.storage.legacy import unlink_partitions
+
+        unlink_partitions(self.root)
 
 
-def store_of(location: Location | Store, spark: SparkSession | None = None) -> Store:
-    """The store of a folder or URI (a store is returned as it is)."""
-    if isinstance(location, (LocalStore, HadoopStore)):
-        return location
-    if is_uri(location):  # type: ignore[arg-type]
-        if spark is None:
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def open_store(location: Location, jvm_session: object | None = None) -> Store:
+    """The store of a folder or a URI (a URI needs the Spark session whose JVM reaches it)."""
+    if is_uri(location):
+        from flexbatch.storage.hadoop import HadoopStore
+
+        if jvm_session is None:
             raise ValueError("a URI store needs the Spark session")
-        return HadoopStore(str(location), spark)
-    return LocalStore(Path(location))  # type: ignore[arg-type]
+        return HadoopStore(str(location), jvm_session)  # type: ignore[arg-type]
+    return LocalStore(Path(location))
+
+
+def store_of(location: Location | Store, jvm_session: object | None = None) -> Store:
+    """``location``'s store (a store is returned as it is)."""
+    if isinstance(location, (str, Path)):
+        return open_store(location, jvm_session)
+    return location

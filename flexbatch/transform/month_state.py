@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 import duckdb
 
+from flexbatch.storage.publish import partition_files
 from flexbatch.storage.stores import FileInfo, Location, Store, store_of
 from flexbatch.transform.sql_steps import relation_over_files
 
@@ -51,9 +52,8 @@ def month_days_before(day: date) -> list[date]:
 
 def history_files(out: Location | Store, table: str, day: date) -> list[FileInfo]:
     """The Parquet files of ``table`` for the days of ``day``'s month before it."""
-    days = {d.isoformat() for d in month_days_before(day)}
-    files = store_of(out).glob(f"{table}/date={day:%Y-%m}-*/*.parquet") if days else []
-    return [f for f in files if f.rel.split("/")[-2][5:] in days]
+    store = store_of(out)
+    return [f for d in month_days_before(day) for f in partition_files(store, table, d)]
 
 
 def register_history(

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
 
 from flexbatch.resources import sql_text
+from flexbatch.storage.literal import duckdb_files
 
 logger = logging.getLogger(__name__)
 
@@ -26,11 +27,6 @@ def run_step(con: duckdb.DuckDBPyConnection, step: str, *, view: bool = False) -
     ((rows,),) = con.execute(f"select count(*) from {step}").fetchall()
     logger.debug("step %s: %d rows in %.3fs", step, rows, time.perf_counter() - started)
     return int(rows)
-
-
-def sql_string_list(values: Iterable[object]) -> str:
-    """A SQL list literal of quoted strings: ['a', 'b''c']."""
-    return "[" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + "]"
 
 
 def relation_over_files(
@@ -52,7 +48,7 @@ def relation_over_files(
             if partition_date
             else "hive_partitioning = false"
         )
-        body = f"select {columns} from read_parquet({sql_string_list(files)}, {hive})"
+        body = f"select {columns} from read_parquet({duckdb_files(files)}, {hive})"
     else:
         body = empty
     kind = "table" if materialise else "view"

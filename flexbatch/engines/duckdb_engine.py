@@ -1,0 +1,32 @@
+"""The default engine: the charging steps in the day's own DuckDB connection."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from flexbatch.ingest.usage_input import register_raw_events
+from flexbatch.storage.publish import DayStage
+from flexbatch.storage.stores import Store
+from flexbatch.transform.charging import DayCounts, compute_day
+from flexbatch.transform.month_state import register_history
+
+
+class DuckDBEngine:
+    name = "duckdb"
+    jvm_session = None
+
+    def compute_day(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        inputs: Store,
+        output: Store,
+        day: date,
+        stage: DayStage,
+    ) -> tuple[int, dict[str, pl.DataFrame], DayCounts]:
+        register_history(con, output, day)
+        input_files = register_raw_events(con, inputs, day)
+        frames, counts = compute_day(con)
+        return input_files, frames, counts

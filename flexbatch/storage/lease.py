@@ -1,0 +1,133 @@
+"""The output lock on a Hadoop URI: a lease object ``OUT/_lock``.
+
+Object stores have no ``flock``: the lease is created only if absent and names its holder,
+is renewed by the holder every third of ``FLEXBATCH_LEASE_SECONDS`` (default 600) and is
+deleted at the end; a lease past its expiry (its holder died) is taken over by renaming it
+aside, which only one taker can do. The publication checks the lease before each commit
+(``assert_lease``), so a holder paused past its lease never publishes over its successor.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from flexbatch.errors import LockHeldError
+
+if TYPE_CHECKING:
+    from flexbatch.storage.hadoop import HadoopStore
+
+logger = logging.getLogger(__name__)
+
+LOCK = "_lock"
+LEASE_SECONDS = 600
+
+
+def _lease_seconds() -> int:
+    return int(os.environ.get("FLEXBATCH_LEASE_SECONDS", LEASE_SECONDS))
+
+
+def _lease(holder: dict) -> bytes:
+    return json.dumps({**holder, "expires_at": time.time() + _lease_seconds()}).encode()
+
+
+def _read_lease(store: HadoopStore, rel: str = LOCK) -> dict:
+    try:
+        return json.loads(store.read_bytes(rel) or b"{}")
+    except Exception:  # vanished meanwhile, or unreadable: treat as unknown
+        return {}
+
+
+def _expired(store: HadoopStore, held: dict) -> bool:
+    """Past its expiry; a lease without one (its writer died mid-write) expires a lease
+    length after it was last modified."""
+    if "expires_at" in held:
+        return float(held["expires_at"]) < time.time()
+    files = [f for f in store.list_files("") if f.name == LOCK]
+    return bool(files) and files[0].mtime_ns / 1e9 + _lease_seconds() < time.time()
+
+
+def _take(store: HadoopStore, holder: dict) -> None:
+    if store.write_bytes(LOCK, _lease(holder), overwrite=False):
+        return
+    held = _read_lease(store)
+    if _expired(store, held):
+        aside = f"{LOCK}.expired-{uuid.uuid4().hex[:8]}"
+        if store.rename(LOCK, aside):  # only one taker can move a given lease aside
+            if _read_lease(store, aside).get("token") == held.get("token"):
+                store.delete(aside)
+                logger.warning("took over the expired lease of %s", _who(held))
+                if store.write_bytes(LOCK, _lease(holder), overwrite=False):
+                    return
+            else:  # a live lease another taker created meanwhile: put it back
+                store.rename(aside, LOCK)
+    raise LockHeldError(
+        f"{store.display()}: locked by {_who(_read_lease(store) or held)}; fix: wait for it "
+        f"to finish (a lease whose holder died expires {_lease_seconds()} s after its "
+        "last renewal)"
+    )
+
+
+def _who(info: dict) -> str:
+    if not info:
+        return "an unknown process"
+    return (
+        f"pid {info.get('pid', '?')} on {info.get('host', '?')} "
+        f"(command {info.get('command', '?')}, started {info.get('started_at', '?')})"
+    )
+
+
+def assert_lease(store: HadoopStore) -> None:
+    """Raise LockHeldError unless this process still holds the lease (checked before each
+    commit: a run paused past its lease must not publish over its successor)."""
+    held = _read_lease(store)
+    if store.lease_token is None or held.get("token") != store.lease_token:
+        raise LockHeldError(
+            f"{store.display()}: this run lost its lease to {_who(held)}; nothing more is "
+            "published; fix: raise FLEXBATCH_LEASE_SECONDS above the longest pause"
+        )
+
+
+@contextmanager
+def remote_lock(store: HadoopStore, command: str) -> Iterator[None]:
+    """Hold the lease on OUT for the block; LockHeldError (exit 4) at once if held."""
+    holder = {
+        "token": uuid.uuid4().hex,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "command": command,
+        "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    _take(store, holder)
+    store.lease_token = holder["token"]
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(_lease_seconds() / 3):
+            try:
+                if _read_lease(store).get("token") != holder["token"]:
+                    logger.error("the lease on %s was taken over", store.display())
+                    return  # assert_lease refuses the next commit
+                store.write_bytes(LOCK, _lease(holder))
+            except Exception as exc:  # a store hiccup: try again at the next beat
+                logger.warning("lease renewal failed: %s", exc)
+
+    renewer = threading.Thread(target=renew, name="flexbatch-lease", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
+        store.lease_token = None
+        if _read_lease(store).get("token") == holder["token"]:
+            store.delete(LOCK)

@@ -1,0 +1,130 @@
+"""The table registry: every table the job publishes into OUT, declared once.
+
+Each entry says where the table lives, its partition key, the columns its files are sorted
+by (files are deterministic), which step produces it, whether it is a log (a file per run,
+earlier runs kept) and whether it is a view for readers. The views of ``flexbatch sql``
+and the catalog, the publication order, the Pandera check of each frame and the layout of
+a day's commit are derived from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from flexbatch.storage.literal import duckdb_literal, sql_string
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    producer: str  # the step that computes it: "charging", "ledger" or "job"
+    order: str  # the columns its files are sorted by (its key, for a keyed table)
+    folder: str = ""  # under OUT; the name when empty
+    key: str = "date"  # the partition column
+    log: bool = False  # a file per run; a republication adds one and keeps the others
+    view: bool = True  # a view of ``flexbatch sql`` and the catalog
+
+    @property
+    def path(self) -> str:
+        return self.folder or self.name
+
+    def partition(self, day: date | str) -> str:
+        """The partition folder of ``day``, relative to OUT."""
+        return f"{self.path}/{self.key}={day if isinstance(day, str) else day.isoformat()}"
+
+    def file_name(self, run_id: str) -> str:
+        return f"run-{run_id}.parquet" if self.log else "part-0.parquet"
+
+    def duckdb_source(self, out: Path) -> str:
+        """A ``read_parquet`` of every partition of this table under ``out``: the literal
+        OUT escaped, the partition pattern not, so ``out`` may hold ``[ ] * ?``."""
+        pattern = f"{duckdb_literal(Path(out).resolve() / self.path)}/{self.key}=*/*.parquet"
+        return (
+            f"read_parquet({sql_string(pattern)}, hive_partitioning = true, "
+            f"hive_types = {{'{self.key}': 'date'}}, union_by_name = true)"
+        )
+
+
+# In publication order: within a day, ``runs`` goes last, so a reader that sees a day's
+# latest run in ``runs`` knows every other table of the day holds that run's rows.
+TABLES: tuple[Table, ...] = (
+    Table("usage_daily", "charging", "account_id, scope_id, product_code, meter"),
+    Table(
+        "usage_by_user_daily",
+        "charging",
+        "account_id, scope_id, product_code, meter, user_id",
+    ),
+    Table("charges", "charging", "account_id, scope_id, plan_id, tier"),
+    Table(
+        "quarantine",
+        "charging",
+        "source_file, event_id nulls first, ts nulls first, account_id nulls first, "
+        "scope_id nulls first, product_code nulls first, meter nulls first, "
+        "user_id nulls first, resource_id nulls first, quantity nulls first, reason",
+    ),
+    Table(
+        "subjects_state",
+        "charging",
+        "plan_id, period_start, account_id, threshold_key, subject_scope, subject_id",
+        folder="_state/subjects",
+        view=False,
+    ),
+    Table(
+        "credit_ledger",
+        "ledger",
+        "account_id, entry_order, currency, product_code nulls first, ref nulls first, "
+        "grant_id nulls first",
+    ),
+    Table("balances", "ledger", "account_id, currency"),
+    Table("forecast", "ledger", "account_id, currency, date", key="as_of"),
+    Table("alerts", "ledger", "account_id, kind, ref"),
+    Table("grant_state", "ledger", "account_id, grant_id", folder="_state/grants", view=False),
+    Table("restatements", "job", "account_id, currency", log=True),
+    Table("runs", "job", "run_id", log=True),
+)
+
+BY_PATH = {t.path: t for t in TABLES}
+BY_NAME = {t.name: t for t in TABLES}
+VIEWS = tuple(t for t in TABLES if t.view)
+
+
+def table(path_or_name: str) -> Table:
+    """A table by its folder under OUT or its name."""
+    return BY_PATH.get(path_or_name) or BY_NAME[path_or_name]
+
+
+def produced_by(producer: str) -> tuple[Table, ...]:
+    return tuple(t for t in TABLES if t.producer == producer)
+
+
+DUCKDB_TYPES = {
+    "String": "varchar",
+    "Int64": "bigint",
+    "Int32": "integer",
+    "Float64": "double",
+    "Boolean": "boolean",
+    "Date": "date",
+    "Datetime": "timestamp",
+}
+
+
+def duckdb_type(dtype: object) -> str:
+    """The DuckDB type of a Polars dtype of a published column."""
+    if getattr(dtype, "precision", None) is not None:  # Decimal(p, s)
+        return f"decimal({dtype.precision}, {dtype.scale})"  # type: ignore[attr-defined]
+    return DUCKDB_TYPES[type(dtype).__name__]
+
+
+def empty_select(path_or_name: str) -> str:
+    """A typed SELECT of no rows with the published table's columns and its partition
+    column (for a relation over a table that has no file yet)."""
+    from flexbatch.schemas import OUTPUT_MODELS  # pandera: only when needed
+
+    spec = table(path_or_name)
+    columns = OUTPUT_MODELS[spec.path].to_schema().columns
+    casts = [f"cast(null as {duckdb_type(c.dtype.type)}) as {name}" for name, c in columns.items()]
+    if spec.key not in columns:
+        casts.append(f"cast(null as date) as {spec.key}")
+    return f"select {', '.join(casts)} where false"
