@@ -7,12 +7,14 @@ from datetime import date
 from pathlib import Path
 
 import click
+import duckdb
 import polars as pl
 
 from flexbatch.config import Paths
 from flexbatch.job import pipeline
 from flexbatch.resources import sample_input
 from flexbatch.serving.report import write_reports
+from flexbatch.tables import table
 
 
 def sample_days(input_root: Path) -> list[date]:
@@ -32,7 +34,7 @@ def run_demo(output: Path | None) -> Path:
     read = sum(r.counts.rows_read for r in results)
     quarantined = sum(r.counts.rows_quarantined for r in results)
     duplicates = sum(r.counts.duplicates for r in results)
-    charges = pl.read_parquet(out / "charges" / "**" / "*.parquet", hive_partitioning=True)
+    charges = duckdb.sql(f"select * from {table('charges').duckdb_source(out)}").pl()
     by_account = (
         charges.group_by("account_id")
         .agg(pl.col("credits").sum(), pl.len().alias("charge_rows"))

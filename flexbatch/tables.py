@@ -114,7 +114,8 @@ def duckdb_type(dtype: object) -> str:
     """The DuckDB type of a Polars dtype of a published column."""
     if getattr(dtype, "precision", None) is not None:  # Decimal(p, s)
         return f"decimal({dtype.precision}, {dtype.scale})"  # type: ignore[attr-defined]
-    return DUCKDB_TYPES[type(dtype).__name__]
+    kind = dtype if isinstance(dtype, type) else type(dtype)  # a class, or an instance
+    return DUCKDB_TYPES[kind.__name__]
 
 
 def empty_select(path_or_name: str) -> str:

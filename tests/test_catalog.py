@@ -240,10 +240,6 @@ def edge_out(tmp_path) -> Path:
 
 
 def helper_views(out: Path, monkeypatch) -> duckdb.DuckDBPyConnection:
-    """The catalog, with `usage_by_user_daily` registered as the table the lead may add."""
-    from flexbatch.serving import query
-
-    monkeypatch.setattr(query, "TABLES", (*query.TABLES, "usage_by_user_daily"))
     return duckdb.connect(str(build_catalog(out)), read_only=True)
 
 

@@ -64,7 +64,7 @@ def latest_runs(store: Store) -> pl.DataFrame:
     if not files:
         return pl.DataFrame()
     frames = [
-        pl.read_parquet(store.local(f.rel)).with_columns(
+        pl.read_parquet(store.local(f.rel), glob=False).with_columns(
             pl.lit(date.fromisoformat(f.folder.rsplit("=", 1)[1])).alias("date")
         )
         for f in files

@@ -26,7 +26,7 @@ def previous_run(store: Store, day: date) -> dict | None:
     files = [store.local(f.rel) for f in partition_files(store, "runs", day)]
     if not files:
         return None
-    runs = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+    runs = pl.concat([pl.read_parquet(f, glob=False) for f in files], how="diagonal_relaxed")
     return runs.sort("finished_at").row(-1, named=True)
 
 
@@ -45,7 +45,7 @@ def restatements(
     columns = [*KEY, *MEASURES]
     files = [store.local(f.rel) for f in partition_files(store, "balances", day)]
     before = (
-        pl.concat([pl.read_parquet(f, columns=columns) for f in files])
+        pl.concat([pl.read_parquet(f, columns=columns, glob=False) for f in files])
         if files
         else balances.select(columns).clear()
     )

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -35,54 +37,19 @@ logger = logging.getLogger(__name__)
 
 CATALOG_NAME = "flexbatch.duckdb"
 HELPER_VIEWS = ("usage_by_product_90d", "usage_by_user_90d")
-USER_DAILY = "usage_by_user_daily"
-HELPER_SOURCES = {
-    "usage_by_product_90d": ("runs", "charges", "usage_daily", USER_DAILY),
-    "usage_by_user_90d": ("runs", USER_DAILY),
-}
-
-# Per-user usage is not an output yet (see docs/focus.md and the report notes): until the
-# pipeline writes `usage_by_user_daily`, an empty view of its columns stands in for it so
-# the helper views compile and show no users instead of invented ones.
-USER_DAILY_STUB = f"""
-create or replace view {USER_DAILY} as
-select
-    cast(null as varchar) as account_id,
-    cast(null as varchar) as scope_id,
-    cast(null as varchar) as product_code,
-    cast(null as varchar) as meter,
-    cast(null as varchar) as user_id,
-    cast(null as bigint) as events,
-    cast(null as decimal(38, 6)) as quantity_sum,
-    cast(null as date) as date
-where false
-"""
 
 
 def view_sql(name: str) -> str:
-    """The SELECT of ``sql/<name>.sql`` (a helper view)."""
+    """The SELECT of ``sql/serving/<name>.sql`` (a helper view)."""
     return sql_text(name)
 
 
-def _view_names(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute("select view_name from duckdb_views() where not internal").fetchall()
-    return {name for (name,) in rows}
-
-
 def register_helper_views(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Create the 90-day helper views on ``con`` (after ``register_views``); return their
-    names. A view whose source tables are missing (an OUT with no run yet) is skipped."""
-    views = _view_names(con)
-    if USER_DAILY not in views:
-        con.execute(USER_DAILY_STUB)
-        views.add(USER_DAILY)
-    created = []
+    """Create the 90-day helper views on ``con`` (after ``register_views``, which gives
+    every table a view, empty while it has no file); return their names."""
     for name in HELPER_VIEWS:
-        if not set(HELPER_SOURCES[name]) <= views:
-            continue
         con.execute(f"create or replace view {name} as\n{view_sql(name)}")
-        created.append(name)
-    return created
+    return list(HELPER_VIEWS)
 
 
 def refresh_catalog(store: Store) -> Path | None:
@@ -98,15 +65,18 @@ def build_catalog(out: Path) -> Path:
         raise ConfigError(f"catalog: --output {out} is not a folder; fix: run flexbatch run first")
     final = out / CATALOG_NAME
     tmp = out / f".{CATALOG_NAME}.tmp"
-    for stale in (tmp, Path(f"{tmp}.wal")):
-        stale.unlink(missing_ok=True)
-    con = duckdb.connect(str(tmp))
-    try:
-        tables = register_views(con, out)
-        helpers = register_helper_views(con)
-        con.execute("checkpoint")
-    finally:
-        con.close()
+    # Built in a scratch folder, then copied next to the final file: DuckDB derives the
+    # write-ahead log's path by string surgery that breaks on a '?' in OUT's path.
+    with tempfile.TemporaryDirectory(prefix="flexbatch-catalog-") as scratch:
+        built = Path(scratch) / CATALOG_NAME
+        con = duckdb.connect(str(built))
+        try:
+            tables = register_views(con, out)
+            helpers = register_helper_views(con)
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        shutil.copyfile(built, tmp)
     _fsync(tmp)
     # A write-ahead log left next to the old file would be replayed onto the new one.
     Path(f"{final}.wal").unlink(missing_ok=True)

@@ -20,22 +20,31 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 
-from flexbatch.storage.publish import COMMITS, DAYS
+import polars as pl
+
 from flexbatch.storage.stores import Store
+from flexbatch.tables import table
 
 logger = logging.getLogger(__name__)
 
 CASCADES = "_cascades"
 
 
-def committed_runs(store: Store) -> dict[date, str]:
-    """The run each day's latest commit names, from one listing of the commit records."""
-    runs: dict[date, str] = {}
-    for info in store.walk(DAYS, 3):
-        _, day, folder, name = info.rel.split("/")
-        if folder == COMMITS and name.endswith(".json") and not name.startswith("."):
-            runs[date.fromisoformat(day)] = name.split(".")[1]  # sorted: the latest wins
-    return runs
+def published_runs(store: Store) -> dict[date, str]:
+    """The latest run (by ``finished_at``) in each day's ``runs`` partition. ``runs`` is
+    the last table a publication moves into place, so a day whose latest run is R holds
+    R's rows in every table."""
+    spec = table("runs")
+    files = [f for f in store.walk(spec.path, 2) if f.name.endswith(".parquet")]
+    if not files:
+        return {}
+    frames = [
+        pl.read_parquet(store.local(f.rel), columns=["run_id", "finished_at"], glob=False)
+        .with_columns(pl.lit(date.fromisoformat(f.folder.rsplit("=", 1)[1])).alias("date"))
+        for f in files
+    ]
+    latest = pl.concat(frames).sort("finished_at").group_by("date").last()
+    return dict(zip(latest["date"], latest["run_id"], strict=True))
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,7 @@ class Intent:
 
 def begin(store: Store, run_id: str, command: str, days: list[date]) -> None:
     """Record, before anything is published, the days ``run_id`` sets out to compute."""
-    runs = committed_runs(store)
+    runs = published_runs(store)
     record = {
         "run_id": run_id,
         "command": command,
@@ -79,7 +88,7 @@ def pending_days(store: Store, found: list[Intent] | None = None) -> dict[date, 
     """Days an interrupted command set out to compute and never published, with the
     command's record."""
     found = intents(store) if found is None else found
-    runs = committed_runs(store) if found else {}
+    runs = published_runs(store) if found else {}
     pending: dict[date, Intent] = {}
     for intent in found:
         for day, before in intent.before.items():
