@@ -1,13 +1,30 @@
-"""The day's credit processing (SPEC §4): expire, grant, transfer, burn, then balances,
-forecast, alerts and the audits, all as SQL over every account at once.
+"""The credit ledger engine: one day of SPEC §4 (expire, grant, transfer, burn) and §5
+(balances, forecast, alerts) over every account at once.
 
-Python only sequences the steps: one pass per transfer of the day (transfers chain: a
-credit received can be sent on) and one pass per product rank (an account's products burn
-in ascending product_code, each from what the previous left). Each pass is one vectorised
-statement over all accounts and grants.
+The contract, in the manner of OpenMeter's ``engine.Run(params) -> result``:
 
-State: ``OUT/_state/grants/date=D`` holds every live grant slice (remaining may be 0) at
-the end of D; with ``balances`` of D it is all the next day needs.
+in, the starting state (``register_credit_state``, read from OUT):
+    ``slices_prev``     every live grant slice at the end of the previous processed day
+                        (``OUT/_state/grants``; remaining may be 0)
+    ``balances_prev``   that day's balances; ``burn_history`` the balances of the 29 days
+                        before the day (the forecast's burn window); ``depletion_prev``
+                        that day's depletion dates (so an alert is raised once)
+in, the day (``register_credit_inputs`` and the caller):
+    ``charges``         the day's charges (the charging steps)
+    ``grants_in``, ``transfers_in``   the validated grants and transfers files
+    ``run_context``     day, previous_day, forecast_horizon_days
+out (``compute_credit_day``):
+    the day's ``credit_ledger``, ``balances``, ``forecast`` and ``alerts`` frames, and the
+    new state ``_state/grants`` (the slices at the end of the day): with ``balances`` it is
+    all the next day needs. An audit failure raises ``AuditError`` and returns nothing.
+
+Every rule is a step of ``sql/ledger/`` (one SELECT per file, materialised by
+``run_step`` as a temp table of its name); the rules several steps share are written once:
+the burn order in ``grant_burn_rank``, the product order in ``charges_to_burn``, the band
+share and expiry window in ``rules``. Python only sequences the steps: one pass per
+transfer of the day (transfers chain: a credit received can be sent on) and one per
+product rank (an account's products burn in ascending product_code, each from what the
+previous left); each pass is one vectorised statement over all accounts and grants.
 """
 
 from __future__ import annotations
@@ -21,15 +38,18 @@ import duckdb
 import polars as pl
 
 from flexbatch.errors import AuditError
+from flexbatch.ledger.rules import register_rules
 from flexbatch.resources import sql_text
 from flexbatch.storage.publish import partition_files
 from flexbatch.storage.stores import Location, Store, store_of
+from flexbatch.tables import empty_select, produced_by, table
 from flexbatch.transform.sql_steps import relation_over_files, run_step
 
 logger = logging.getLogger(__name__)
 
-GRANT_STATE = "_state/grants"
+GRANT_STATE = table("grant_state").path  # "_state/grants"
 FORECAST_HORIZON_DAYS = 90
+BURN_WINDOW_DAYS = 30  # burn_rate is the mean consumption of the trailing 30 days
 
 SLICE_COLUMNS = (
     "account_id, grant_id, currency, priority, expires_on, unit_cost, cost_currency, "
@@ -38,92 +58,79 @@ SLICE_COLUMNS = (
 ENTRY_COLUMNS = (
     "account_id, grant_id, currency, entry_type, amount, product_code, ref, grant_remaining"
 )
+BALANCE_COLUMNS = (
+    "account_id, currency, available, overdraft, overdraft_total, "
+    "purchased_total, used_total, expired_total, band, consumed, in_overdraft"
+)
 
-EMPTY_SLICES = """
-select cast(null as varchar) as account_id, cast(null as varchar) as grant_id,
-       cast(null as varchar) as currency, cast(null as integer) as priority,
-       cast(null as date) as expires_on, cast(null as decimal(38, 6)) as unit_cost,
-       cast(null as varchar) as cost_currency, cast(null as date) as effective_on,
-       cast(null as varchar) as products, cast(null as decimal(38, 6)) as remaining
-where false"""
+# entry_order of each step's entries: the step's place in SPEC §4
+EXPIRE, GRANT, TRANSFER, BURN = 1, 2, 3, 4
 
-EMPTY_BALANCES = """
-select cast(null as varchar) as account_id, cast(null as varchar) as currency,
-       cast(null as decimal(38, 6)) as available, cast(null as decimal(38, 6)) as overdraft,
-       cast(null as decimal(38, 6)) as overdraft_total,
-       cast(null as decimal(38, 6)) as purchased_total,
-       cast(null as decimal(38, 6)) as used_total, cast(null as decimal(38, 6)) as expired_total,
-       cast(null as varchar) as band, cast(null as decimal(38, 6)) as consumed,
-       cast(null as boolean) as in_overdraft
-where false"""
-
-EMPTY_DEPLETION = """
-select cast(null as varchar) as account_id, cast(null as varchar) as currency,
-       cast(null as date) as depletion_date
-where false"""
-
-OUTPUT_ORDER = {
-    "credit_ledger": "account_id, entry_order, currency, product_code nulls first, "
-    "ref nulls first, grant_id nulls first",
-    "balances": "account_id, currency",
-    "forecast": "account_id, currency, date",
-    "alerts": "account_id, kind, ref",
-    GRANT_STATE: "account_id, grant_id",
-}
+# the day's frames, each sorted by its registry order (files are deterministic)
+OUTPUT_ORDER = {t.path: t.order for t in produced_by("ledger")}
 AUDITS = ("audit_conservation", "audit_charged", "audit_grants_non_negative")
 
 
-def _table_over(
-    con: duckdb.DuckDBPyConnection, name: str, files: list[Path], columns: str, empty: str
-) -> None:
-    relation_over_files(con, name, files, columns, empty, materialise=True)
+@dataclass(frozen=True)
+class CreditCounts:
+    entries: int
+    transfers: int
+    transfers_rejected: int
+    burn_rounds: int
+    alerts: int
 
 
-def _day_files(out: Store, table: str, day: date | None, key: str = "date") -> list[Path]:
+def _day_files(out: Store, table_path: str, day: date | None) -> list[Path]:
     if day is None:
         return []
-    return [out.local(f.rel) for f in partition_files(out, table, day)]
+    return [out.local(f.rel) for f in partition_files(out, table_path, day)]
+
+
+def _state_table(
+    con: duckdb.DuckDBPyConnection, name: str, table_path: str, files: list[Path], columns: str
+) -> None:
+    """Temp table ``name`` of ``columns`` over ``files``; the published table's typed empty
+    form when there are none (the first day, or a day before any activity)."""
+    empty = f"select {columns} from ({empty_select(table_path)}) as empty"
+    relation_over_files(con, name, files, columns, empty, materialise=True)
 
 
 def register_credit_state(
     con: duckdb.DuckDBPyConnection, out: Location | Store, day: date, previous_day: date | None
 ) -> None:
-    """Yesterday's slices and balances, the burn of the 29 days before, and yesterday's
-    depletion dates: the compact state of the credit ledger."""
+    """The starting state: yesterday's slices and balances, the balances of the burn window
+    before the day, and yesterday's depletion dates."""
     out = store_of(out)
-    _table_over(
-        con, "slices", _day_files(out, GRANT_STATE, previous_day), SLICE_COLUMNS, EMPTY_SLICES
+    _state_table(
+        con, "slices_prev", GRANT_STATE, _day_files(out, GRANT_STATE, previous_day), SLICE_COLUMNS
     )
-    con.execute("create or replace temp table slices_prev as select * from slices")
-    balance_columns = (
-        "account_id, currency, available, overdraft, overdraft_total, "
-        "purchased_total, used_total, expired_total, band, consumed, in_overdraft"
-    )
-    _table_over(
+    _state_table(
         con,
         "balances_prev",
+        "balances",
         _day_files(out, "balances", previous_day),
-        balance_columns,
-        EMPTY_BALANCES,
+        BALANCE_COLUMNS,
     )
     history = [
-        f for i in range(1, 30) for f in _day_files(out, "balances", day - timedelta(days=i))
+        f
+        for i in range(1, BURN_WINDOW_DAYS)
+        for f in _day_files(out, "balances", day - timedelta(days=i))
     ]
-    _table_over(con, "burn_history", history, balance_columns, EMPTY_BALANCES)
-    depletion = _day_files(out, "forecast", previous_day, key="as_of")
-    _table_over(
+    _state_table(con, "burn_history", "balances", history, BALANCE_COLUMNS)
+    _state_table(
         con,
         "depletion_prev",
-        depletion,
+        "forecast",
+        _day_files(out, "forecast", previous_day),
         "distinct account_id, currency, depletion_date",
-        EMPTY_DEPLETION,
     )
 
 
 def register_credit_inputs(
     con: duckdb.DuckDBPyConnection, grants: pl.DataFrame, transfers: pl.DataFrame
 ) -> None:
-    """Grants with products as ';A;B;' ('' = every product), for a portable LIKE-free test."""
+    """The day's grants and transfers files as ``grants_in`` and ``transfers_in``; a grant's
+    products as ';A;B;' ('' = every product), for a portable LIKE-free test."""
     products = (
         pl.when(pl.col("products").list.len() == 0)
         .then(pl.lit(""))
@@ -137,121 +144,76 @@ def register_credit_inputs(
     con.unregister("transfers_frame")
 
 
-@dataclass(frozen=True)
-class CreditCounts:
-    entries: int
-    transfers: int
-    transfers_rejected: int
-    burn_rounds: int
-    alerts: int
-
-
-def _entries(con: duckdb.DuckDBPyConnection, source: str, order: int) -> None:
+def _pass(con: duckdb.DuckDBPyConnection, name: str, column: str, value: int) -> None:
+    """One-row temp table ``name`` telling a pass's steps which transfer or rank is theirs."""
     con.execute(
-        f"insert into ledger_entries select {ENTRY_COLUMNS}, {order} as entry_order from {source}"
+        f"create or replace temp table {name} as select cast(? as bigint) as {column}", [value]
     )
 
 
-def _apply_deltas(con: duckdb.DuckDBPyConnection, deltas: str) -> None:
-    """slices.remaining += the signed amounts of ``deltas`` (account_id, grant_id, amount)."""
-    con.execute(f"""
-        create or replace temp table slices as
-        select s.account_id, s.grant_id, s.currency, s.priority, s.expires_on, s.unit_cost,
-               s.cost_currency, s.effective_on, s.products,
-               s.remaining + coalesce(d.delta, 0) as remaining
-        from slices as s
-        left join (
-            select account_id, grant_id, sum(amount) as delta from {deltas}
-            where grant_id is not null group by account_id, grant_id
-        ) as d on d.account_id = s.account_id and d.grant_id = s.grant_id""")
+def _entries(con: duckdb.DuckDBPyConnection, step: str, entry_order: int) -> None:
+    """Append ``step``'s entries (ENTRY_COLUMNS) to the day's ledger."""
+    con.execute(
+        f"insert into ledger_entries select {ENTRY_COLUMNS}, {entry_order} as entry_order "
+        f"from {step}"
+    )
+
+
+def _draw(con: duckdb.DuckDBPyConnection, step: str) -> None:
+    """Take ``step``'s entries out of the slices they draw from."""
+    con.execute(f"create or replace temp view posted_entries as select * from {step}")
+    run_step(con, "slices_posted")
+    con.execute("create or replace temp table slices as select * from slices_posted")
 
 
 def _expire_and_grant(con: duckdb.DuckDBPyConnection) -> None:
+    """Steps 1 and 2: yesterday's expired slices written off, today's grants added."""
     run_step(con, "ledger_expire")
-    _entries(con, "ledger_expire", 1)
-    con.execute("""
-        create or replace temp table slices as
-        select s.* from slices as s cross join run_context as ctx
-        where s.expires_on is null or s.expires_on > ctx.day""")
+    _entries(con, "ledger_expire", EXPIRE)
     run_step(con, "ledger_grant")
-    con.execute(f"insert into slices select {SLICE_COLUMNS} from ledger_grant")
-    con.execute(
-        "insert into ledger_entries select account_id, grant_id, currency, 'grant', remaining, "
-        "null, null, remaining, 2 from ledger_grant"
-    )
+    run_step(con, "grant_entries")
+    _entries(con, "grant_entries", GRANT)
+    run_step(con, "slices_opening")
+    con.execute("create or replace temp table slices as select * from slices_opening")
+    run_step(con, "grant_burn_rank")
 
 
 def _transfers(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
-    """Each transfer of the day in transfer_id order; returns (done, rejected)."""
-    con.execute("""
-        create or replace temp table rejected_transfers as
-        select transfer_id, from_account, to_account, amount,
-               cast(0 as decimal(38, 6)) as available
-        from transfers_in where false""")
-    todays = con.execute("""
-        select t.transfer_id from transfers_in as t cross join run_context as ctx
-        where t.date <= ctx.day and (ctx.previous_day is null or t.date > ctx.previous_day)
-        order by t.transfer_id""").fetchall()
+    """Step 3: each transfer of the day in transfer_id order; returns (done, rejected)."""
+    transfers = run_step(con, "transfers_today") or 0
+    con.execute(
+        "create or replace temp table rejected_transfers as select transfer_id, from_account, "
+        "to_account, amount, cast(0 as decimal(38, 6)) as available "
+        "from transfers_today where false"
+    )
     rejected = 0
-    for (transfer_id,) in todays:
-        con.execute(
-            "create or replace temp table current_transfer as "
-            "select * from transfers_in where transfer_id = ?",
-            [transfer_id],
-        )
+    for transfer_order in range(1, transfers + 1):
+        _pass(con, "transfer_pass", "transfer_order", transfer_order)
         if run_step(con, "ledger_transfer") == 0:
             rejected += 1
-            con.execute("""
-                insert into rejected_transfers
-                select t.transfer_id, t.from_account, t.to_account, t.amount,
-                       coalesce(sum(s.remaining), 0)
-                from current_transfer as t
-                left join slices as s
-                    on s.account_id = t.from_account
-                    and (t.currency is null or s.currency = t.currency)
-                group by t.transfer_id, t.from_account, t.to_account, t.amount""")
+            run_step(con, "transfer_rejected")
+            con.execute("insert into rejected_transfers select * from transfer_rejected")
             continue
-        con.execute("""
-            insert into ledger_entries
-            select account_id, grant_id, currency, 'transfer_out', -moved, null, transfer_id,
-                   remaining - moved, 3 from ledger_transfer""")
-        con.execute("""
-            create or replace temp table transfer_slices as
-            select to_account as account_id, grant_id || '@' || transfer_id as grant_id,
-                   currency, priority, expires_on, unit_cost, cost_currency, effective_on,
-                   products, moved as remaining, transfer_id
-            from ledger_transfer""")
-        con.execute(
-            "insert into ledger_entries select account_id, grant_id, currency, 'transfer_in', "
-            "remaining, null, transfer_id, remaining, 3 from transfer_slices"
-        )
-        _apply_deltas(con, "(select account_id, grant_id, -moved as amount from ledger_transfer)")
+        run_step(con, "transfer_entries")
+        _entries(con, "transfer_entries", TRANSFER)
+        _draw(con, "transfer_entries")
+        run_step(con, "transfer_slices")
         con.execute(f"insert into slices select {SLICE_COLUMNS} from transfer_slices")
-    return len(todays), rejected
+        run_step(con, "grant_burn_rank")  # the receiver's new slices take their place
+    return transfers, rejected
 
 
 def _burn(con: duckdb.DuckDBPyConnection) -> int:
-    """Each account's products in ascending product_code, one round per rank."""
-    con.execute("""
-        create or replace temp table charges_to_burn as
-        select account_id, product_code, transaction_id, credits,
-               dense_rank() over (partition by account_id order by product_code) as product_rank,
-               row_number() over (
-                   partition by account_id, product_code order by scope_id, plan_id, tier
-               ) as charge_order
-        from charges where credits > 0""")
+    """Step 4: each account's products in ascending product_code, one round per rank."""
+    run_step(con, "charges_to_burn")
     ((rounds,),) = con.execute(
         "select coalesce(max(product_rank), 0) from charges_to_burn"
     ).fetchall()
-    for rank in range(1, int(rounds) + 1):
-        con.execute(
-            "create or replace temp table burn_charges as "
-            "select * from charges_to_burn where product_rank = ?",
-            [rank],
-        )
+    for product_rank in range(1, int(rounds) + 1):
+        _pass(con, "burn_pass", "product_rank", product_rank)
         run_step(con, "ledger_burn")
-        _entries(con, "ledger_burn", 4)
-        _apply_deltas(con, "ledger_burn")
+        _entries(con, "ledger_burn", BURN)
+        _draw(con, "ledger_burn")
     return int(rounds)
 
 
@@ -265,41 +227,36 @@ def _audit(con: duckdb.DuckDBPyConnection) -> None:
             )
 
 
+def _sorted(con: duckdb.DuckDBPyConnection, table_path: str, select: str) -> pl.DataFrame:
+    return con.sql(f"{select} order by {OUTPUT_ORDER[table_path]}").pl()
+
+
 def compute_credit_day(
     con: duckdb.DuckDBPyConnection,
 ) -> tuple[dict[str, pl.DataFrame], CreditCounts]:
-    """Run the day's credit steps on registered state and inputs; return the outputs."""
-    con.execute("""
-        create or replace temp table ledger_entries as
-        select cast(null as varchar) as account_id, cast(null as varchar) as grant_id,
-               cast(null as varchar) as currency, cast(null as varchar) as entry_type,
-               cast(null as decimal(38, 6)) as amount, cast(null as varchar) as product_code,
-               cast(null as varchar) as ref, cast(null as decimal(38, 6)) as grant_remaining,
-               cast(null as integer) as entry_order
-        where false""")
+    """Run the day's credit steps on the registered state and inputs (see the module's
+    contract); return the day's frames by table path and the counts."""
+    register_rules(con)
+    con.execute(
+        f"create or replace temp table ledger_entries as select {ENTRY_COLUMNS}, entry_order "
+        f"from ({empty_select('credit_ledger')}) as empty"
+    )
     _expire_and_grant(con)
     transfers, rejected = _transfers(con)
     rounds = _burn(con)
-    for step in ("balances", "forecast"):
+    for step in ("balances", "forecast", "forecast_summary"):
         run_step(con, step)
-    con.execute("""
-        create or replace temp table forecast_summary as
-        select distinct account_id, currency, burn_rate, depletion_date from forecast""")
     for step in ("prior_daily_users", "user_counts", "alerts"):
         run_step(con, step)
     _audit(con)
     frames = {
-        "credit_ledger": con.sql(
-            "select account_id, grant_id, currency, entry_type, amount, product_code, ref, "
-            f"grant_remaining, entry_order from ledger_entries "
-            f"order by {OUTPUT_ORDER['credit_ledger']}"
-        ).pl(),
-        "balances": con.sql(f"select * from balances order by {OUTPUT_ORDER['balances']}").pl(),
-        "forecast": con.sql(f"select * from forecast order by {OUTPUT_ORDER['forecast']}").pl(),
-        "alerts": con.sql(f"select * from alerts order by {OUTPUT_ORDER['alerts']}").pl(),
-        GRANT_STATE: con.sql(
-            f"select {SLICE_COLUMNS} from slices order by {OUTPUT_ORDER[GRANT_STATE]}"
-        ).pl(),
+        "credit_ledger": _sorted(
+            con, "credit_ledger", f"select {ENTRY_COLUMNS}, entry_order from ledger_entries"
+        ),
+        "balances": _sorted(con, "balances", "select * from balances"),
+        "forecast": _sorted(con, "forecast", "select * from forecast"),
+        "alerts": _sorted(con, "alerts", "select * from alerts"),
+        GRANT_STATE: _sorted(con, GRANT_STATE, f"select {SLICE_COLUMNS} from slices"),
     }
     counts = CreditCounts(
         entries=frames["credit_ledger"].height,

@@ -30,12 +30,12 @@ from pathlib import Path
 import duckdb
 
 from flexbatch.errors import ConfigError, FlexbatchError
+from flexbatch.ledger.credit_ledger import GRANT_STATE
 from flexbatch.tables import table
 
 FOCUS_VERSION = "1.2"
 PROVIDER_ENV = "FLEXBATCH_PROVIDER_NAME"
 DEFAULT_PROVIDER = "flexbatch"
-GRANT_STATE = "_state/grants"
 
 FOCUS_COLUMNS = (
     "BilledCost",

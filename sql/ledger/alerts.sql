@@ -2,11 +2,13 @@
 -- grain: one row per alert
 -- key:   (account_id, kind, ref); the date is the partition
 -- upstream: balances, balances_prev, slices, slices_prev, rejected_transfers,
---           forecast_summary, depletion_prev, user_counts, run_context
+--           forecast_summary, depletion_prev, user_counts, run_context, credit_rules
 with
 
 context as (
-    select day, previous_day from run_context
+    select ctx.day, ctx.previous_day, r.band_percent, r.expiring_window_days
+    from run_context as ctx
+    cross join credit_rules as r
 ),
 
 low_balance as (
@@ -14,11 +16,13 @@ low_balance as (
         b.account_id,
         'low_balance' as kind,
         'warning' as severity,
-        b.currency || ' balance ' || cast(b.available as varchar) || ' is at or below 20% of '
-            || cast(b.purchased_total as varchar) || ' purchased' as message,
+        b.currency || ' balance ' || cast(b.available as varchar) || ' is at or below '
+            || ctx.band_percent || '% of ' || cast(b.purchased_total as varchar)
+            || ' purchased' as message,
         b.available as amount,
         b.currency as ref
     from balances as b
+    cross join context as ctx
     left join balances_prev as p
         on p.account_id = b.account_id and p.currency = b.currency
     where b.band = 'red'
@@ -41,10 +45,10 @@ expiring_soon as (
         on p.account_id = s.account_id
         and p.grant_id = s.grant_id
         and p.remaining > 0
-        and p.expires_on <= ctx.previous_day + 90
+        and p.expires_on <= ctx.previous_day + ctx.expiring_window_days
     where s.remaining > 0
       and s.expires_on > ctx.day
-      and s.expires_on <= ctx.day + 90
+      and s.expires_on <= ctx.day + ctx.expiring_window_days
       and p.grant_id is null
 ),
 

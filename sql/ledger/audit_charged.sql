@@ -1,5 +1,7 @@
 -- audit_charged: per account, consumed + overdraft must equal the day's charged credits.
 -- Returns the violating accounts (zero rows = pass).
+-- grain: one row per account whose consumed + overdraft differs from its charges
+-- key:   (account_id)
 -- upstream: ledger_entries, charges
 with
 

@@ -3,13 +3,15 @@
 -- grain: one row per account, currency and day
 -- key:   (account_id, currency); the date is the partition
 -- upstream: ledger_entries (today), slices (end of today), balances_prev (previous
---           processed day), run_context
+--           processed day), run_context, credit_rules (band_share, expiring_window_days)
 -- in_overdraft (beyond SPEC §5) carries the overdraft condition to the next day's alerts.
 -- Conservation: purchased_total - used_total - expired_total = available (audited).
 with
 
 context as (
-    select day from run_context
+    select ctx.day, r.band_share, r.expiring_window_days
+    from run_context as ctx
+    cross join credit_rules as r
 ),
 
 activity as (
@@ -32,8 +34,12 @@ holdings as (
         s.currency,
         sum(s.remaining) as available,
         sum(
-            case when s.expires_on > ctx.day and s.expires_on <= ctx.day + 90
-                 then s.remaining else 0 end
+            case
+                when s.expires_on > ctx.day
+                    and s.expires_on <= ctx.day + ctx.expiring_window_days
+                    then s.remaining
+                else 0
+            end
         ) as expiring_90d
     from slices as s
     cross join context as ctx
@@ -76,9 +82,11 @@ combined as (
         or (
             coalesce(p.in_overdraft, false)
             and coalesce(a.granted, z.z) + coalesce(a.transferred_in, z.z) = 0
-        ) as in_overdraft
+        ) as in_overdraft,
+        ctx.band_share
     from keys as k
     cross join zero as z
+    cross join context as ctx
     left join balances_prev as p
         on p.account_id = k.account_id and p.currency = k.currency
     left join activity as a
@@ -107,7 +115,7 @@ select
             then cast(round(cast(available as double) * 100 / cast(purchased_total as double), 2)
                       as decimal(9, 2))
     end as available_pct,
-    case when available > purchased_total * 0.2 then 'green' else 'red' end as band,
+    case when available > purchased_total * band_share then 'green' else 'red' end as band,
     cast(expiring_90d as decimal(38, 6)) as expiring_90d,
     in_overdraft
 from combined

@@ -3,7 +3,7 @@
 -- grain: one row per as_of day, account, currency and future date (1..horizon days ahead)
 -- key:   (account_id, currency, date); as_of is the partition
 -- upstream: balances (today), burn_history (consumed on the 29 days before), slices (end
---           of today), run_context (day, forecast_horizon_days)
+--           of today), grant_burn_rank, run_context (day, forecast_horizon_days)
 -- Expiry model: the burn draws from slices in burn order; what a slice still holds when it
 -- expires is written off that day. burn_rate is a statistic (computed through a double,
 -- stored as DECIMAL); the ledger itself never touches floats.
@@ -38,7 +38,7 @@ base as (
 ),
 
 placed as (
-    -- every slice with credits, laid out in burn order (never-expiring last)
+    -- every slice with credits, laid out in burn order (grant_burn_rank)
     select
         s.account_id,
         s.currency,
@@ -47,13 +47,14 @@ placed as (
         coalesce(
             sum(s.remaining) over (
                 partition by s.account_id, s.currency
-                order by
-                    s.priority, s.expires_on nulls last, s.unit_cost, s.effective_on, s.grant_id
+                order by r.burn_rank
                 rows between unbounded preceding and 1 preceding
             ),
             cast(0 as decimal(38, 6))
         ) as slice_start
     from slices as s
+    inner join grant_burn_rank as r
+        on r.account_id = s.account_id and r.grant_id = s.grant_id
     where s.remaining > 0
 ),
 

@@ -1,9 +1,9 @@
 -- ledger_burn: SPEC §4 step 4 for one product per account: the product's charges draw
--- from the slices it may use in burn order (priority, expiry with never last, unit_cost,
--- effective_on, grant_id); what no slice covers is overdraft.
+-- from the slices it may use in burn order (grant_burn_rank); what no slice covers is
+-- overdraft, in the currency of the last slice the product could use.
 -- grain: one row per (charge, slice) overlap, plus one per charge part left uncovered
 -- key:   (ref = transaction_id, grant_id); grant_id is null on overdraft rows
--- upstream: slices, burn_charges (this round's charges: one product per account)
+-- upstream: charges_to_burn, burn_pass (this round's product_rank), slices, grant_burn_rank
 -- Charges and eligible slices are laid end to end as intervals of credits; a charge takes
 -- from a slice exactly the length of their overlap.
 with
@@ -22,7 +22,8 @@ charges_in as (
             ),
             cast(0 as decimal(38, 6))
         ) as charge_start
-    from burn_charges
+    from charges_to_burn
+    where product_rank = (select product_rank from burn_pass)
 ),
 
 round_products as (
@@ -35,24 +36,20 @@ eligible as (
         s.grant_id,
         s.currency,
         s.remaining,
+        r.burn_rank,
         coalesce(
             sum(s.remaining) over (
                 partition by s.account_id
-                order by
-                    s.priority, s.expires_on nulls last, s.unit_cost, s.effective_on, s.grant_id
+                order by r.burn_rank
                 rows between unbounded preceding and 1 preceding
             ),
             cast(0 as decimal(38, 6))
-        ) as slice_start,
-        row_number() over (
-            partition by s.account_id
-            order by
-                s.priority desc, s.expires_on desc nulls first, s.unit_cost desc,
-                s.effective_on desc, s.grant_id desc
-        ) as rank_from_last
+        ) as slice_start
     from slices as s
     inner join round_products as p
         on p.account_id = s.account_id
+    inner join grant_burn_rank as r
+        on r.account_id = s.account_id and r.grant_id = s.grant_id
     where s.products = '' or position(';' || p.product_code || ';' in s.products) > 0
 ),
 
@@ -60,7 +57,7 @@ account_cover as (
     select
         account_id,
         sum(remaining) as covered,
-        max(case when rank_from_last = 1 then currency end) as last_currency
+        arg_max(currency, burn_rank) as last_currency
     from eligible
     group by account_id
 ),

@@ -2,7 +2,8 @@
 -- expires_on has come (on or before the day, so a skipped day never keeps credits alive).
 -- grain: one entry per slice expiring with credits left
 -- key:   (account_id, grant_id)
--- upstream: slices (grant slices at the end of the previous processed day), run_context
+-- upstream: slices_prev (grant slices at the end of the previous processed day),
+--           run_context
 select
     s.account_id,
     s.grant_id,
@@ -12,7 +13,7 @@ select
     cast(null as varchar) as product_code,
     cast(null as varchar) as ref,
     cast(0 as decimal(38, 6)) as grant_remaining
-from slices as s
+from slices_prev as s
 cross join run_context as ctx
 where s.expires_on <= ctx.day
   and s.remaining > 0

@@ -3,11 +3,15 @@
 -- cost and products. A transfer larger than what the sender holds moves nothing.
 -- grain: one row per sender slice the transfer draws from
 -- key:   (transfer_id, grant_id)
--- upstream: slices, current_transfer (one row)
+-- upstream: transfers_today, transfer_pass (the pass's transfer_order), slices,
+--           grant_burn_rank
 with
 
 transfer as (
-    select * from current_transfer
+    select t.*
+    from transfers_today as t
+    inner join transfer_pass as tp
+        on tp.transfer_order = t.transfer_order
 ),
 
 sender_slices as (
@@ -18,8 +22,7 @@ sender_slices as (
         t.amount as transfer_amount,
         coalesce(
             sum(s.remaining) over (
-                order by
-                    s.priority, s.expires_on nulls last, s.unit_cost, s.effective_on, s.grant_id
+                order by r.burn_rank
                 rows between unbounded preceding and 1 preceding
             ),
             cast(0 as decimal(38, 6))
@@ -29,6 +32,8 @@ sender_slices as (
     inner join transfer as t
         on t.from_account = s.account_id
         and (t.currency is null or t.currency = s.currency)
+    inner join grant_burn_rank as r
+        on r.account_id = s.account_id and r.grant_id = s.grant_id
     where s.remaining > 0
 )
 

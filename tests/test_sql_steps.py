@@ -1,0 +1,721 @@
+"""Golden rows for single SQL steps (sqlmesh/dbt unit-test style): a few hand-written rows
+for each upstream relation of one step, on an in-memory DuckDB, and the exact rows the
+step must return. No files, no CLI: each test takes milliseconds.
+
+Expected values are computed by hand in the comments, never copied from a run. The day is
+D = 2026-03-10 (previous processed day 2026-03-09) unless a test says otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal as Dec
+
+import duckdb
+import pytest
+
+from flexbatch.ledger import rules
+from flexbatch.ledger.credit_ledger import BALANCE_COLUMNS, SLICE_COLUMNS
+from flexbatch.resources import sql_names, sql_text
+from flexbatch.tables import empty_select
+from flexbatch.transform.sql_steps import run_step
+
+D = date(2026, 3, 10)
+PREVIOUS = date(2026, 3, 9)
+
+
+def d(offset: int) -> date:
+    """D plus ``offset`` days."""
+    return D + timedelta(days=offset)
+
+
+SLICES = (
+    "account_id varchar, grant_id varchar, currency varchar, priority integer, "
+    "expires_on date, unit_cost decimal(38, 6), cost_currency varchar, effective_on date, "
+    "products varchar, remaining decimal(38, 6)"
+)
+ENTRIES = (
+    "account_id varchar, grant_id varchar, currency varchar, entry_type varchar, "
+    "amount decimal(38, 6), product_code varchar, ref varchar, grant_remaining decimal(38, 6)"
+)
+
+
+@pytest.fixture
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = duckdb.connect()
+    connection.execute("set TimeZone = 'UTC'")
+    given(
+        connection,
+        "run_context",
+        "day date, day_start timestamp, day_end timestamp, month_start date, "
+        "previous_day date, forecast_horizon_days integer",
+        [(D, datetime(2026, 3, 10), datetime(2026, 3, 11), date(2026, 3, 1), PREVIOUS, 3)],
+    )
+    rules.register_rules(connection)
+    yield connection
+    connection.close()
+
+
+def given(con: duckdb.DuckDBPyConnection, name: str, columns: str, rows: Sequence[tuple]) -> None:
+    """Temp table ``name`` with ``columns`` (a column list with types) holding ``rows``."""
+    con.execute(f"create or replace temp table {name} ({columns})")
+    if rows:
+        marks = ", ".join("?" for _ in rows[0])
+        con.executemany(f"insert into {name} values ({marks})", [list(r) for r in rows])
+
+
+def step(con: duckdb.DuckDBPyConnection, name: str, columns: str, order_by: str) -> list[tuple]:
+    """``columns`` of the rows of step ``name``, materialised as its temp table."""
+    run_step(con, name)
+    return con.execute(f"select {columns} from {name} order by {order_by}").fetchall()
+
+
+def slice_row(
+    grant_id: str,
+    remaining: str,
+    *,
+    account: str = "acme",
+    currency: str = "flex_credit",
+    priority: int = 10,
+    expires_on: date | None = None,
+    unit_cost: str = "0",
+    effective_on: date = date(2026, 3, 1),
+    products: str = "",
+) -> tuple:
+    return (
+        account,
+        grant_id,
+        currency,
+        priority,
+        expires_on,
+        Dec(unit_cost),
+        "USD",
+        effective_on,
+        products,
+        Dec(remaining),
+    )
+
+
+# --- charging steps -----------------------------------------------------------------------
+
+PLAN_VERSIONS = (
+    "plan_id varchar, plan_version date, product_code varchar, chargeable varchar, "
+    "meter varchar, algorithm varchar, billing_period varchar, threshold_scope varchar"
+)
+PLAN_TIERS = (
+    "plan_id varchar, plan_version date, tier integer, tier_above decimal(38, 6), "
+    "tier_upper decimal(38, 6), unit_price decimal(38, 6)"
+)
+PERIOD_UNITS = (
+    "plan_id varchar, plan_version date, period_key varchar, account_id varchar, "
+    "threshold_key varchar, scope_id varchar, units decimal(38, 6), "
+    "position_start decimal(38, 6), position_end decimal(38, 6)"
+)
+V1 = date(2026, 1, 1)
+
+
+def test_charges_split_units_across_a_tier_boundary_and_round_half_even(con):
+    given(
+        con,
+        "plan_versions",
+        PLAN_VERSIONS,
+        [
+            ("P", V1, "ADH", "resource", "m", "sum", "day", "account"),
+            ("Q", V1, "CONNECT", "resource", "m", "sum", "month", "account"),
+        ],
+    )
+    given(
+        con,
+        "plan_tiers",
+        PLAN_TIERS,
+        [
+            ("P", V1, 1, Dec(0), Dec(10), Dec(1)),
+            ("P", V1, 2, Dec(10), None, Dec("0.5")),
+            ("Q", V1, 1, Dec(0), None, Dec("0.000001")),  # a micro-credit per unit
+        ],
+    )
+    given(
+        con,
+        "period_units",
+        PERIOD_UNITS,
+        [
+            # positions 8..13: 2 units below the boundary at 10, 3 above
+            ("P", V1, "2026-03-10", "acme", "", "ns-1", Dec(5), Dec(8), Dec(13)),
+            # 0.5 micro-credits: the tie goes to the even 0
+            ("Q", V1, "2026-03-01", "acme", "", "ns-1", Dec("0.5"), Dec(0), Dec("0.5")),
+            # 1.5 and 2.5 micro-credits: both go to the even 2
+            ("Q", V1, "2026-03-01", "acme", "", "ns-2", Dec("1.5"), Dec("0.5"), Dec(2)),
+            ("Q", V1, "2026-03-01", "acme", "", "ns-3", Dec("2.5"), Dec(2), Dec("4.5")),
+        ],
+    )
+    rows = step(
+        con,
+        "charges",
+        "plan_id, scope_id, tier, tier_above, units, credits, period_start",
+        "plan_id, scope_id, tier",
+    )
+    assert rows == [
+        ("P", "ns-1", 1, Dec(0), Dec(2), Dec(2), D),  # 2 x 1
+        ("P", "ns-1", 2, Dec(10), Dec(3), Dec("1.5"), D),  # 3 x 0.5
+        ("Q", "ns-1", 1, Dec(0), Dec("0.5"), Dec(0), date(2026, 3, 1)),  # month: month_start
+        ("Q", "ns-2", 1, Dec(0), Dec("1.5"), Dec("0.000002"), date(2026, 3, 1)),
+        ("Q", "ns-3", 1, Dec(0), Dec("2.5"), Dec("0.000002"), date(2026, 3, 1)),
+    ]
+    ((txid,),) = con.execute(
+        "select transaction_id from charges where plan_id = 'P' and tier = 2"
+    ).fetchall()
+    assert txid == hashlib.md5(b"2026-03-10|acme|ns-1|P|2").hexdigest()
+
+
+PLAN_GROUPS = (
+    "plan_id varchar, plan_version date, algorithm varchar, billing_period varchar, "
+    "period_key varchar, distinct_window varchar, account_id varchar, threshold_key varchar, "
+    "subject_scope varchar, subject_id varchar, scope_id varchar, is_resource_group boolean, "
+    "hour_key varchar, quantity_sum decimal(38, 6), quantity_max decimal(38, 6)"
+)
+MONTH = "2026-03-01"
+
+
+def group(
+    plan_id: str,
+    algorithm: str,
+    scope_id: str,
+    *,
+    subject: str | None = None,
+    quantity: str = "0",
+    resource_group: bool = False,
+) -> tuple:
+    """A plan_groups row of a month plan of acme with shared thresholds."""
+    q = Dec(quantity)
+    return (
+        plan_id,
+        V1,
+        algorithm,
+        "month",
+        MONTH,
+        MONTH,
+        "acme",
+        "",
+        "",
+        subject,
+        scope_id,
+        resource_group,
+        None,
+        q,
+        q,
+    )
+
+
+def test_new_subjects_first_time_in_window_at_the_lowest_scope(con):
+    given(
+        con,
+        "plan_groups",
+        PLAN_GROUPS,
+        [
+            group("U", "unique_users", "ns-2", subject="u1"),
+            group("U", "unique_users", "ns-1", subject="u1"),  # also in ns-2: ns-1 wins
+            group("U", "unique_users", "ns-1", subject="u2"),  # counted on an earlier day
+            group("R", "unique_resources", "ns-3", subject="r1", resource_group=True),
+            group("S", "sum", "ns-1", quantity="2"),  # not a distinct algorithm
+        ],
+    )
+    given(
+        con,
+        "subjects_history",
+        "plan_id varchar, period_start date, account_id varchar, threshold_key varchar, "
+        "subject_scope varchar, subject_id varchar",
+        [("U", date(2026, 3, 1), "acme", "", "", "u2")],
+    )
+    rows = step(con, "new_subjects", "plan_id, subject_id, scope_id", "plan_id, subject_id")
+    assert rows == [("R", "r1", "ns-3"), ("U", "u1", "ns-1")]
+
+
+def test_period_units_positions_continue_the_month_and_run_across_scopes(con):
+    given(
+        con,
+        "new_subjects",
+        "plan_id varchar, plan_version date, period_key varchar, account_id varchar, "
+        "threshold_key varchar, scope_id varchar",
+        [
+            ("U", V1, MONTH, "acme", "", "ns-1"),  # u1
+            ("U", V1, MONTH, "acme", "", "ns-1"),  # u2
+            ("U", V1, MONTH, "acme", "", "ns-2"),  # u3
+        ],
+    )
+    given(
+        con,
+        "plan_groups",
+        PLAN_GROUPS,
+        [
+            group("S", "sum", "ns-1", quantity="2.5"),
+            group("S", "sum", "ns-1", quantity="1.5"),
+            group("S", "sum", "ns-2", quantity="1"),
+            group("K", "peak", "ns-1", quantity="5"),
+            group("K", "peak", "ns-2", quantity="4"),  # below ns-1's 5: posts nothing
+        ],
+    )
+    given(
+        con,
+        "prior_positions",
+        "plan_id varchar, period_start date, account_id varchar, threshold_key varchar, "
+        "units_to_date decimal(38, 6)",
+        [
+            ("U", date(2026, 3, 1), "acme", "", Dec(4)),  # 4 users counted earlier
+            ("K", date(2026, 3, 1), "acme", "", Dec(3)),  # the month's peak so far
+        ],
+    )
+    rows = step(
+        con,
+        "period_units",
+        "plan_id, scope_id, units, position_start, position_end",
+        "plan_id, scope_id",
+    )
+    assert rows == [
+        ("K", "ns-1", Dec(2), Dec(3), Dec(5)),  # the peak rises 3 -> 5
+        ("S", "ns-1", Dec(4), Dec(0), Dec(4)),
+        ("S", "ns-2", Dec(1), Dec(4), Dec(5)),  # after the lower scope
+        ("U", "ns-1", Dec(2), Dec(4), Dec(6)),  # after the 4 earlier users
+        ("U", "ns-2", Dec(1), Dec(6), Dec(7)),
+    ]
+
+
+# --- ledger steps -------------------------------------------------------------------------
+
+
+def test_grant_burn_rank_is_priority_expiry_cost_effective_on_grant_id(con):
+    given(
+        con,
+        "slices",
+        SLICES,
+        [
+            slice_row("G-PAID", "1", expires_on=d(200), unit_cost="1"),
+            slice_row("G-PAID-B", "1", expires_on=d(200), unit_cost="1"),  # grant_id decides
+            slice_row(  # effective earlier: before G-PAID
+                "G-PAID-OLD", "1", expires_on=d(200), unit_cost="1", effective_on=date(2026, 2, 1)
+            ),
+            slice_row("G-FREE", "1", expires_on=d(200)),  # same expiry, free: before paid
+            slice_row("G-SOON", "1", expires_on=d(100), unit_cost="2"),  # expires first
+            slice_row("G-NEVER", "1"),  # never expires: last
+            slice_row("G-CLOUD", "1", priority=0, currency="cloud_credit", expires_on=d(300)),
+            slice_row("G-EMPTY", "0", account="globex"),  # ranked too, in its own account
+        ],
+    )
+    rows = step(con, "grant_burn_rank", "account_id, grant_id, burn_rank", "account_id, burn_rank")
+    assert rows == [
+        ("acme", "G-CLOUD", 1),
+        ("acme", "G-SOON", 2),
+        ("acme", "G-FREE", 3),
+        ("acme", "G-PAID-OLD", 4),
+        ("acme", "G-PAID", 5),
+        ("acme", "G-PAID-B", 6),
+        ("acme", "G-NEVER", 7),
+        ("globex", "G-EMPTY", 1),
+    ]
+
+
+def test_charges_to_burn_products_ascending_then_scope_plan_tier(con):
+    given(
+        con,
+        "charges",
+        "account_id varchar, scope_id varchar, product_code varchar, plan_id varchar, "
+        "tier integer, transaction_id varchar, credits decimal(38, 6)",
+        [
+            ("acme", "ns-1", "ZZZ", "P-Z", 1, "t1", Dec(5)),
+            ("acme", "ns-2", "ADH", "P-A", 1, "t2", Dec(3)),
+            ("acme", "ns-1", "ADH", "P-A", 2, "t3", Dec(4)),
+            ("acme", "ns-1", "ADH", "P-A", 1, "t4", Dec(2)),
+            ("acme", "ns-1", "CONNECT", "P-C", 1, "t5", Dec(0)),  # nothing to burn
+            ("globex", "ns-1", "CONNECT", "P-C", 1, "t6", Dec(1)),
+        ],
+    )
+    rows = step(
+        con,
+        "charges_to_burn",
+        "account_id, product_code, transaction_id, product_rank, charge_order",
+        "account_id, product_rank, charge_order",
+    )
+    assert rows == [
+        ("acme", "ADH", "t4", 1, 1),
+        ("acme", "ADH", "t3", 1, 2),
+        ("acme", "ADH", "t2", 1, 3),
+        ("acme", "ZZZ", "t1", 2, 1),  # CONNECT had no credits: ZZZ is acme's second
+        ("globex", "CONNECT", "t6", 1, 1),
+    ]
+
+
+CHARGES_TO_BURN = (
+    "account_id varchar, product_code varchar, transaction_id varchar, "
+    "credits decimal(38, 6), product_rank bigint, charge_order bigint"
+)
+BURN_ENTRY = (
+    "account_id, grant_id, currency, entry_type, amount, product_code, ref, grant_remaining"
+)
+
+
+def burn(con: duckdb.DuckDBPyConnection, product_rank: int = 1) -> list[tuple]:
+    given(con, "burn_pass", "product_rank bigint", [(product_rank,)])
+    run_step(con, "grant_burn_rank")
+    return step(con, "ledger_burn", BURN_ENTRY, "account_id, ref, grant_id nulls last")
+
+
+def test_burn_takes_slices_in_burn_order_across_charges(con):
+    # burn order: CLOUD [0, 20), FREE [20, 30), PAID [30, 55), LATE [55, 85), NEVER
+    # charges:    c1 [0, 30), c2 [30, 70)
+    given(
+        con,
+        "slices",
+        SLICES,
+        [
+            slice_row("NEVER", "100"),
+            slice_row("LATE", "30", expires_on=d(200)),
+            slice_row("PAID", "25", expires_on=d(100), unit_cost="1"),
+            slice_row("FREE", "10", expires_on=d(100)),
+            slice_row("CLOUD", "20", priority=0, currency="cloud_credit", expires_on=d(20)),
+        ],
+    )
+    given(
+        con,
+        "charges_to_burn",
+        CHARGES_TO_BURN,
+        [
+            ("acme", "ADH", "c1", Dec(30), 1, 1),
+            ("acme", "ADH", "c2", Dec(40), 1, 2),
+            ("acme", "ZZZ", "c9", Dec(1000), 2, 1),  # the next round's: untouched
+        ],
+    )
+    assert burn(con) == [
+        ("acme", "CLOUD", "cloud_credit", "consume", Dec(-20), "ADH", "c1", Dec(0)),
+        ("acme", "FREE", "flex_credit", "consume", Dec(-10), "ADH", "c1", Dec(0)),
+        ("acme", "LATE", "flex_credit", "consume", Dec(-15), "ADH", "c2", Dec(15)),
+        ("acme", "PAID", "flex_credit", "consume", Dec(-25), "ADH", "c2", Dec(0)),
+    ]
+
+
+def test_burn_only_from_slices_the_product_may_use_and_overdraft_the_rest(con):
+    given(
+        con,
+        "slices",
+        SLICES,
+        [
+            # acme: the CONNECT charge may not use G-ADH, though it comes first
+            slice_row("G-ADH", "10", priority=0, currency="cloud_credit", products=";ADH;"),
+            slice_row("G-ALL", "5", currency="flex_token"),
+            # globex: a grant for two products pays for the second
+            slice_row("G-X", "10", account="globex", products=";ADH;CONNECT;"),
+        ],
+    )
+    given(
+        con,
+        "charges_to_burn",
+        CHARGES_TO_BURN,
+        [
+            ("acme", "CONNECT", "c3", Dec(8), 1, 1),
+            ("globex", "CONNECT", "c5", Dec(4), 1, 1),
+            ("initech", "ADH", "c4", Dec("2.5"), 1, 1),  # no grant at all
+        ],
+    )
+    assert burn(con) == [
+        ("acme", "G-ALL", "flex_token", "consume", Dec(-5), "CONNECT", "c3", Dec(0)),
+        # uncovered 3: in the currency of the last slice CONNECT could use
+        ("acme", None, "flex_token", "overdraft", Dec(-3), "CONNECT", "c3", None),
+        ("globex", "G-X", "flex_credit", "consume", Dec(-4), "CONNECT", "c5", Dec(6)),
+        ("initech", None, "flex_credit", "overdraft", Dec("-2.5"), "ADH", "c4", None),
+    ]
+
+
+def test_slices_posted_draws_consume_and_transfer_out_only(con):
+    given(con, "slices", SLICES, [slice_row("G1", "100"), slice_row("G2", "7")])
+    given(
+        con,
+        "posted_entries",
+        ENTRIES,
+        [
+            ("acme", "G1", "flex_credit", "consume", Dec(-10), "ADH", "c1", Dec(90)),
+            ("acme", "G1", "flex_credit", "transfer_out", Dec(-5), None, "T1", Dec(85)),
+            # the receiver slice comes with its amount (transfer_slices): not added twice
+            ("acme", "G1@T1", "flex_credit", "transfer_in", Dec(5), None, "T1", Dec(5)),
+            ("acme", None, "flex_credit", "overdraft", Dec(-1), "ADH", "c2", None),
+        ],
+    )
+    rows = step(con, "slices_posted", "grant_id, remaining", "grant_id")
+    assert rows == [("G1", Dec(85)), ("G2", Dec(7))]
+
+
+TRANSFERS_TODAY = (
+    "transfer_id varchar, from_account varchar, to_account varchar, amount decimal(38, 6), "
+    "currency varchar, transfer_order bigint"
+)
+
+
+def transfer_slices(con: duckdb.DuckDBPyConnection) -> None:
+    given(
+        con,
+        "slices",
+        SLICES,
+        [
+            slice_row("G-C", "50"),
+            slice_row("G-B", "20", expires_on=d(200)),
+            slice_row("G-A", "10", expires_on=d(100), unit_cost="0.5", products=";ADH;"),
+            slice_row("G-Z", "0", expires_on=d(10)),  # first in burn order, but empty
+            slice_row("G-T", "100", currency="flex_token", priority=0),  # other currency
+        ],
+    )
+    given(
+        con,
+        "transfers_today",
+        TRANSFERS_TODAY,
+        [
+            ("T1", "acme", "initech", Dec(25), "flex_credit", 1),
+            ("T2", "acme", "initech", Dec(81), "flex_credit", 2),  # acme holds 80
+        ],
+    )
+    run_step(con, "grant_burn_rank")
+
+
+def test_transfer_slices_the_sender_in_burn_order_keeping_terms(con):
+    # flex_credit in burn order: G-A [0, 10), G-B [10, 30), G-C: 25 takes 10 + 15
+    transfer_slices(con)
+    given(con, "transfer_pass", "transfer_order bigint", [(1,)])
+    assert step(con, "ledger_transfer", "grant_id, remaining, moved", "grant_id") == [
+        ("G-A", Dec(10), Dec(10)),
+        ("G-B", Dec(20), Dec(15)),
+    ]
+    assert step(con, "transfer_entries", BURN_ENTRY, "account_id, grant_id") == [
+        ("acme", "G-A", "flex_credit", "transfer_out", Dec(-10), None, "T1", Dec(0)),
+        ("acme", "G-B", "flex_credit", "transfer_out", Dec(-15), None, "T1", Dec(5)),
+        ("initech", "G-A@T1", "flex_credit", "transfer_in", Dec(10), None, "T1", Dec(10)),
+        ("initech", "G-B@T1", "flex_credit", "transfer_in", Dec(15), None, "T1", Dec(15)),
+    ]
+    assert step(con, "transfer_slices", SLICE_COLUMNS, "grant_id") == [
+        ("initech", "G-A@T1", "flex_credit", 10, d(100), Dec("0.5"), "USD", date(2026, 3, 1),
+         ";ADH;", Dec(10)),
+        ("initech", "G-B@T1", "flex_credit", 10, d(200), Dec(0), "USD", date(2026, 3, 1),
+         "", Dec(15)),
+    ]  # fmt: skip
+    assert step(con, "transfer_rejected", "*", "transfer_id") == []
+
+
+def test_transfer_larger_than_the_sender_holds_moves_nothing(con):
+    transfer_slices(con)
+    given(con, "transfer_pass", "transfer_order bigint", [(2,)])
+    assert step(con, "ledger_transfer", "grant_id", "grant_id") == []
+    rows = step(con, "transfer_rejected", "*", "transfer_id")
+    assert rows == [("T2", "acme", "initech", Dec(81), Dec(80))]  # flex_credit only
+
+
+def test_transfers_today_since_the_previous_day_in_transfer_id_order(con):
+    given(
+        con,
+        "transfers_in",
+        "transfer_id varchar, date date, from_account varchar, to_account varchar, "
+        "amount decimal(38, 6), currency varchar",
+        [
+            ("T-2", D, "acme", "globex", Dec(1), None),
+            ("T-1", D, "acme", "globex", Dec(1), None),
+            ("T-0", PREVIOUS, "acme", "globex", Dec(1), None),  # done yesterday
+            ("T-3", d(1), "acme", "globex", Dec(1), None),  # tomorrow's
+        ],
+    )
+    rows = step(con, "transfers_today", "transfer_id, transfer_order", "transfer_order")
+    assert rows == [("T-1", 1), ("T-2", 2)]
+
+
+GRANTS_IN = (
+    "grant_id varchar, account_id varchar, currency varchar, amount decimal(38, 6), "
+    "effective_on date, expires_on date, priority integer, products varchar, source varchar, "
+    "unit_cost decimal(38, 6), cost_currency varchar"
+)
+
+
+def test_expire_then_grant_give_the_opening_slices(con):
+    given(
+        con,
+        "slices_prev",
+        SLICES,
+        [
+            slice_row("E-DUE", "7", expires_on=D),
+            slice_row("E-SKIPPED", "3", expires_on=d(-2)),  # a skipped day: written off now
+            slice_row("E-EMPTY", "0", expires_on=D),  # nothing to write off, still gone
+            slice_row("E-TOMORROW", "5", expires_on=d(1)),
+            slice_row("E-NEVER", "9"),
+        ],
+    )
+    given(
+        con,
+        "grants_in",
+        GRANTS_IN,
+        [
+            ("N-TODAY", "acme", "flex_credit", Dec(40), D, None, 10, "", "purchase", Dec(1), "USD"),
+            ("N-OLD", "acme", "flex_credit", Dec(1), PREVIOUS, None, 10, "", None, Dec(0), "USD"),
+            ("N-LATER", "acme", "flex_credit", Dec(1), d(1), None, 10, "", None, Dec(0), "USD"),
+            ("N-DEAD", "acme", "flex_credit", Dec(1), D, D, 10, "", None, Dec(0), "USD"),
+        ],
+    )  # fmt: skip
+    assert step(con, "ledger_expire", "grant_id, amount, grant_remaining", "grant_id") == [
+        ("E-DUE", Dec(-7), Dec(0)),
+        ("E-SKIPPED", Dec(-3), Dec(0)),
+    ]
+    assert step(con, "ledger_grant", "grant_id, remaining", "grant_id") == [("N-TODAY", Dec(40))]
+    assert step(con, "grant_entries", BURN_ENTRY, "grant_id") == [
+        ("acme", "N-TODAY", "flex_credit", "grant", Dec(40), None, None, Dec(40))
+    ]
+    assert step(con, "slices_opening", "grant_id, remaining", "grant_id") == [
+        ("E-NEVER", Dec(9)),
+        ("E-TOMORROW", Dec(5)),
+        ("N-TODAY", Dec(40)),
+    ]
+
+
+BALANCES = (
+    "account_id, currency, opening, granted, transferred_in, transferred_out, consumed, "
+    "expired, overdraft, available, overdraft_total, purchased_total, used_total, "
+    "expired_total, available_pct, band, expiring_90d, in_overdraft"
+)
+
+
+def test_balances_band_is_red_at_exactly_the_band_share(con):
+    assert Dec("0.2") == rules.BAND_SHARE and rules.BAND_PERCENT == "20"
+    con.execute(
+        f"create temp table balances_prev as select {BALANCE_COLUMNS} "
+        f"from ({empty_select('balances')}) as empty"
+    )
+    given(
+        con,
+        "ledger_entries",
+        ENTRIES,
+        [
+            ("acme", "G1", "flex_credit", "grant", Dec(100), None, None, Dec(100)),
+            ("acme", "G1", "flex_credit", "consume", Dec(-80), "ADH", "c1", Dec(20)),
+            ("globex", "G2", "flex_credit", "grant", Dec(100), None, None, Dec(100)),
+            ("globex", "G2", "flex_credit", "consume", Dec("-79.999999"), "ADH", "c2",
+             Dec("20.000001")),
+            ("initech", None, "flex_credit", "overdraft", Dec(-5), "ADH", "c3", None),
+        ],
+    )  # fmt: skip
+    given(
+        con,
+        "slices",
+        SLICES,
+        [
+            slice_row("G1", "20", expires_on=d(90)),  # on the window's last day: expiring
+            slice_row("G2", "20.000001", account="globex", expires_on=d(91)),
+        ],
+    )
+    rows = step(con, "balances", BALANCES, "account_id")
+    zero = Dec(0)
+    assert rows == [
+        # 20 = 20 % of 100: not above the share, red
+        ("acme", "flex_credit", zero, Dec(100), zero, zero, Dec(80), zero, zero, Dec(20), zero,
+         Dec(100), Dec(80), zero, Dec("20.00"), "red", Dec(20), False),
+        # a millionth above: green
+        ("globex", "flex_credit", zero, Dec(100), zero, zero, Dec("79.999999"), zero, zero,
+         Dec("20.000001"), zero, Dec(100), Dec("79.999999"), zero, Dec("20.00"), "green",
+         zero, False),
+        # nothing purchased: no percent, red, in overdraft
+        ("initech", "flex_credit", zero, zero, zero, zero, zero, zero, Dec(5), zero, Dec(5),
+         zero, zero, zero, None, "red", zero, True),
+    ]  # fmt: skip
+
+    # the low_balance alert names the same share, once, on the day the band turns red
+    given(con, "slices_prev", SLICES, [])
+    given(
+        con,
+        "rejected_transfers",
+        "transfer_id varchar, from_account varchar, to_account varchar, "
+        "amount decimal(38, 6), available decimal(38, 6)",
+        [],
+    )
+    given(
+        con,
+        "forecast_summary",
+        "account_id varchar, currency varchar, burn_rate decimal(38, 6), depletion_date date",
+        [],
+    )
+    given(con, "depletion_prev", "account_id varchar, currency varchar, depletion_date date", [])
+    given(
+        con,
+        "user_counts",
+        "account_id varchar, plan_id varchar, users bigint, user_limit bigint, users_before bigint",
+        [],
+    )
+    alerts = step(con, "alerts", "account_id, kind, message", "account_id, kind")
+    assert [a for a in alerts if a[1] == "low_balance"] == [
+        ("acme", "low_balance",
+         "flex_credit balance 20.000000 is at or below 20% of 100.000000 purchased"),
+    ]  # fmt: skip
+
+
+def test_forecast_depletion_with_an_expiry_written_off(con):
+    # acme: burn 10/day (one day observed). Burn order: A (30, expires D+2), then B (70).
+    #   A gives 10 to the burn of D+1, the 20 left are written off on D+2:
+    #   projected D+1 = 100 - 10 = 90, D+2 = 100 - 20 - 20 = 60, D+3 = 50;
+    #   depletion: 100 - 20 - 10k <= 0 at k = 8 -> D+8.
+    # globex: burn (20 + 0) / 2 days = 10, 50 never expiring: 40, 30, 20, depletion D+5.
+    given(
+        con,
+        "balances",
+        "account_id varchar, currency varchar, available decimal(38, 6), consumed decimal(38, 6)",
+        [
+            ("acme", "flex_credit", Dec(100), Dec(10)),
+            ("globex", "flex_credit", Dec(50), Dec(0)),
+        ],
+    )
+    given(
+        con,
+        "burn_history",
+        "account_id varchar, currency varchar, consumed decimal(38, 6)",
+        [("globex", "flex_credit", Dec(20))],
+    )
+    given(
+        con,
+        "slices",
+        SLICES,
+        [
+            slice_row("B", "70"),
+            slice_row("A", "30", expires_on=d(2)),
+            slice_row("G", "50", account="globex"),
+        ],
+    )
+    run_step(con, "grant_burn_rank")
+    rows = step(
+        con,
+        "forecast",
+        "account_id, date, projected_available, burn_rate, depletion_date",
+        "account_id, date",
+    )
+    assert rows == [
+        ("acme", d(1), Dec(90), Dec(10), d(8)),
+        ("acme", d(2), Dec(60), Dec(10), d(8)),
+        ("acme", d(3), Dec(50), Dec(10), d(8)),
+        ("globex", d(1), Dec(40), Dec(10), d(5)),
+        ("globex", d(2), Dec(30), Dec(10), d(5)),
+        ("globex", d(3), Dec(20), Dec(10), d(5)),
+    ]
+
+
+# --- meta ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sql_names())
+def test_every_sql_file_declares_its_grain_and_key(name):
+    """The header (the comment lines the file opens with) declares grain, key, upstream."""
+    header = []
+    for line in sql_text(name).splitlines():
+        if not line.startswith("--"):
+            break
+        header.append(line)
+    assert header and header[0].startswith(f"-- {name}:"), f"{name}.sql: header names the step"
+    for field in ("grain", "key", "upstream"):
+        assert any(re.match(rf"-- {field}:\s*\S", h) for h in header), f"{name}.sql: {field}:"
+
+
+def test_percent_of_a_share():
+    assert [rules.percent(Dec(s)) for s in ("0.2", "0.125", "1", "0.05")] == [
+        "20",
+        "12.5",
+        "100",
+        "5",
+    ]
