@@ -148,3 +148,27 @@ def write_grants(root: Path, rows: Sequence[dict]) -> Path:
 def write_transfers(root: Path, rows: Sequence[dict]) -> Path:
     """IN/transfers.csv from dicts keyed by SPEC §3.3 column (missing or None = empty cell)."""
     return _write_csv(root / "transfers.csv", TRANSFER_CSV_COLUMNS, rows)
+
+
+def copy_sample(root: Path, span: Sequence[date]) -> Path:
+    """IN with the sample's configuration and the usage partitions of ``span`` (file times
+    kept, so the copies are the same inputs to change detection)."""
+    import shutil
+
+    root.mkdir(parents=True)
+    for name in ("rate_plans.toml", "grants.csv", "transfers.csv"):
+        shutil.copy2(SAMPLE / name, root / name)
+    for day in span:
+        shutil.copytree(SAMPLE / "usage" / f"date={day}", root / "usage" / f"date={day}")
+    return root
+
+
+def add_late_file(inp: Path, day: date) -> Path:
+    """Another file for ``day``: a copy of its first file with new event and subject ids."""
+    source = sorted((inp / "usage" / f"date={day}").glob("*.parquet"))[0]
+    frame = pl.read_parquet(source, glob=False).with_columns(
+        ("late-" + pl.col(c)).alias(c) for c in ("event_id", "resource_id", "user_id")
+    )
+    path = source.parent / "late-arrival.parquet"
+    frame.write_parquet(path)
+    return path

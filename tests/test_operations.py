@@ -1,8 +1,9 @@
-"""Running unattended (issue 4, SPEC §2): crash safety under SIGKILL, late data and config
-changes, the output lock, reading each raw day once, and machine-readable logs.
+"""Running unattended (issue 4, SPEC §2): late data and config changes, the output lock,
+reading each raw day once, and machine-readable logs. (Crash safety under SIGKILL is
+tests/test_publication.py.)
 
-The kill, lock and stale-lock tests use real subprocesses (``python -m flexbatch.cli``),
-the others run the CLI in-process. Inputs are copies of a few days of the sample data.
+The lock and stale-lock tests use real subprocesses (``python -m flexbatch.cli``), the
+others run the CLI in-process. Inputs are copies of a few days of the sample data.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import re
 import shutil
 import signal
@@ -29,17 +29,19 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from flexbatch.config import Paths
+from flexbatch.engines import duckdb_engine
 from flexbatch.ingest import usage_input
 from flexbatch.job import pipeline
-from flexbatch.serving.catalog import CATALOG_NAME
-from flexbatch.storage.lock import output_lock
-from flexbatch.storage.publish import DAYS, STAGING, processed_days, recover
+from flexbatch.storage import publish
+from flexbatch.storage.publish import DAYS
+from flexbatch.storage.stores import STAGING, LocalStore
 
 from helpers import read_table
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data"
 FIRST = date(2026, 9, 1)
+LOGS = ("runs", "restatements")  # a file per run: history, not a day's results
 PARTITION = re.compile(r"^(date|as_of)=(\d{4}-\d{2}-\d{2})$")
 
 
@@ -129,10 +131,13 @@ def wait_for_lock(out: Path, pid: int, proc: subprocess.Popen, timeout: float = 
 # --- what a reader sees ------------------------------------------------------------------
 
 
+def processed_days(out: Path) -> list[date]:
+    return publish.processed_days(LocalStore(out))
+
+
 def partition_files(out: Path) -> list[Path]:
     """Every published Parquet file, as a reader reaches it:
-    OUT/<table>/<key>=<day>/<file>.parquet (partition folders are links into the day's
-    current generation, which is where readers must look, not at _days itself)."""
+    OUT/<table>/<key>=<day>/<file>.parquet."""
     return sorted(
         p
         for pattern in ("*/*=*/*.parquet", "_state/*/*=*/*.parquet")
@@ -156,25 +161,16 @@ def published_days(out: Path, tables: list[str]) -> dict[str, set[date]]:
     return found
 
 
-def half_days(out: Path, tables: list[str]) -> dict[date, list[str]]:
-    """Days some table has published and another lacks: {day: [tables without it]}."""
-    found = published_days(out, tables)
-    every_day = set().union(*found.values())
-    return {
-        day: sorted(t for t in tables if day not in found.get(t, set()))
-        for day in sorted(every_day)
-        if any(day not in found.get(t, set()) for t in tables)
-    }
-
-
 def snapshot(out: Path) -> dict[str, pl.DataFrame]:
     """Every table but ``runs``, read back whole (each file must be readable), sorted."""
     frames: dict[str, list[pl.DataFrame]] = {}
     for path in partition_files(out):
         table = table_of(path, out)
-        if table == "runs":
+        if table in LOGS:
             continue
-        frame = pl.read_parquet(path).with_columns(pl.lit(day_of(path)).alias("_partition"))
+        frame = pl.read_parquet(path, glob=False).with_columns(
+            pl.lit(day_of(path)).alias("_partition")
+        )
         frames.setdefault(table, []).append(frame)
     tables = {}
     for table, parts in frames.items():
@@ -188,7 +184,7 @@ def assert_same_output(actual: Path, expected: Path) -> None:
         return [
             p.relative_to(out).as_posix()
             for p in partition_files(out)
-            if table_of(p, out) != "runs"
+            if table_of(p, out) not in LOGS
         ]
 
     assert layout(actual) == layout(expected)
@@ -199,177 +195,6 @@ def assert_same_output(actual: Path, expected: Path) -> None:
             assert_frame_equal(got[table], want[table], check_exact=True)
         except AssertionError as exc:
             raise AssertionError(f"table {table} differs: {exc}") from None
-
-
-def assert_no_leftovers(out: Path) -> None:
-    """Only the lock, the catalog and published partitions: no staging, old or unfinished
-    generation, or temporary file (of the catalog's either)."""
-    assert not (out / STAGING).exists()
-    assert unfinished_generations(out) == []
-    kept = {out / "_lock", out / CATALOG_NAME, *(p.resolve() for p in partition_files(out))}
-    stray = [
-        p.relative_to(out).as_posix()
-        for p in out.rglob("*")
-        if p.is_file() and not p.is_symlink() and p.resolve() not in kept
-    ]
-    assert stray == []
-
-
-def unfinished_generations(out: Path) -> list[Path]:
-    """Generations of a day that are not its current one (a crash left them behind)."""
-    found = []
-    for day_root in sorted((out / DAYS).glob("*")):
-        current = day_root / "current"
-        target = os.readlink(current) if current.is_symlink() else None
-        found += [c for c in sorted(day_root.iterdir()) if c.name not in ("current", target)]
-    return found
-
-
-def tables_of(out: Path) -> list[str]:
-    return sorted({table_of(p, out) for p in partition_files(out)})
-
-
-# --- crash safety: SIGKILL at random points ----------------------------------------------
-
-KILL_SEED = 20260901
-KILL_TRIALS = 6
-
-
-def test_backfill_killed_at_random_points_resumes_to_identical_output(tmp_path):
-    span = days(5)
-    inp = copy_sample(tmp_path / "in", span)
-    ref, out = tmp_path / "reference", tmp_path / "out"
-
-    began = time.monotonic()
-    code, err = finish(start(*backfill_args(span, inp, ref), stdout=subprocess.DEVNULL))
-    full_run = time.monotonic() - began
-    assert code == 0, err
-    tables = tables_of(ref)
-    assert {"usage_daily", "charges", "credit_ledger", "balances", "runs"} <= set(tables)
-
-    rng = random.Random(KILL_SEED)
-    kills, replays = 0, 0
-    # kill points fall inside the shortest run seen so far, so a machine that gets faster
-    # mid-test (a neighbour's load ending) still yields kills; a run that finishes first
-    # is a trial that did not count
-    shortest = full_run
-    for _ in range(KILL_TRIALS * 2):
-        if kills >= KILL_TRIALS:
-            break
-        began = time.monotonic()
-        proc = start(*backfill_args(span, inp, out), stdout=subprocess.DEVNULL)
-        try:
-            proc.wait(timeout=rng.uniform(0.2, 0.8 * shortest))
-        except subprocess.TimeoutExpired:
-            sigkill(proc)
-            kills += 1
-        else:
-            assert finish(proc)[0] == 0
-            shortest = min(shortest, time.monotonic() - began)
-        # a reader now: every published file is whole, and every day is in every table
-        # (a day flips all its tables at once), whatever the moment of the kill
-        snapshot(out)
-        assert half_days(out, tables) == {}
-        if unfinished_generations(out):
-            replays += 1
-            with output_lock(out, "test"):  # what the next start does first
-                recover(out)
-            assert half_days(out, tables) == {}
-            assert unfinished_generations(out) == []
-
-    assert kills >= 5, f"only {kills} of {KILL_TRIALS} runs were killed"
-    code, err = finish(start(*backfill_args(span, inp, out), stdout=subprocess.DEVNULL))
-    assert code == 0, err
-    assert_same_output(out, ref)
-    assert_no_leftovers(out)
-    assert processed_days(out) == span
-    assert set(read_table(out, "runs")["date"]) == set(span)
-
-
-# --- crash safety: SIGKILL at chosen moments of a publication ----------------------------
-
-# Runs the CLI with publish's os.replace wrapped: on the Nth rename of a file into place
-# (not a rename inside staging) the process SIGKILLs itself before doing it.
-KILL_AT_MOVE = r"""
-import os, signal, sys, types
-from pathlib import Path
-from flexbatch import cli
-from flexbatch.storage import publish
-
-stop_at = int(os.environ["KILL_AT_MOVE"])
-moves = 0
-
-def replace(src, dst, *args, **kwargs):
-    global moves
-    if "_staging" not in Path(dst).parts:
-        moves += 1
-        if moves == stop_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-    return os.replace(src, dst, *args, **kwargs)
-
-patched = types.ModuleType("os")
-patched.__dict__.update(os.__dict__)
-patched.replace = replace
-publish.os = patched
-sys.argv = ["flexbatch", *sys.argv[1:]]
-cli.main()
-"""
-
-
-@pytest.fixture(scope="module")
-def three_days(tmp_path_factory) -> tuple[Path, Path]:
-    """Three sample days and their clean backfill (read only)."""
-    root = tmp_path_factory.mktemp("three-days")
-    span = days(3)
-    inp = copy_sample(root / "in", span)
-    return inp, clean_backfill(inp, root / "reference", span)
-
-
-@pytest.mark.parametrize(
-    "moves_done",
-    [
-        pytest.param(0, id="killed-before-the-second-day-flips"),
-        pytest.param(1, id="killed-before-the-third-day-flips"),
-    ],
-)
-def test_kill_during_publication_never_shows_half_a_day(tmp_path, three_days, moves_done):
-    inp, ref = three_days
-    span = processed_days(ref)
-    tables = tables_of(ref)
-    out = tmp_path / "out"
-
-    # a day publishes with one rename, the flip of its generation; killed just before the
-    # second (or third) day's flip
-    proc = subprocess.Popen(
-        [sys.executable, "-c", KILL_AT_MOVE, *backfill_args(span, inp, out)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**SUBPROCESS_ENV, "KILL_AT_MOVE": str(1 + moves_done + 1)},
-    )
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == -signal.SIGKILL, err
-    # a reader before anything recovers: whole days only, in every table
-    assert half_days(out, tables) == {}
-    snapshot(out)  # every published file is whole
-    done = span[: 1 + moves_done]
-    assert published_days(out, tables)["usage_daily"] == set(done)
-    got, want = snapshot(out), snapshot(ref)
-    for table in want:  # the days that flipped are whole and equal to the reference
-        published = pl.col("_partition").is_in(done)
-        assert_frame_equal(got[table].filter(published), want[table].filter(published))
-    # the killed day's generation was left behind, unpublished (with the new link that
-    # was about to replace current)
-    assert {g.parent.name for g in unfinished_generations(out)} == {str(span[moves_done + 1])}
-
-    with output_lock(out, "test"):  # what the next start does first
-        recover(out)
-    assert unfinished_generations(out) == []
-    assert half_days(out, tables) == {}
-    # then the rerun completes the range, identical to the uninterrupted one
-    pipeline.backfill(Paths(inp, out), span[0], span[-1])
-    assert_same_output(out, ref)
-    assert_no_leftovers(out)
 
 
 # --- late data and configuration changes -------------------------------------------------
@@ -576,7 +401,7 @@ def test_long_backfill_reads_each_raw_day_once_in_order(flexbatch, tmp_path, mon
 
     registered: list[date] = []
     listed: list[date] = []
-    real_register, real_day_files = pipeline.register_raw_events, usage_input.day_files
+    real_register, real_day_files = duckdb_engine.register_raw_events, usage_input.day_files
 
     def spy_register(con, input_root, day):
         registered.append(day)
@@ -586,8 +411,7 @@ def test_long_backfill_reads_each_raw_day_once_in_order(flexbatch, tmp_path, mon
         listed.append(day)
         return real_day_files(input_root, day)
 
-    monkeypatch.setattr(pipeline, "register_raw_events", spy_register)
-    monkeypatch.setattr(usage_input, "register_raw_events", spy_register)
+    monkeypatch.setattr(duckdb_engine, "register_raw_events", spy_register)
     monkeypatch.setattr(usage_input, "day_files", spy_day_files)
 
     result = flexbatch(*backfill_args(span[:18], inp, out))

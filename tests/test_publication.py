@@ -34,7 +34,7 @@ from flexbatch.storage.publish import COMMITS, DAYS, DayStage, processed_days, r
 from flexbatch.storage.stores import LocalStore
 from flexbatch.tables import TABLES, VIEWS
 
-from helpers import SAMPLE
+from helpers import SAMPLE, add_late_file, copy_sample
 
 pytestmark = pytest.mark.slow
 
@@ -71,24 +71,6 @@ cli.main()
 
 def days(n: int, start: date = FIRST) -> list[date]:
     return [start + timedelta(days=i) for i in range(n)]
-
-
-def copy_sample(root: Path, span: list[date]) -> Path:
-    root.mkdir(parents=True)
-    for name in ("rate_plans.toml", "grants.csv", "transfers.csv"):
-        shutil.copy2(SAMPLE / name, root / name)
-    for day in span:
-        shutil.copytree(SAMPLE / "usage" / f"date={day}", root / "usage" / f"date={day}")
-    return root
-
-
-def add_late_file(inp: Path, day: date) -> None:
-    """Another file for ``day``: a copy of its first file with new event and subject ids."""
-    source = sorted((inp / "usage" / f"date={day}").glob("*.parquet"))[0]
-    frame = pl.read_parquet(source).with_columns(
-        ("late-" + pl.col(c)).alias(c) for c in ("event_id", "resource_id", "user_id")
-    )
-    frame.write_parquet(source.parent / "late-arrival.parquet")
 
 
 def io(inp: Path | str, out: Path | str) -> list[str]:

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from polars.testing import assert_frame_equal
 
-from helpers import USAGE_SCHEMA, write_plans, write_usage
+from helpers import USAGE_SCHEMA, add_late_file, copy_sample, write_plans, write_usage
 from random_inputs import DAYS, METERS, PLANS, event_rows, write_event_rows
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data"
@@ -238,30 +238,30 @@ def test_random_inputs_equal_duckdb(tmp_path_factory, flexbatch, rows):
 
 # --------------------------------------------------------------------------- URI storage
 def _committed(out: Path, day: date | str) -> str:
-    """The run whose generation is the day's latest commit."""
+    """The run named by the day's latest commit record."""
     commits = sorted((out / "_days" / str(day) / "_commits").glob("*.json"))
     return json.loads(commits[-1].read_text())["run_id"]
 
 
 def _hive_matches_commit(out: Path) -> None:
-    """Every day has one commit, one generation, and hive partitions holding exactly the
-    generation's files; nothing of an unfinished write is left."""
+    """Every day has one commit record and no generation left; each table's partition holds
+    exactly the commit's files (Spark's own tables as one part-0 file); nothing of an
+    unfinished write is left."""
     for day_root in sorted((out / "_days").iterdir()):
+        assert sorted(p.name for p in day_root.iterdir()) == ["_commits"]
         (commit_file,) = (day_root / "_commits").glob("*.json")
         commit = json.loads(commit_file.read_text())
         assert commit_file.name.split(".")[1] == commit["run_id"]
-        names = {p.name for p in day_root.iterdir() if not p.name.startswith(".")}
-        assert names == {"_commits", commit["run_id"]}
-        for table, key in commit["tables"].items():
-            generation = day_root / commit["run_id"] / table
+        for table, spec in commit["tables"].items():
+            key = "as_of" if table == "forecast" else "date"
             partition = out / table / f"{key}={day_root.name}"
-            names = sorted(p.name for p in generation.glob("*.parquet"))
-            assert names and sorted(p.name for p in partition.glob("*.parquet")) == names
-            if table in ("usage_by_user_daily", "_state/subjects"):  # Spark's files
-                assert names == [f"part-{n:05d}.parquet" for n in range(len(names))]
-            for name in names:
-                assert (partition / name).read_bytes() == (generation / name).read_bytes()
-    assert not list(out.rglob("*.tmp")) and not (out / "_lock").exists()
+            present = {p.name for p in partition.glob("*.parquet")}
+            assert set(spec["files"]) <= present
+            if table not in ("runs", "restatements"):  # logs keep earlier runs' files
+                assert present == set(spec["files"]) == {"part-0.parquet"}
+    # (Hadoop's local file system keeps a .NAME.crc checksum beside each file it writes)
+    hidden = [p for p in out.rglob(".*") if p.is_file() and not p.name.endswith(".crc")]
+    assert hidden == [] and not (out / "_lock").exists()
 
 
 def test_uri_backfill_and_rerun_equal_duckdb(tmp_path, flexbatch):
@@ -285,36 +285,33 @@ def test_uri_backfill_and_rerun_equal_duckdb(tmp_path, flexbatch):
 
 
 def test_uri_crash_after_commit_is_finished_by_the_next_run(tmp_path, flexbatch, monkeypatch):
-    """A crash between the commit and the hive copy: the day is committed, the next
-    command's recovery brings the hive folders to it; one before the commit leaves the
-    previous day, and its generation is deleted."""
-    from pyspark.sql import SparkSession
-
-    from flexbatch.storage import remote_publish
-    from flexbatch.storage.stores import HadoopStore
+    """A crash between the commit and the moves into the hive folders: the day is
+    committed, status calls it stale, the next command's recovery finishes the moves; a
+    crash before the commit leaves the previous day, and its generation is deleted."""
+    from flexbatch.storage import publish
+    from flexbatch.storage.hadoop import HadoopStore
 
     day = date(2026, 9, 8)
     out = tmp_path / "out"
+    args = ("--input", _uri(SAMPLE), "--output", _uri(out), "--engine", "spark")
     _backfill(flexbatch, _uri(SAMPLE), _uri(out), day, day, "spark")
     first = _committed(out, day)
 
     def crash(*args, **kwargs):
         raise OSError("killed")
 
-    monkeypatch.setattr(remote_publish, "_materialise", crash)
-    assert flexbatch("run", "--date", str(day), "--input", _uri(SAMPLE), "--output",
-                     _uri(out), "--engine", "spark").exit_code == 1  # fmt: skip
+    monkeypatch.setattr(publish, "_roll_forward", crash)
+    assert flexbatch("run", "--date", str(day), *args).exit_code == 1
+    monkeypatch.undo()
     second = _committed(out, day)
     assert second != first  # committed, though the hive folders still hold the first run
-    assert (out / "_days" / str(day) / first).is_dir()
-    assert len(list((out / "runs" / f"date={day}").glob("*.parquet"))) == 1
-    store = HadoopStore(_uri(out), SparkSession.builder.getOrCreate())
-    runs = remote_publish.committed_files(store, "runs", day)  # a reader through the commit
-    assert sorted(f.rsplit("/", 1)[1] for f in runs) == [
-        f"run-{first}.parquet",
-        f"run-{second}.parquet",
+    assert (out / "_days" / str(day) / second).is_dir()
+    assert [p.name for p in (out / "runs" / f"date={day}").glob("*.parquet")] == [
+        f"run-{first}.parquet"
     ]
-    monkeypatch.undo()
+    result = flexbatch("status", "--format", "json", *args[:4])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)[0]["reason"] == "cascade interrupted"
 
     original = HadoopStore.rename
 
@@ -324,26 +321,77 @@ def test_uri_crash_after_commit_is_finished_by_the_next_run(tmp_path, flexbatch,
         return original(self, src, dst)
 
     monkeypatch.setattr(HadoopStore, "rename", crash_on_commit)
-    assert flexbatch("run", "--date", str(day), "--input", _uri(SAMPLE), "--output",
-                     _uri(out), "--engine", "spark").exit_code == 1  # fmt: skip
+    assert flexbatch("run", "--date", str(day), *args).exit_code == 1
     monkeypatch.undo()
     # that run first finished the second run's publication, then died before its commit
     assert _committed(out, day) == second
-    generations = {p.name for p in (out / "_days" / str(day)).iterdir()}
-    third = generations - {"_commits", second}
-    assert len({g for g in third if not g.startswith(".")}) == 1  # written, never committed
-    assert first not in generations
-    result = flexbatch("status", "--input", _uri(SAMPLE), "--output", _uri(out))
-    assert result.exit_code == 0, result.stderr
+    generations = {p.name for p in (out / "_days" / str(day)).iterdir()} - {"_commits"}
+    assert len(generations) == 1 and second not in generations  # written, never committed
     _backfill(flexbatch, _uri(SAMPLE), _uri(out), day, day, "spark")  # recovers, reruns
     _hive_matches_commit(out)
     assert _table(out, "runs").height == 3  # three runs of the day published, in order
 
 
+class Killed(BaseException):
+    """A crash: not an Exception, so nothing on the way up handles it."""
+
+
+def test_uri_cascade_killed_anywhere_is_stale_until_finished(tmp_path, flexbatch, monkeypatch):
+    """The publication protocol on a URI OUT: a cascade killed at random store operations
+    is never called fresh, and run --since-changed makes OUT equal DuckDB's clean run."""
+    import random
+
+    from flexbatch.storage.hadoop import HadoopStore
+
+    start, end = date(2026, 9, 29), date(2026, 9, 30)
+    inp = copy_sample(tmp_path / "in", [start, end])
+    base = tmp_path / "base"
+    _backfill(flexbatch, str(inp), _uri(base), start, end, "spark")
+    add_late_file(inp, start)  # the cascade: that day and the next change
+    duck = tmp_path / "duck"
+    _backfill(flexbatch, str(inp), duck, start, end, "duckdb")
+    calls = {"n": 0, "stop": 0}
+    for name in ("write_bytes", "put", "rename", "rename_over", "delete"):
+        real = getattr(HadoopStore, name)
+
+        def operation(self, *a, _real=real, **k):
+            calls["n"] += 1
+            if calls["n"] == calls["stop"]:
+                raise Killed
+            return _real(self, *a, **k)
+
+        monkeypatch.setattr(HadoopStore, name, operation)
+    args = ("run", "--date", str(start), "--input", str(inp), "--engine", "spark")
+    shutil.copytree(base, tmp_path / "count")
+    assert flexbatch(*args, "--output", _uri(tmp_path / "count")).exit_code == 0
+    total = calls["n"]
+    for trial, stop in enumerate(sorted(random.Random(3).sample(range(1, total + 1), 3))):
+        out = tmp_path / f"out-{trial}"
+        shutil.copytree(base, out)
+        calls.update(n=0, stop=stop)
+        with pytest.raises(Killed):
+            flexbatch(*args, "--output", _uri(out))
+        calls["stop"] = 0
+        (out / "_lock").unlink(missing_ok=True)  # a killed holder's lease: expired by now
+        status = flexbatch("status", "--format", "json", "--input", str(inp), "--output",
+                           _uri(out))  # fmt: skip
+        rows = json.loads(status.stdout)
+        assert len(rows) == 2
+        # both days change: one still holding the base run is wrong, so it must be stale
+        for row in rows:
+            if row["run_id"] == _committed(base, row["date"]):
+                assert row["state"] == "stale", row
+        result = flexbatch("run", "--since-changed", "--input", str(inp), "--output",
+                           _uri(out), "--engine", "spark")  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        _hive_matches_commit(out)
+        assert_same_output(duck, out, ignore=MANIFEST)
+
+
 def test_uri_lease_refuses_a_live_holder_and_takes_over_an_expired_one(tmp_path, flexbatch):
     from pyspark.sql import SparkSession
 
-    from flexbatch.storage.stores import HadoopStore
+    from flexbatch.storage.hadoop import HadoopStore
 
     out = tmp_path / "out"
     store = HadoopStore(_uri(out), SparkSession.builder.getOrCreate())
@@ -377,8 +425,8 @@ def test_uri_lease_is_renewed_while_held_and_released(tmp_path, monkeypatch):
     from pyspark.sql import SparkSession
 
     from flexbatch.errors import LockHeldError
-    from flexbatch.storage.remote_publish import assert_lease, remote_lock
-    from flexbatch.storage.stores import HadoopStore
+    from flexbatch.storage.hadoop import HadoopStore
+    from flexbatch.storage.lease import assert_lease, remote_lock
 
     monkeypatch.setenv("FLEXBATCH_LEASE_SECONDS", "3")  # renewed every second
     store = HadoopStore(_uri(tmp_path / "out"), SparkSession.builder.getOrCreate())
@@ -403,8 +451,8 @@ def test_uri_lease_left_empty_by_a_dead_writer_expires(tmp_path, monkeypatch):
     from pyspark.sql import SparkSession
 
     from flexbatch.errors import LockHeldError
-    from flexbatch.storage.remote_publish import remote_lock
-    from flexbatch.storage.stores import HadoopStore
+    from flexbatch.storage.hadoop import HadoopStore
+    from flexbatch.storage.lease import remote_lock
 
     monkeypatch.setenv("FLEXBATCH_LEASE_SECONDS", "60")
     (tmp_path / "out").mkdir()
