@@ -42,8 +42,12 @@ from flexbatch.storage.publish import DayStage
 from flexbatch.storage.stores import FileInfo, Store
 from flexbatch.transform.charging import OUTPUTS, STEPS, VIEWS, DayCounts, day_counts, output_frames
 from flexbatch.transform.month_state import COLUMNS as HISTORY_COLUMNS
-from flexbatch.transform.month_state import EMPTY as HISTORY_EMPTY
-from flexbatch.transform.month_state import HISTORY_TABLES, history_files, register_history
+from flexbatch.transform.month_state import (
+    HISTORY_TABLES,
+    empty_history,
+    history_files,
+    register_history,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -230,7 +234,7 @@ class SparkEngine:
                     .selectExpr(*(c.strip() for c in HISTORY_COLUMNS[view].split(",")))
                 )
             else:
-                frame = self.spark.sql(spark_sql(HISTORY_EMPTY[view]))
+                frame = self.spark.sql(spark_sql(empty_history(view)))
             frame.createOrReplaceTempView(view)
 
     # -- the day ------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from flexbatch.tables import produced_by
 from flexbatch.transform.sql_steps import run_step
 
 logger = logging.getLogger(__name__)
@@ -46,25 +47,9 @@ VIEWS = frozenset({"checked_events", "accepted_events", "plan_groups"})
 # 17 M subjects).
 INTERMEDIATE = ("plan_groups", "accepted_events", "new_subjects", "resource_groups", "user_groups")
 
-# Published tables: (step, key order that makes the file content deterministic).
-OUTPUTS = {
-    "usage_daily": ("usage_daily", "account_id, scope_id, product_code, meter"),
-    "usage_by_user_daily": (
-        "usage_by_user_daily",
-        "account_id, scope_id, product_code, meter, user_id",
-    ),
-    "charges": ("charges", "account_id, scope_id, plan_id, tier"),
-    "quarantine": (
-        "quarantine",
-        "source_file, event_id nulls first, ts nulls first, account_id nulls first, "
-        "scope_id nulls first, product_code nulls first, meter nulls first, "
-        "user_id nulls first, resource_id nulls first, quantity nulls first, reason",
-    ),
-    "_state/subjects": (
-        "subjects_state",
-        "plan_id, period_start, account_id, threshold_key, subject_scope, subject_id",
-    ),
-}
+# Published tables of this step, from the registry: (step, key order that makes the file
+# content deterministic), by the table's folder under OUT.
+OUTPUTS = {t.path: (t.name, t.order) for t in produced_by("charging")}
 
 
 @dataclass(frozen=True)

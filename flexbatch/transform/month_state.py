@@ -17,32 +17,25 @@ import duckdb
 
 from flexbatch.storage.publish import partition_files
 from flexbatch.storage.stores import FileInfo, Location, Store, store_of
+from flexbatch.tables import empty_select
 from flexbatch.transform.sql_steps import relation_over_files
 
 SUBJECTS = "_state/subjects"
 # (relation, the published table it reads)
 HISTORY_TABLES = (("charges_history", "charges"), ("subjects_history", SUBJECTS))
 
-EMPTY = {
-    "charges_history": """
-        select cast(null as varchar) as plan_id, cast(null as varchar) as account_id,
-               cast(null as varchar) as scope_id, cast(null as varchar) as billing_period,
-               cast(null as varchar) as threshold_scope, cast(null as varchar) as algorithm,
-               cast(null as date) as period_start, cast(null as decimal(38, 6)) as units,
-               cast(null as date) as date
-        where false""",
-    "subjects_history": """
-        select cast(null as varchar) as plan_id, cast(null as date) as period_start,
-               cast(null as varchar) as account_id, cast(null as varchar) as threshold_key,
-               cast(null as varchar) as subject_scope, cast(null as varchar) as subject_id
-        where false""",
-}
 COLUMNS = {
     "charges_history": "plan_id, account_id, scope_id, billing_period, threshold_scope, "
     "algorithm, period_start, units, date",
     "subjects_history": "plan_id, period_start, account_id, threshold_key, subject_scope, "
     "subject_id",
 }
+
+
+def empty_history(view: str) -> str:
+    """The typed empty relation of ``view`` (before the month's first processed day)."""
+    table = dict(HISTORY_TABLES)[view]
+    return f"select {COLUMNS[view]} from ({empty_select(table)})"
 
 
 def month_days_before(day: date) -> list[date]:
@@ -71,5 +64,7 @@ def register_history(
             continue
         files = [store.local(f.rel) for f in history_files(store, table, day)]
         counts[view] = len(files)
-        relation_over_files(con, view, files, COLUMNS[view], EMPTY[view], partition_date=True)
+        relation_over_files(
+            con, view, files, COLUMNS[view], empty_history(view), partition_date=True
+        )
     return counts
