@@ -7,15 +7,16 @@ import json
 import logging
 import re
 import sys
+import time
 import warnings
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
 
-from flexbatch import __version__
+from flexbatch import __version__, config
 from flexbatch.config import resolve_output, resolve_paths
-from flexbatch.errors import ConfigError, FlexbatchError
+from flexbatch.errors import ConfigError, FlexbatchError, known_failure, one_line
 
 # pandera imports pyspark whenever it is installed (flexbatch[spark]), and pyspark warns
 # on import when pandas 3 is present: nothing a user can act on, and it would put a
@@ -29,16 +30,32 @@ logger = logging.getLogger("flexbatch")
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+# What every LogRecord has; anything else on a record came from ``extra=`` and is a field.
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object a line: ``ts`` in UTC with a ``Z``, level, logger, message, and each
+    ``extra=`` value (row counts, durations, days) as a field of its own."""
+
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(
-            {
-                "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-                "level": record.levelname.lower(),
-                "logger": record.name,
-                "message": record.getMessage(),
-            }
-        )
+        ts = datetime.fromtimestamp(record.created, UTC)
+        fields = {
+            "ts": ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _RECORD_FIELDS and key not in fields:
+                fields[key] = value
+        if record.exc_info:
+            fields["exception"] = self.formatException(record.exc_info)
+        return json.dumps(fields, default=str)
 
 
 def _configure_logging(level: str, fmt: str) -> None:
@@ -46,7 +63,11 @@ def _configure_logging(level: str, fmt: str) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        text = logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ"
+        )
+        text.converter = time.gmtime  # UTC, as the Z says
+        handler.setFormatter(text)
     root = logging.getLogger("flexbatch")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -117,10 +138,13 @@ def run(
     if (day is None) == (not since_changed):
         raise ConfigError("run: give exactly one of --date D and --since-changed; fix: add one")
     paths = resolve_paths(input_, output)
-    if since_changed:
-        _print_results(pipeline.run_changed(paths, engine=engine))
-    else:
-        _print_results(pipeline.run(paths, _parse_day(day, "--date"), engine=engine))
+    config.check_memory_limit()
+    with config.removed_if_left_empty(paths):
+        if since_changed:
+            _print_results(pipeline.run_changed(paths, engine=engine))
+        else:
+            the_day = config.check_day(_parse_day(day, "--date"), "--date")
+            _print_results(pipeline.run(paths, the_day, engine=engine))
 
 
 @cli.command()
@@ -159,13 +183,12 @@ def backfill(start: str, end: str, input_: str | None, output: str | None, engin
     """Process every day from --from to --to in order, as nightly runs would."""
     from flexbatch.job import pipeline
 
-    results = pipeline.backfill(
-        resolve_paths(input_, output),
-        _parse_day(start, "--from"),
-        _parse_day(end, "--to"),
-        engine=engine,
-    )
-    _print_results(results)
+    first = config.check_day(_parse_day(start, "--from"), "--from")
+    last = config.check_day(_parse_day(end, "--to"), "--to")
+    paths = resolve_paths(input_, output)
+    config.check_memory_limit()
+    with config.removed_if_left_empty(paths):
+        _print_results(pipeline.backfill(paths, first, last, engine=engine))
 
 
 @cli.command()
@@ -297,6 +320,40 @@ def demo(output: str | None) -> None:
     demo_module.run_demo(Path(output) if output else None)
 
 
+@cli.command()
+@click.argument("transaction_id")
+@input_option
+@output_option
+@click.option(
+    "--format",
+    "fmt",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "json"]),
+    help="text, or json: one object (charge, positions, subjects, events, ledger).",
+)
+@click.option(
+    "--limit",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Most events listed for a sum or peak row.",
+)
+def explain(
+    transaction_id: str, input_: str | None, output: str | None, fmt: str, limit: int
+) -> None:
+    """Explain one charge row: its tier positions, the subjects or events it counted
+    (read from IN) and the ledger entries that paid for it."""
+    from flexbatch.audit import explain as explain_module
+    from flexbatch.audit import render
+
+    paths = resolve_paths(input_, output)
+    if not isinstance(paths.input, Path) or not isinstance(paths.output, Path):
+        raise ConfigError("explain: IN and OUT must be local folders; fix: copy them locally")
+    result = explain_module.explain(paths.input, paths.output, transaction_id, limit)
+    click.echo(render.to_json(result) if fmt == "json" else render.explain_text(result))
+
+
 def _print_results(results: list) -> None:
     for r in results:
         c = r.counts
@@ -308,6 +365,7 @@ def _print_results(results: list) -> None:
 
 
 def main() -> None:
+    """Run the CLI; every expected failure ends here as one line and its exit code."""
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
@@ -317,16 +375,21 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except FlexbatchError as exc:
-        click.echo(f"flexbatch: {_one_line(exc)}", err=True)
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # a bug: still one line, the traceback only in debug logs
+        _fail(exc)
+    except Exception as exc:
+        known = known_failure(exc, config.current_output())
+        if known is not None:
+            logger.debug("%s", known, exc_info=True)
+            _fail(known)
+        # a bug: still one line, the traceback only in debug logs
         logger.debug("unexpected error", exc_info=True)
-        click.echo(f"flexbatch: unexpected error: {type(exc).__name__}: {_one_line(exc)}", err=True)
+        click.echo(f"flexbatch: unexpected error: {type(exc).__name__}: {one_line(exc)}", err=True)
         sys.exit(1)
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+def _fail(exc: FlexbatchError) -> None:
+    click.echo(f"flexbatch: {one_line(exc)}", err=True)
+    sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,35 @@
 """Where the input and output live: command-line option, then ``FLEXBATCH_INPUT`` /
-``FLEXBATCH_OUTPUT``, then ``[paths]`` in ``flexbatch.toml`` (SPEC §2)."""
+``FLEXBATCH_OUTPUT``, then ``[paths]`` in ``flexbatch.toml`` (SPEC §2); and the other
+checks of the command line's boundary: the environment, the range of days the job can
+process, and an OUT a failed command created and leaves empty."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import shutil
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from flexbatch.errors import ConfigError
 from flexbatch.storage.stores import Location, is_uri
 
 CONFIG_FILE = "flexbatch.toml"
+MEMORY_LIMIT_ENV = "FLEXBATCH_MEMORY_LIMIT"
+# DuckDB's size syntax: a number and a unit (KB, MiB, GB, ...) or a percentage of RAM
+_MEMORY_LIMIT = re.compile(r"\s*[0-9]+(\.[0-9]+)?\s*([KMGT]i?B|B|bytes|%)\s*", re.IGNORECASE)
+# Days the job computes: a day's window (the day after it), its 90-day alert window, the
+# 365-day forecast horizon and the trailing 30-day burn rate must all be calendar days
+# Python and Parquet readers represent (years 1..9999).
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(9990, 12, 31)
+
+# The OUT of the command being run, so the error handler can say where a disk filled up.
+_current_output: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -64,12 +82,79 @@ def resolve_path(option: str | None, key: str) -> Location:
 
 
 def resolve_paths(input_option: str | None, output_option: str | None) -> Paths:
-    return Paths(resolve_path(input_option, "input"), resolve_path(output_option, "output"))
+    paths = Paths(resolve_path(input_option, "input"), resolve_path(output_option, "output"))
+    _check_folder(paths.input, "input", must_exist=True)
+    _check_folder(paths.output, "output", must_exist=False)
+    return paths
+
+
+def _check_folder(location: Location, key: str, *, must_exist: bool) -> None:
+    """A local IN must be a folder; a local OUT a folder or not yet there (it is created)."""
+    global _current_output
+    if key == "output":
+        _current_output = location
+    if not isinstance(location, Path):
+        return
+    if location.exists() and not location.is_dir():
+        raise ConfigError(
+            f"--{key} {location}: is a file, not a folder; fix: give the {key} folder"
+        )
+    if must_exist and not location.exists():
+        raise ConfigError(f"--{key} {location}: no such folder; fix: give the {key} folder")
+
+
+def current_output() -> str | None:
+    """The OUT of the command being run (for messages), or None before it is known."""
+    return None if _current_output is None else str(_current_output)
+
+
+def check_memory_limit() -> None:
+    """``FLEXBATCH_MEMORY_LIMIT``, when set, must be a size DuckDB understands."""
+    value = os.environ.get(MEMORY_LIMIT_ENV)
+    if value is not None and not _MEMORY_LIMIT.fullmatch(value):
+        raise ConfigError(
+            f"{MEMORY_LIMIT_ENV}={value!r} is not a memory size; fix: set it to a size "
+            "such as 3GB or 2500MiB, or unset it for the default"
+        )
+
+
+def check_day(day: date, option: str) -> date:
+    """A day the job can process (see FIRST_DAY/LAST_DAY)."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ConfigError(
+            f"{option} {day}: outside the days flexbatch processes ({FIRST_DAY} to "
+            f"{LAST_DAY}); fix: give a day in that range"
+        )
+    return day
+
+
+@contextlib.contextmanager
+def removed_if_left_empty(paths: Paths) -> Iterator[None]:
+    """A command that fails before it publishes anything leaves no OUT it created: the
+    folder is removed again when it holds nothing but empty folders and the lock file."""
+    out = paths.output
+    created = isinstance(out, Path) and not out.exists()
+    try:
+        yield
+    except BaseException:
+        if created and isinstance(out, Path) and _holds_nothing(out):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _holds_nothing(folder: Path) -> bool:
+    from flexbatch.storage.lock import LOCK_FILE
+
+    for root, _dirs, files in os.walk(folder):
+        if any(not (Path(root) == folder and name == LOCK_FILE) for name in files):
+            return False
+    return True
 
 
 def resolve_output(output_option: str | None) -> Path:
     """A local OUT, for the commands that read it with DuckDB (sql, report, export…)."""
     out = resolve_path(output_option, "output")
+    _check_folder(out, "output", must_exist=False)
     if not isinstance(out, Path):
         raise ConfigError(
             f"--output {out}: this command reads OUT with DuckDB and needs a local folder; "

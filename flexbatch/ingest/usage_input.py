@@ -119,26 +119,46 @@ def _footer_schema(store: Store, info: FileInfo) -> pa.Schema:
     return pq.read_schema(pa.BufferReader(b"PAR1" + footer + tail))
 
 
+# DuckDB's virtual columns of read_parquet: a file column of the same name hides them, so
+# files that have one are read with their columns renamed by position (see raw_events_sql).
+VIRTUAL_COLUMNS = frozenset({"filename", "file_row_number", "file_index"})
+
+
 def file_signature(path: Path | FileInfo, store: Store | None = None) -> tuple[str, ...]:
     """Per required column, how to read it; raises InputSchemaError naming file and column.
     A ``FileInfo`` is read from ``store``'s footer bytes (a file of a remote IN)."""
+    shown, schema = _file_schema(path, store)
+    return schema_signature(shown, schema)
+
+
+def _file_schema(path: Path | FileInfo, store: Store | None = None) -> tuple[str, pa.Schema]:
+    """The file's name for messages and its schema, from the footer alone."""
     info = path if isinstance(path, FileInfo) else None
-    if info is not None:
-        assert store is not None
-        path = store.display(info.rel)  # type: ignore[assignment]
+    shown = str(path) if info is None else store.display(info.rel)  # type: ignore[union-attr]
     try:
         schema = pq.read_schema(path) if info is None else _footer_schema(store, info)  # type: ignore[arg-type]
     except (pa.ArrowException, OSError) as exc:
         raise InputSchemaError(
-            f"{path}: not a readable Parquet file ({exc}); fix: replace the file"
+            f"{shown}: not a readable Parquet file ({exc}); fix: replace the file"
         ) from exc
-    names = set(schema.names)
+    return shown, schema
+
+
+def schema_signature(path: str, schema: pa.Schema) -> tuple[str, ...]:
+    """Per required column of a file with ``schema``, how to read it; InputSchemaError
+    naming the file and the column when one is missing, repeated or of a wrong type."""
+    names = schema.names
     signature = []
     for column in REQUIRED_COLUMNS:
         if column not in names:
             raise InputSchemaError(
                 f"{path}: required column '{column}' is missing; fix: write '{column}' "
                 f"({EXPECTED[column]}) in every usage file"
+            )
+        if names.count(column) > 1:
+            raise InputSchemaError(
+                f"{path}: column '{column}' appears {names.count(column)} times; fix: write "
+                "each column once (rename or drop the copies)"
             )
         kind = _kind(column, schema.field(column).type)
         if kind is None:
@@ -150,38 +170,57 @@ def file_signature(path: Path | FileInfo, store: Store | None = None) -> tuple[s
     return tuple(signature)
 
 
-def _cast(column: str, kind: str) -> str:
+def _renamed_columns(schema: pa.Schema) -> tuple[str, ...]:
+    """The file's column names when they must be renamed to be read (one hides a virtual
+    column, or a name repeats), else ()."""
+    names = schema.names
+    clash = VIRTUAL_COLUMNS.intersection(names) or len(set(names)) != len(names)
+    return tuple(names) if clash else ()
+
+
+def _cast(column: str, kind: str, source: str | None = None) -> str:
+    """``column`` in its canonical type, read from ``source`` (the column itself, or its
+    positional name in a renamed file)."""
     target = {"ts": "timestamp", "quantity": "double"}.get(column, "varchar")
+    value = source or column
     if kind == "null":
         return f"cast(null as {target}) as {column}"
     if kind == "timestamp_tz":
-        return f"cast(timezone('UTC', {column}) as timestamp) as {column}"
+        return f"cast(timezone('UTC', {value}) as timestamp) as {column}"
     if kind == "timestamp_ns":
         # truncate to microseconds: a cast rounds, and 23:59:59.9999995 would become the
         # next day's midnight (and be quarantined as outside its partition day)
-        return f"make_timestamp(epoch_ns({column}) // 1000) as {column}"
-    return f"cast({column} as {target}) as {column}"
+        return f"make_timestamp(epoch_ns({value}) // 1000) as {column}"
+    return f"cast({value} as {target}) as {column}"
 
 
 def raw_events_sql(input_root: Path, files: Sequence[Path]) -> str:
     """One SELECT over all files, a read_parquet per type signature, in canonical types."""
     if not files:
         return EMPTY_RAW_EVENTS
-    groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    # files are grouped by signature, and those that must be renamed also by their
+    # exact column list (so the union of a group has that list's order)
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = defaultdict(list)
     for path in files:
-        groups[file_signature(path)].append(str(path))
+        shown, schema = _file_schema(path)
+        groups[schema_signature(shown, schema), _renamed_columns(schema)].append(str(path))
     prefix = str(input_root).rstrip("/") + "/"  # DuckDB's filename column is the real path
     selects = []
-    for signature, paths in sorted(groups.items()):
+    for (signature, renamed), paths in sorted(groups.items()):
+        # DuckDB's virtual columns filename and file_row_number give each row's origin;
+        # no option adds a column, so no input column name can collide with one
+        position = {name: f"c{i}" for i, name in reversed(list(enumerate(renamed)))}
         casts = ",\n    ".join(
-            _cast(c, k) for c, k in zip(REQUIRED_COLUMNS, signature, strict=False)
+            _cast(c, k, position.get(c)) for c, k in zip(REQUIRED_COLUMNS, signature, strict=True)
         )
+        aliases = ", ".join(f"c{i}" for i in range(len(renamed)))
+        alias = f" as renamed({aliases})" if renamed else ""
         selects.append(
             f"select\n    {casts},\n"
-            f"    replace(source_file, '{prefix.replace(chr(39), chr(39) * 2)}', '')"
+            f"    replace(filename, '{prefix.replace(chr(39), chr(39) * 2)}', '')"
             " as source_file,\n    file_row_number as source_row\n"
             f"from read_parquet({duckdb_files(paths)}, union_by_name = true,"
-            " hive_partitioning = false, filename = 'source_file', file_row_number = true)"
+            f" hive_partitioning = false){alias}"
         )
     return "\nunion all\n".join(selects)
 

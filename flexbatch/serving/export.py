@@ -20,7 +20,6 @@ Parquet when the target file ends in ``.parquet``.
 from __future__ import annotations
 
 import io
-import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 import duckdb
 
 from flexbatch.errors import ConfigError
-from flexbatch.serving import focus
+from flexbatch.serving import focus, result_file
 from flexbatch.serving.views import register_views
 from flexbatch.tables import VIEWS
 
@@ -146,8 +145,8 @@ def _check_arguments(
         )
     if start is not None and end is not None and start > end:
         raise ConfigError(f"export: --from {start} is after --to {end}; fix: swap them")
-    if to_file is not None and not to_file.parent.is_dir():
-        raise ConfigError(f"export: --to {to_file}: folder {to_file.parent} does not exist")
+    if to_file is not None:
+        result_file.check_target(to_file, out, "export")
 
 
 def _check_account(
@@ -198,9 +197,7 @@ def _write_text(text: str, to_file: Path | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    tmp = to_file.with_name(f".{to_file.name}.tmp")
-    tmp.write_text(text, encoding="utf-8", newline="")
-    os.replace(tmp, to_file)
+    result_file.write_text(text, to_file)
 
 
 def _write_parquet(relation: duckdb.DuckDBPyRelation, to_file: Path | None) -> None:
@@ -213,6 +210,5 @@ def _write_parquet(relation: duckdb.DuckDBPyRelation, to_file: Path | None) -> N
         sys.stdout.buffer.write(buffer.getvalue())
         sys.stdout.flush()
         return
-    tmp = to_file.with_name(f".{to_file.name}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, to_file)
+    with result_file.atomic_target(to_file) as tmp:
+        pq.write_table(table, tmp)
