@@ -20,9 +20,10 @@ from flexbatch.storage.literal import duckdb_literal, sql_string
 class Table:
     name: str
     producer: str  # the step that computes it: "charging", "ledger" or "job"
-    order: str  # the columns its files are sorted by (its key, for a keyed table)
+    order: str  # the columns its files are sorted by (deterministic files)
+    key: tuple[str, ...] = ()  # unique within a partition; () when rows have no key
     folder: str = ""  # under OUT; the name when empty
-    key: str = "date"  # the partition column
+    partition_key: str = "date"  # the partition column
     log: bool = False  # a file per run; a republication adds one and keeps the others
     view: bool = True  # a view of ``flexbatch sql`` and the catalog
 
@@ -32,7 +33,9 @@ class Table:
 
     def partition(self, day: date | str) -> str:
         """The partition folder of ``day``, relative to OUT."""
-        return f"{self.path}/{self.key}={day if isinstance(day, str) else day.isoformat()}"
+        return (
+            f"{self.path}/{self.partition_key}={day if isinstance(day, str) else day.isoformat()}"
+        )
 
     def file_name(self, run_id: str) -> str:
         return f"run-{run_id}.parquet" if self.log else "part-0.parquet"
@@ -40,23 +43,35 @@ class Table:
     def duckdb_source(self, out: Path) -> str:
         """A ``read_parquet`` of every partition of this table under ``out``: the literal
         OUT escaped, the partition pattern not, so ``out`` may hold ``[ ] * ?``."""
-        pattern = f"{duckdb_literal(Path(out).resolve() / self.path)}/{self.key}=*/*.parquet"
+        folder = duckdb_literal(Path(out).resolve() / self.path)
+        pattern = f"{folder}/{self.partition_key}=*/*.parquet"
         return (
             f"read_parquet({sql_string(pattern)}, hive_partitioning = true, "
-            f"hive_types = {{'{self.key}': 'date'}}, union_by_name = true)"
+            f"hive_types = {{'{self.partition_key}': 'date'}}, union_by_name = true)"
         )
 
 
 # In publication order: within a day, ``runs`` goes last, so a reader that sees a day's
 # latest run in ``runs`` knows every other table of the day holds that run's rows.
 TABLES: tuple[Table, ...] = (
-    Table("usage_daily", "charging", "account_id, scope_id, product_code, meter"),
+    Table(
+        "usage_daily",
+        "charging",
+        "account_id, scope_id, product_code, meter",
+        ("account_id", "scope_id", "product_code", "meter"),
+    ),
     Table(
         "usage_by_user_daily",
         "charging",
         "account_id, scope_id, product_code, meter, user_id",
+        ("account_id", "scope_id", "product_code", "meter", "user_id"),
     ),
-    Table("charges", "charging", "account_id, scope_id, plan_id, tier"),
+    Table(
+        "charges",
+        "charging",
+        "account_id, scope_id, plan_id, tier",
+        ("account_id", "scope_id", "plan_id", "tier"),
+    ),
     Table(
         "quarantine",
         "charging",
@@ -68,6 +83,7 @@ TABLES: tuple[Table, ...] = (
         "subjects_state",
         "charging",
         "plan_id, period_start, account_id, threshold_key, subject_scope, subject_id",
+        ("plan_id", "period_start", "account_id", "threshold_key", "subject_scope", "subject_id"),
         folder="_state/subjects",
         view=False,
     ),
@@ -77,12 +93,25 @@ TABLES: tuple[Table, ...] = (
         "account_id, entry_order, currency, product_code nulls first, ref nulls first, "
         "grant_id nulls first",
     ),
-    Table("balances", "ledger", "account_id, currency"),
-    Table("forecast", "ledger", "account_id, currency, date", key="as_of"),
-    Table("alerts", "ledger", "account_id, kind, ref"),
-    Table("grant_state", "ledger", "account_id, grant_id", folder="_state/grants", view=False),
-    Table("restatements", "job", "account_id, currency", log=True),
-    Table("runs", "job", "run_id", log=True),
+    Table("balances", "ledger", "account_id, currency", ("account_id", "currency")),
+    Table(
+        "forecast",
+        "ledger",
+        "account_id, currency, date",
+        ("account_id", "currency", "date"),
+        partition_key="as_of",
+    ),
+    Table("alerts", "ledger", "account_id, kind, ref", ("account_id", "kind", "ref")),
+    Table(
+        "grant_state",
+        "ledger",
+        "account_id, grant_id",
+        ("account_id", "grant_id"),
+        folder="_state/grants",
+        view=False,
+    ),
+    Table("restatements", "job", "account_id, currency", ("account_id", "currency"), log=True),
+    Table("runs", "job", "run_id", ("run_id",), log=True),
 )
 
 BY_PATH = {t.path: t for t in TABLES}
@@ -126,6 +155,6 @@ def empty_select(path_or_name: str) -> str:
     spec = table(path_or_name)
     columns = OUTPUT_MODELS[spec.path].to_schema().columns
     casts = [f"cast(null as {duckdb_type(c.dtype.type)}) as {name}" for name, c in columns.items()]
-    if spec.key not in columns:
-        casts.append(f"cast(null as date) as {spec.key}")
+    if spec.partition_key not in columns:
+        casts.append(f"cast(null as date) as {spec.partition_key}")
     return f"select {', '.join(casts)} where false"

@@ -101,7 +101,7 @@ def day_tables(out: Path) -> dict[tuple[str, str], pl.DataFrame]:
     canonical row order (each file must be whole and readable)."""
     found = {}
     for spec in STATE_TABLES:
-        for folder in sorted((out / spec.path).glob(f"{spec.key}=*")):
+        for folder in sorted((out / spec.path).glob(f"{spec.partition_key}=*")):
             files = sorted(folder.glob("*.parquet"))
             if files:
                 frame = pl.concat(

@@ -241,7 +241,7 @@ def processed_days(store: Store) -> list[date]:
     days = set()
     for info in store.walk(spec.path, 2):  # usage_daily/date=D/part-0.parquet
         folder = info.rel.split("/")[-2]
-        if folder.startswith(f"{spec.key}=") and info.name.endswith(".parquet"):
+        if folder.startswith(f"{spec.partition_key}=") and info.name.endswith(".parquet"):
             try:
                 days.add(date.fromisoformat(folder.split("=", 1)[1]))
             except ValueError:

@@ -1,0 +1,59 @@
+"""Meta-tests: what is declared once agrees with everything that repeats it (the table
+registry, the SQL headers, the Pandera models, the shipped resources, the README)."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pytest
+
+from helpers import REPO
+
+from flexbatch.cli import cli
+from flexbatch.resources import sql_names, sql_text
+from flexbatch.schemas import OUTPUT_MODELS
+from flexbatch.tables import TABLES, empty_select
+
+KEY_LINE = re.compile(r"^-- key:\s+\(([^)]*)\)", re.MULTILINE)
+
+
+def test_every_sql_file_ships_and_is_found_by_name():
+    files = sorted(p.stem for p in (REPO / "sql").rglob("*.sql"))
+    assert sql_names() == files  # unique names: a step is found by its name alone
+
+
+@pytest.mark.parametrize("name", sql_names())
+def test_every_sql_file_declares_its_grain_and_key(name):
+    header = sql_text(name).split("\nwith", 1)[0].split("\nselect", 1)[0]
+    assert re.search(r"^-- grain:", header, re.MULTILINE), f"{name}.sql: no '-- grain:' line"
+    assert re.search(r"^-- key:", header, re.MULTILINE), f"{name}.sql: no '-- key:' line"
+
+
+@pytest.mark.parametrize("spec", [t for t in TABLES if t.name in sql_names()], ids=str)
+def test_sql_header_key_is_the_registry_key(spec):
+    match = KEY_LINE.search(sql_text(spec.name))
+    declared = tuple(c.strip() for c in match.group(1).split(",")) if match else ()
+    assert declared == spec.key
+
+
+@pytest.mark.parametrize("spec", TABLES, ids=lambda t: t.name)
+def test_registry_agrees_with_the_pandera_model(spec):
+    schema = OUTPUT_MODELS[spec.path].to_schema()
+    columns = set(schema.columns) | {spec.partition_key}
+    assert set(spec.key) <= columns
+    order = [c.split()[0] for c in spec.order.split(",")]
+    assert set(order) <= columns
+    unique = schema.unique or []
+    if unique:  # a model that checks uniqueness checks the registry's key
+        assert tuple(unique) == spec.key
+    # the empty relation of the table has exactly the model's columns and the partition
+    empty = duckdb.sql(empty_select(spec.path))
+    assert set(empty.columns) == columns
+
+
+def test_every_command_has_help_and_is_in_the_readme():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for name, command in cli.commands.items():
+        assert command.help, f"flexbatch {name} has no help"
+        assert f"flexbatch {name}" in readme, f"flexbatch {name} is not in the README"
