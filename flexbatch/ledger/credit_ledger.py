@@ -175,7 +175,9 @@ def _expire_and_grant(con: duckdb.DuckDBPyConnection) -> None:
     _entries(con, "grant_entries", GRANT)
     run_step(con, "slices_opening")
     con.execute("create or replace temp table slices as select * from slices_opening")
-    run_step(con, "grant_burn_rank")
+    # a view: it ranks whatever ``slices`` holds when a step reads it, so the receiver
+    # slices a transfer adds take their place without a refresh
+    run_step(con, "grant_burn_rank", view=True)
 
 
 def _transfers(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
@@ -199,7 +201,6 @@ def _transfers(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
         _draw(con, "transfer_entries")
         run_step(con, "transfer_slices")
         con.execute(f"insert into slices select {SLICE_COLUMNS} from transfer_slices")
-        run_step(con, "grant_burn_rank")  # the receiver's new slices take their place
     return transfers, rejected
 
 
