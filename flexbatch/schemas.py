@@ -36,7 +36,7 @@ class UsageEvent(pa.DataFrameModel):
     meter: str = pa.Field(str_length={"min_value": 1})
     user_id: str = pa.Field(nullable=True)
     resource_id: str = pa.Field(nullable=True)
-    quantity: pl.Float64 = pa.Field(nullable=True, ge=0, lt=1e32)
+    quantity: pl.Float64 = pa.Field(nullable=True, ge=0, lt=1e14)  # flexbatch/limits.py
 
     @pa.check("quantity", name="quantity_finite")
     def quantity_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805

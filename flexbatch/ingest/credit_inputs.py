@@ -20,6 +20,7 @@ import polars as pl
 from pandera.config import ValidationDepth, config_context
 
 from flexbatch.errors import ConfigError
+from flexbatch.limits import CREDIT_LIMIT, PRICE_LIMIT
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,8 @@ def _unique(field: str, noun: str) -> _Rule:
 
 
 def _amount_rules(field: str, strict: bool) -> list[_Rule]:
+    """An exact decimal in the ledger's range: an ``amount`` (strict: > 0) below
+    CREDIT_LIMIT, a ``unit_cost`` at most PRICE_LIMIT (flexbatch.limits)."""
     c = pl.col(field)
     places = c.str.extract(r"\.([0-9]+)$").str.strip_chars_end("0").str.len_chars()
     digits = c.str.extract(r"^[+-]?([0-9]+)").str.strip_chars_start("0").str.len_chars()
@@ -107,9 +110,20 @@ def _amount_rules(field: str, strict: bool) -> list[_Rule]:
               "round to 6 places"),
         _Rule(f"{field}_fits", field, digits > 32,  # DECIMAL(38, 6): 32 integer digits
               "{v} does not fit DECIMAL(38,6)", "use a value below 1e32"),
+        _range_rule(field, value, strict),
         _Rule(f"{field}_sign", field, value <= 0 if strict else value < 0,
               "{v} must be a decimal " + sign, f"write an amount {sign}"),
     ]  # fmt: skip
+
+
+def _range_rule(field: str, value: pl.Expr, strict: bool) -> _Rule:
+    if strict:
+        return _Rule(f"{field}_range", field, value >= CREDIT_LIMIT,
+                     "{v} is beyond the ledger's range (below 1e20 credits)",
+                     "split it into amounts below 100000000000000000000 (1e20)")  # fmt: skip
+    return _Rule(f"{field}_range", field, value > PRICE_LIMIT,
+                 "{v} is above the largest unit cost, 1,000,000",
+                 "write at most 1000000 per credit")  # fmt: skip
 
 
 def _date_rule(field: str) -> _Rule:
@@ -195,7 +209,7 @@ def _unreadable(path: Path, kind: str, exc: BaseException) -> ConfigError:
 def _read_csv(path: Path) -> pl.DataFrame:
     """All cells as text; the header is read as row 0 so its names are checked as written."""
     try:
-        raw = pl.read_csv(path, has_header=False, infer_schema=False, encoding="utf8")
+        raw = pl.read_csv(path, has_header=False, infer_schema=False, encoding="utf8", glob=False)
     except pl.exceptions.NoDataError:
         raise ConfigError(f"{path}: empty file; fix: write at least the header line") from None
     except (pl.exceptions.PolarsError, OSError) as exc:
@@ -233,7 +247,7 @@ def _read(path: Path) -> pl.DataFrame:
     if path.suffix == ".csv":
         return _read_csv(path)
     try:
-        frame = pl.read_parquet(path)
+        frame = pl.read_parquet(path, glob=False)
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise _unreadable(path, "Parquet", exc) from None
     return _parquet_text(path, frame)

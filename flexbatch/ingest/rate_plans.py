@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from flexbatch.errors import ConfigError
+from flexbatch.limits import INT64_MAX, POSITION_LIMIT, PRICE_LIMIT
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,6 @@ TIER_KEYS = ("above", "price")
 # Amounts are DECIMAL(38, 6) downstream: 6 places, so at most 32 integer digits.
 DECIMAL_TYPE = pa.decimal128(38, 6)
 _STEP = Decimal("0.000001")
-_DECIMAL_LIMIT = Decimal(10) ** 32
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII only
 
 _TEXT, _DAY = pa.string(), pa.date32()
@@ -167,8 +167,9 @@ def _date(value: Any, field: str, where: _Where) -> date:
     raise where.error(field, f"{_show(value)} is {kind}", f"write a day: {field} = 2026-01-01")
 
 
-def _amount(value: Any, field: str, where: _Where) -> Decimal:
-    """A tier number that fits DECIMAL(38, 6) exactly: no floats, no rounding."""
+def _amount(value: Any, field: str, where: _Where, *, price: bool = False) -> Decimal:
+    """A tier number that fits DECIMAL(38, 6) exactly (no floats, no rounding) and the
+    ledger's range: an ``above`` below 10^32, a price at most ``PRICE_LIMIT``."""
     shown = _show(value)
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
         key = field.rsplit(".", 1)[-1]
@@ -176,7 +177,10 @@ def _amount(value: Any, field: str, where: _Where) -> Decimal:
     amount = Decimal(value)
     if not amount.is_finite() or amount < 0:
         raise where.error(field, f"{shown} is not a number >= 0", "write a decimal >= 0")
-    if amount >= _DECIMAL_LIMIT:
+    if price and amount > PRICE_LIMIT:
+        problem = f"{shown} is above the largest unit price, {PRICE_LIMIT:,} credits"
+        raise where.error(field, problem, f"use a price of at most {PRICE_LIMIT} (1e6)")
+    if amount >= POSITION_LIMIT:
         raise where.error(field, f"{shown} overflows DECIMAL(38, 6)", "use a value below 1e32")
     with localcontext() as ctx:
         ctx.prec = 80  # quantize must not round: exactness is what is checked
@@ -202,7 +206,7 @@ def _tiers(value: Any, where: _Where) -> tuple[Tier, ...]:
             if key not in raw:
                 raise where.error(f"{name}.{key}", "missing", f"add {key} = ... to the tier")
         above = _amount(raw["above"], f"{name}.above", where)
-        price = _amount(raw["price"], f"{name}.price", where)
+        price = _amount(raw["price"], f"{name}.price", where, price=True)
         if i == 0 and above != 0:
             raise where.error(f"{name}.above", f"the first tier starts at {above}", fix_order)
         if tiers and above <= tiers[-1].above:
@@ -260,6 +264,9 @@ def _plan(raw: Any, index: int, file: str) -> PlanVersion:
         if isinstance(user_limit, bool) or not isinstance(user_limit, int) or user_limit <= 0:
             problem = f"{_show(user_limit)} is not a positive integer"
             raise where.error("user_limit", problem, "write a whole number, e.g. user_limit = 250")
+        if user_limit > INT64_MAX:
+            problem = f"{user_limit} is beyond a 64-bit integer"
+            raise where.error("user_limit", problem, f"write at most {INT64_MAX}")
 
     return PlanVersion(
         plan_id=plan_id,

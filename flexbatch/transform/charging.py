@@ -21,9 +21,9 @@ logger = logging.getLogger(__name__)
 STEPS = (
     "active_plans",
     "checked_events",
+    "duplicate_rows",  # before rejected_rows: a group's range is checked without them
     "rejected_rows",
     "quarantine",
-    "duplicate_rows",
     "accepted_events",
     "user_groups",
     "resource_groups",

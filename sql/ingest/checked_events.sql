@@ -49,8 +49,8 @@ checked as (
             when isnan(r.quantity) or abs(r.quantity) = cast('Infinity' as double)
                 then 'quantity_not_finite'
             when r.quantity < 0 then 'quantity_negative'
-            -- DECIMAL(38, 6) holds 32 integer digits: beyond that no exact sum exists
-            when r.quantity >= 1e32 then 'quantity_out_of_range'
+            -- the ledger's range (flexbatch/limits.py): quantity x price < 1e20 credits
+            when r.quantity >= 1e14 then 'quantity_out_of_range'
             when pn.needs_user = 1 and (r.user_id is null or r.user_id = '')
                 then 'user_id_missing_for_user_plan'
             when pn.needs_resource = 1 and (r.resource_id is null or r.resource_id = '')

@@ -1,22 +1,77 @@
 -- rejected_rows: the day's input rows that break a SPEC §3.1 rule, each with the first
--- rule it breaks. The validation CASE runs here, once per day: accepted_events keeps the
+-- rule it breaks, and the valid rows that would take their usage group out of the
+-- ledger's range. The validation CASE runs here, once per day: accepted_events keeps the
 -- rows not listed here, so the steps that read the events never re-evaluate it (nor read
 -- the columns only validation needs).
 -- grain: one row per rejected input row
 -- key:   (source_file, source_row)
--- upstream: checked_events
+-- upstream: checked_events, duplicate_rows, raw_events
+-- Range (flexbatch/limits.py): a group's (account, scope, product, meter) quantities of
+-- the day sum below 1e14, so units x price stays below 1e20 credits. In a group that
+-- reaches it, the event at which the running sum (in ts, event_id, file, row order)
+-- reaches 1e14 and every later one are rejected as quantity_sum_out_of_range. A day whose
+-- quantities all together stay below 9e13 (a cheap double sum of one column) has no such
+-- group: the gate is then empty and the group scan below stops at once.
+with
+
+invalid as (
+    select
+        event_id, ts, account_id, scope_id, product_code, meter, user_id, resource_id,
+        quantity, source_file, source_row, reason
+    from checked_events
+    where reason is not null
+),
+
+gate as (
+    select 1 as is_open
+    from raw_events
+    having sum(case when quantity >= 0 and quantity < 1e14 then quantity else 1 end) >= 9e13
+),
+
+valid as (
+    select c.*
+    from checked_events as c
+    inner join gate as g
+        on g.is_open = 1
+    left join duplicate_rows as d
+        on d.source_file = c.source_file
+        and d.source_row = c.source_row
+    where c.reason is null
+      and d.source_file is null
+),
+
+group_totals as (
+    select
+        account_id,
+        scope_id,
+        product_code,
+        meter,
+        sum(cast(coalesce(quantity, 1) as decimal(38, 6))) as quantity_total
+    from valid
+    group by account_id, scope_id, product_code, meter
+),
+
+over_limit as (
+    select
+        v.*,
+        sum(cast(coalesce(v.quantity, 1) as decimal(38, 6))) over (
+            partition by v.account_id, v.scope_id, v.product_code, v.meter
+            order by v.ts, v.event_id, v.source_file, v.source_row
+            rows between unbounded preceding and current row
+        ) as running_total
+    from valid as v
+    inner join group_totals as t
+        on t.account_id = v.account_id
+        and t.scope_id = v.scope_id
+        and t.product_code = v.product_code
+        and t.meter = v.meter
+    where t.quantity_total >= 1e14
+)
+
+select * from invalid
+union all
 select
-    event_id,
-    ts,
-    account_id,
-    scope_id,
-    product_code,
-    meter,
-    user_id,
-    resource_id,
-    quantity,
-    source_file,
-    source_row,
-    reason
-from checked_events
-where reason is not null
+    event_id, ts, account_id, scope_id, product_code, meter, user_id, resource_id,
+    quantity, source_file, source_row, 'quantity_sum_out_of_range' as reason
+from over_limit
+where running_total >= 1e14
