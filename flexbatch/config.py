@@ -131,7 +131,8 @@ def check_day(day: date, option: str) -> date:
 @contextlib.contextmanager
 def removed_if_left_empty(paths: Paths) -> Iterator[None]:
     """A command that fails before it publishes anything leaves no OUT it created: the
-    folder is removed again when it holds nothing but empty folders and the lock file."""
+    folder it made is removed again while no table has a partition in it (what is left
+    is its lock and bookkeeping of days that were never published)."""
     out = paths.output
     created = isinstance(out, Path) and not out.exists()
     try:
@@ -143,12 +144,11 @@ def removed_if_left_empty(paths: Paths) -> Iterator[None]:
 
 
 def _holds_nothing(folder: Path) -> bool:
-    from flexbatch.storage.lock import LOCK_FILE
+    from flexbatch.storage.stores import LocalStore
+    from flexbatch.tables import TABLES
 
-    for root, _dirs, files in os.walk(folder):
-        if any(not (Path(root) == folder and name == LOCK_FILE) for name in files):
-            return False
-    return True
+    store = LocalStore(folder)
+    return not any(store.walk(spec.path, 1, dirs=True) for spec in TABLES)
 
 
 def resolve_output(output_option: str | None) -> Path:

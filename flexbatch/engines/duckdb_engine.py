@@ -7,7 +7,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from flexbatch.ingest.usage_input import register_raw_events
+from flexbatch.ingest.usage_input import register_raw_events, unreadable_file
 from flexbatch.storage.publish import DayStage
 from flexbatch.storage.stores import Store
 from flexbatch.transform.charging import DayCounts, compute_day
@@ -28,5 +28,11 @@ class DuckDBEngine:
     ) -> tuple[int, dict[str, pl.DataFrame], DayCounts]:
         register_history(con, output, day)
         input_files = register_raw_events(con, inputs, day)
-        frames, counts = compute_day(con)
+        try:
+            frames, counts = compute_day(con)
+        except duckdb.Error as exc:  # a damaged usage file is the input's fault: exit 2
+            damaged = unreadable_file(con, inputs, day, exc)
+            if damaged is None:
+                raise
+            raise damaged from exc
         return input_files, frames, counts

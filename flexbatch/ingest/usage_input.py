@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flexbatch.errors import InputSchemaError, MissingPartitionError
+from flexbatch.errors import InputSchemaError, MissingPartitionError, one_line
 from flexbatch.storage.literal import duckdb_files
 from flexbatch.storage.stores import FileInfo, Location, Store, store_of
 
@@ -241,3 +241,38 @@ def register_raw_events(
     con.execute(f"create or replace temp view raw_events as\n{raw_events_sql(input_root, files)}")
     logger.debug("raw_events for %s: %d files", day, len(files))
     return len(files)
+
+
+def unreadable_file(
+    con: duckdb.DuckDBPyConnection, input_root: Location | Store, day: date, exc: duckdb.Error
+) -> InputSchemaError | None:
+    """After the day's steps failed with ``exc``: the first usage file that cannot be read
+    on its own (corrupt data pages under a valid footer, text that is not UTF-8, a
+    timestamp beyond DuckDB's range), as a one-line error naming it and the fix; None when
+    every file reads, so ``exc`` is not the input's fault. Only runs on that failure path,
+    so a good night never reads a file twice for it."""
+    store = store_of(input_root)
+    root = store.local("")
+    columns = ", ".join(REQUIRED_COLUMNS)
+    for path in day_files(store, day):
+        try:  # hash() decodes and casts every required value of every row
+            con.execute(f"select count(hash({columns})) from ({raw_events_sql(root, [path])})")
+        except duckdb.Error as probe:
+            problem = one_line(str(probe).split("\nLINE ")[0])
+            return InputSchemaError(
+                f"{path}: cannot be read: {problem}; fix: {_read_fix(problem)}"
+            )
+    logger.debug("no usage file of %s fails on its own after: %s", day, exc)
+    return None
+
+
+def _read_fix(problem: str) -> str:
+    text = problem.lower()
+    if "utf8" in text or "utf-8" in text:
+        return "write text columns as valid UTF-8 (re-export the file from its source)"
+    if "timestamp" in text:
+        return (
+            "a ts value is beyond any real event time (DuckDB holds years up to 294247); "
+            "correct or drop that row and deliver the file again"
+        )
+    return "the file's data pages are damaged; deliver the file again from its source"
