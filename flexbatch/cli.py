@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from flexbatch import __version__, config
-from flexbatch.config import resolve_output, resolve_paths
+from flexbatch.config import resolve_output, resolve_path, resolve_paths
 from flexbatch.errors import ConfigError, FlexbatchError, known_failure, one_line
 
 # pandera imports pyspark whenever it is installed (flexbatch[spark]), and pyspark warns
@@ -163,14 +163,27 @@ def status(input_: str | None, output: str | None, fmt: str) -> None:
     since, or a cascade that was interrupted)."""
     from flexbatch.job import pipeline
 
-    statuses = pipeline.stale_days(resolve_paths(input_, output))
+    paths = resolve_paths(input_, output)
+    statuses = pipeline.stale_days(paths)
+    unread = {s.day: _unread(paths, s.day) for s in statuses}
     if fmt == "json":
-        click.echo(json.dumps([s.as_json() for s in statuses], indent=2))
+        rows = [s.as_json() | {"unread_files": unread[s.day]} for s in statuses]
+        click.echo(json.dumps(rows, indent=2))
         return
     for s in statuses:
         finished = s.as_json()["finished_at"] or "-"
         state = f"stale: {s.reason}" if s.reason else s.state
-        click.echo(f"{s.day}  {finished:<20}  {state}")
+        note = f"  (not read: {', '.join(unread[s.day])})" if unread[s.day] else ""
+        click.echo(f"{s.day}  {finished:<20}  {state}{note}")
+
+
+def _unread(paths: config.Paths, day: date) -> list[str]:
+    """What the day's partition of a local IN holds that the job does not read."""
+    from flexbatch.ingest.usage_input import unread_files
+
+    if not isinstance(paths.input, Path) or not (paths.input / f"usage/date={day}").is_dir():
+        return []
+    return unread_files(paths.input, day, warn=False)  # shown in the listing instead
 
 
 @cli.command()
@@ -268,6 +281,7 @@ def _split_to(values: tuple[str, ...]) -> tuple[date | None, Path | None]:
 @cli.command()
 @click.option("--account", help="The account to report on.")
 @click.option("--all", "all_accounts", is_flag=True, help="One report per account + an index.")
+@input_option
 @output_option
 @click.option("--as-of", metavar="YYYY-MM-DD", help="Report day (default: latest processed).")
 @click.option(
@@ -275,7 +289,7 @@ def _split_to(values: tuple[str, ...]) -> tuple[date | None, Path | None]:
     default="3m",
     show_default=True,
     type=click.Choice(["1m", "3m", "6m", "12m", "custom"]),
-    help="Burndown window.",
+    help="Range shown first (the page switches between 1m, 3m, 6m, 12m and all).",
 )
 @click.option("--since", metavar="YYYY-MM-DD", help="Window start with --window custom.")
 @click.option(
@@ -288,6 +302,7 @@ def _split_to(values: tuple[str, ...]) -> tuple[date | None, Path | None]:
 def report(
     account: str | None,
     all_accounts: bool,
+    input_: str | None,
     output: str | None,
     as_of: str | None,
     window: str,
@@ -306,9 +321,19 @@ def report(
         window=window,
         since=_parse_day(since, "--since") if since else None,
         to_path=Path(to_path),
+        rate_plans=_optional_rate_plans(input_),
     )
     for path in written:
         click.echo(str(path))
+
+
+def _optional_rate_plans(input_: str | None) -> Path | None:
+    """IN's rate_plans.toml for product names in the report, when IN is known and local."""
+    try:
+        inp = resolve_path(input_, "input")
+    except ConfigError:
+        return None  # no IN configured: the report shows product codes
+    return inp / "rate_plans.toml" if isinstance(inp, Path) else None
 
 
 @cli.command()

@@ -187,6 +187,7 @@ class Runs(pa.DataFrameModel):
     duplicates: pl.Int64 = pa.Field(ge=0)
     input_files: pl.Int64 = pa.Field(ge=0)
     input_manifest: str
+    unread_files: str  # JSON list of what the partition holds that is not read
     inputs_sha256: str = pa.Field(str_length={"min_value": 64, "max_value": 64})
     code_version: str
     config_sha256: str = pa.Field(str_length={"min_value": 64, "max_value": 64})

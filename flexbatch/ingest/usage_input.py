@@ -259,9 +259,7 @@ def unreadable_file(
             con.execute(f"select count(hash({columns})) from ({raw_events_sql(root, [path])})")
         except duckdb.Error as probe:
             problem = one_line(str(probe).split("\nLINE ")[0])
-            return InputSchemaError(
-                f"{path}: cannot be read: {problem}; fix: {_read_fix(problem)}"
-            )
+            return InputSchemaError(f"{path}: cannot be read: {problem}; fix: {_read_fix(problem)}")
     logger.debug("no usage file of %s fails on its own after: %s", day, exc)
     return None
 
@@ -276,3 +274,34 @@ def _read_fix(problem: str) -> str:
             "correct or drop that row and deliver the file again"
         )
     return "the file's data pages are damaged; deliver the file again from its source"
+
+
+def unread_files(input_root: Location | Store, day: date, *, warn: bool = True) -> list[str]:
+    """What the day's partition holds that is not read, relative to IN, sorted: files that
+    are not ``*.parquet`` (``late-events.csv``, an upper-case ``PART-9.PARQUET``) and
+    subfolders (``/`` at the end). Hidden names (``.``/``_`` prefixes: writers' temporary
+    and marker files such as ``_SUCCESS``) are expected and left out. Logged as a warning;
+    the run records the list in ``runs.unread_files`` and ``status`` shows it."""
+    store = store_of(input_root)
+    folder = partition_rel(day)
+    files = [
+        info.rel
+        for info in store.list_files(folder)
+        if not is_usage_file(info.name) and not _hidden(info.name)
+    ]
+    folders = [f"{folder}/{name}/" for name in store.list_dirs(folder) if not _hidden(name)]
+    unread = sorted(files + folders)
+    if unread and warn:
+        logger.warning(
+            "%s: %d entries not read (only *.parquet files directly in the partition are "
+            "usage files): %s",
+            store.display(folder),
+            len(unread),
+            ", ".join(unread),
+            extra={"day": day.isoformat(), "unread_files": unread},
+        )
+    return unread
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith((".", "_"))

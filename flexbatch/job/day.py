@@ -3,6 +3,7 @@ the publication of every table of the day as one commit."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -17,6 +18,7 @@ import polars as pl
 from flexbatch import __version__
 from flexbatch.engines import Engine
 from flexbatch.ingest.job_config import JobConfig
+from flexbatch.ingest.usage_input import unread_files
 from flexbatch.job import restatements
 from flexbatch.job.changes import day_manifest, manifest_sha256
 from flexbatch.ledger.credit_ledger import (
@@ -119,7 +121,12 @@ def _compute(job: Job, day: date, previous_day: date | None, stage: DayStage) ->
 
 
 def _runs_frame(
-    job: Job, day_started: datetime, counts: DayCounts, input_files: int, manifest: str | None
+    job: Job,
+    day_started: datetime,
+    counts: DayCounts,
+    input_files: int,
+    manifest: str | None,
+    unread: list[str],
 ) -> pl.DataFrame:
     return pl.DataFrame(
         {
@@ -134,6 +141,7 @@ def _runs_frame(
             "duplicates": [counts.duplicates],
             "input_files": [input_files],
             "input_manifest": [manifest],
+            "unread_files": [json.dumps(unread)],  # in the partition, not read (README)
             "inputs_sha256": [manifest_sha256(manifest)],
             "code_version": [__version__],
             "config_sha256": [job.config.config_sha256],
@@ -160,7 +168,8 @@ def process_day(job: Job, day: date, previous_day: date | None) -> DayResult:
         restated = rows.height
         if restated:
             frames["restatements"] = rows
-    frames["runs"] = _runs_frame(job, started_at, counts, input_files, manifest)
+    unread = unread_files(job.inputs, day)
+    frames["runs"] = _runs_frame(job, started_at, counts, input_files, manifest, unread)
     for table_path, frame in frames.items():
         OUTPUT_MODELS[table_path].validate(frame)
         stage.add(table_path, frame)

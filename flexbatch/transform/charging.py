@@ -66,11 +66,13 @@ def compute_day(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, pl.DataFrame]
     for step in STEPS:
         started = time.perf_counter()
         rows[step] = run_step(con, step, view=step in VIEWS)
+        seconds = time.perf_counter() - started
         logger.info(
             "step %-16s %10s rows %8.3fs",
             step,
             "(view)" if rows[step] is None else rows[step],
-            time.perf_counter() - started,
+            seconds,
+            extra={"step": step, "rows": rows[step], "seconds": round(seconds, 3)},
         )
     for step in INTERMEDIATE:
         con.execute(f"drop {'view' if step in VIEWS else 'table'} {step}")
