@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 import tempfile
 from datetime import date
 from pathlib import Path
 
 import click
 import duckdb
-import polars as pl
 
 from flexbatch.config import Paths
 from flexbatch.job import pipeline
@@ -34,23 +35,52 @@ def run_demo(output: Path | None) -> Path:
     read = sum(r.counts.rows_read for r in results)
     quarantined = sum(r.counts.rows_quarantined for r in results)
     duplicates = sum(r.counts.duplicates for r in results)
-    charges = duckdb.sql(f"select * from {table('charges').duckdb_source(out)}").pl()
-    by_account = (
-        charges.group_by("account_id")
-        .agg(pl.col("credits").sum(), pl.len().alias("charge_rows"))
-        .sort("account_id")
-    )
     click.echo(f"flexbatch demo: {len(results)} days {days[0]}..{days[-1]} from {sample}")
     click.echo(f"  events read {read}, quarantined {quarantined}, duplicates {duplicates}")
-    for row in by_account.iter_rows(named=True):
-        click.echo(
-            f"  {row['account_id']:<12} {row['charge_rows']:>5} charges  {row['credits']} credits"
-        )
+    _echo_balances(out, days[-1])
     reports = write_reports(
-        out, account=None, as_of=None, window="3m", since=None, to_path=out / "reports"
+        out,
+        account=None,
+        as_of=None,
+        window="3m",
+        since=None,
+        to_path=out / "reports",
+        rate_plans=sample / "rate_plans.toml",
     )
     click.echo(f"outputs: {out}")
     click.echo(f"reports: {reports[-1]}  (open it in a browser)")
     click.echo(f"catalog: {out / 'flexbatch.duckdb'}  (duckdb -readonly)")
-    click.echo(f'try: flexbatch sql "select * from charges limit 10" --output {out}')
+    # the interpreter running now, so the line works without the venv on PATH
+    query = shlex.quote("select * from balances where overdraft_total > 0 limit 10")
+    python = shlex.quote(sys.executable)
+    click.echo(f"try: {python} -m flexbatch sql {query} --output {shlex.quote(str(out))}")
     return out
+
+
+def _echo_balances(out: Path, day: date) -> None:
+    """Each account's balance per currency on ``day`` (currencies are never added up),
+    overdraft called out, and the alerts raised."""
+    con = duckdb.connect()
+    balances = con.sql(
+        f"select account_id, currency, available, used_total, expired_total, overdraft_total "
+        f"from {table('balances').duckdb_source(out)} where date = '{day}' "
+        "order by account_id, currency"
+    ).fetchall()
+    click.echo(f"  balances on {day}, per account and currency:")
+    for account, currency, available, used, expired, overdraft in balances:
+        line = (
+            f"    {account:<10} {currency:<13} available {available:>12,.2f}  used {used:>10,.2f}"
+        )
+        if expired > 0:
+            line += f"  expired {expired:,.2f}"
+        if overdraft > 0:
+            line += f"  OVERDRAFT {overdraft:,.2f} (usage not covered)"
+        click.echo(line)
+    alerts = con.sql(
+        f"select kind, count(*) as n, string_agg(distinct account_id, ', ' order by account_id) "
+        f"from {table('alerts').duckdb_source(out)} group by kind order by kind"
+    ).fetchall()
+    total = sum(n for _, n, _ in alerts)
+    click.echo(f"  alerts: {total} raised" + (":" if alerts else ""))
+    for kind, n, accounts in alerts:
+        click.echo(f"    {kind:<20} {n:>3}  ({accounts})")

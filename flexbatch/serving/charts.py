@@ -1,4 +1,5 @@
-"""Inline SVG charts for the balance report: a burndown line chart, a donut, bar charts.
+"""Inline SVG charts for the balance report: the burndown line chart and the donut (bar
+charts: :mod:`flexbatch.serving.bars`).
 
 Hand-built SVG rather than a plotting library (matplotlib, plotly, altair were weighed):
 the report needs four simple shapes, and SVG written here
@@ -51,17 +52,7 @@ class Segment:
     color: str
 
 
-@dataclass(frozen=True)
-class Bar:
-    """One bar: its label, length and the text printed next to it."""
-
-    label: str
-    value: float
-    text: str
-    detail: str = ""
-
-
-def _num(value: float) -> str:
+def coord(value: float) -> str:
     """A coordinate with at most 2 decimals and no trailing zeros."""
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
@@ -156,36 +147,36 @@ def line_chart(
     if step_path:
         first_x, last_x = x_of(threshold[0][0]), x_of(threshold[-1][0])
         parts.append(
-            f'<path d="{step_path} L{_num(last_x)},{_num(y_of(low))} '
-            f'L{_num(first_x)},{_num(y_of(low))} Z" fill="{RED_TINT}"/>'
+            f'<path d="{step_path} L{coord(last_x)},{coord(y_of(low))} '
+            f'L{coord(first_x)},{coord(y_of(low))} Z" fill="{RED_TINT}"/>'
         )
     tick = low
     while tick <= high + step / 1000:
         y = y_of(tick)
         parts.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{_num(y)}" y2="{_num(y)}" '
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{coord(y)}" y2="{coord(y)}" '
             f'stroke="{GRID}" stroke-width="1"/>'
-            f'<text x="{left - 8}" y="{_num(y + 4)}" text-anchor="end" font-size="12" '
+            f'<text x="{left - 8}" y="{coord(y + 4)}" text-anchor="end" font-size="12" '
             f'fill="{MUTED}">{escape(axis_label(tick, step))}</text>'
         )
         tick += step
     for day in day_ticks(x_start, x_end):
         x = x_of(day)
         parts.append(
-            f'<line x1="{_num(x)}" x2="{_num(x)}" y1="{top + plot_h}" y2="{top + plot_h + 5}" '
-            f'stroke="{MUTED}"/><text x="{_num(x)}" y="{top + plot_h + 20}" '
+            f'<line x1="{coord(x)}" x2="{coord(x)}" y1="{top + plot_h}" y2="{top + plot_h + 5}" '
+            f'stroke="{MUTED}"/><text x="{coord(x)}" y="{top + plot_h + 20}" '
             f'text-anchor="middle" font-size="12" fill="{MUTED}">'
             f"{escape(day.strftime('%d %b'))}</text>"
         )
     parts.append(
-        f'<line x1="{left}" x2="{left + plot_w}" y1="{_num(y_of(0))}" y2="{_num(y_of(0))}" '
+        f'<line x1="{left}" x2="{left + plot_w}" y1="{coord(y_of(0))}" y2="{coord(y_of(0))}" '
         f'stroke="{MUTED}" stroke-width="1"/>'
     )
     if step_path:
         parts.append(
             f'<path d="{step_path}" fill="none" stroke="{RED}" stroke-width="1.5" '
             f'stroke-dasharray="6 4"/><text x="{left + plot_w - 4}" '
-            f'y="{_num(y_of(threshold[-1][1]) - 6)}" text-anchor="end" font-size="12" '
+            f'y="{coord(y_of(threshold[-1][1]) - 6)}" text-anchor="end" font-size="12" '
             f'fill="{RED}">{escape(threshold_label)}</text>'
         )
     label_row = 0
@@ -199,16 +190,16 @@ def line_chart(
         text_width = 7 * len(label)
         anchor, text_x = ("start", x + 5) if x + 5 + text_width <= left + plot_w else ("end", x - 5)
         parts.append(
-            f'<line x1="{_num(x)}" x2="{_num(x)}" y1="{top}" y2="{top + plot_h}" '
+            f'<line x1="{coord(x)}" x2="{coord(x)}" y1="{top}" y2="{top + plot_h}" '
             f'stroke="{color}" stroke-width="1.5" stroke-dasharray="2 3"/>'
-            f'<text x="{_num(text_x)}" y="{top + 12 + 16 * label_row}" font-size="12" '
+            f'<text x="{coord(text_x)}" y="{top + 12 + 16 * label_row}" font-size="12" '
             f'text-anchor="{anchor}" fill="{color}">{escape(label)}</text>'
         )
     for line in series:
         if not line.points:
             continue
         path = " ".join(
-            f"{'M' if i == 0 else 'L'}{_num(x_of(d))},{_num(y_of(v))}"
+            f"{'M' if i == 0 else 'L'}{coord(x_of(d))},{coord(y_of(v))}"
             for i, (d, v) in enumerate(line.points)
         )
         dash = ' stroke-dasharray="7 5"' if line.dashed else ""
@@ -219,7 +210,7 @@ def line_chart(
         if len(line.points) == 1:
             d, v = line.points[0]
             parts.append(
-                f'<circle cx="{_num(x_of(d))}" cy="{_num(y_of(v))}" r="3.5" fill="{line.color}"/>'
+                f'<circle cx="{coord(x_of(d))}" cy="{coord(y_of(v))}" r="3.5" fill="{line.color}"/>'
             )
     legend_x = left
     for line in series:
@@ -232,8 +223,8 @@ def line_chart(
         legend_x += 40 + 7.5 * len(line.label)
     if step_path:
         parts.append(
-            f'<rect x="{_num(legend_x)}" y="9" width="22" height="14" fill="{RED_TINT}" '
-            f'stroke="{RED}" stroke-dasharray="3 2"/><text x="{_num(legend_x + 28)}" y="20" '
+            f'<rect x="{coord(legend_x)}" y="9" width="22" height="14" fill="{RED_TINT}" '
+            f'stroke="{RED}" stroke-dasharray="3 2"/><text x="{coord(legend_x + 28)}" y="20" '
             f'font-size="13" fill="{INK}">red band (≤ 20 % of purchased)</text>'
         )
     parts.append("</svg>")
@@ -244,10 +235,10 @@ def _step_path(points: list[tuple[date, float]], x_of, y_of) -> str:
     """An SVG path holding each value until the next point (a step-after line)."""
     if not points:
         return ""
-    path = [f"M{_num(x_of(points[0][0]))},{_num(y_of(points[0][1]))}"]
+    path = [f"M{coord(x_of(points[0][0]))},{coord(y_of(points[0][1]))}"]
     for (_, previous), (day, value) in zip(points, points[1:], strict=False):
-        x = _num(x_of(day))
-        path.append(f"L{x},{_num(y_of(previous))} L{x},{_num(y_of(value))}")
+        x = coord(x_of(day))
+        path.append(f"L{x},{coord(y_of(previous))} L{x},{coord(y_of(value))}")
     return " ".join(path)
 
 
@@ -257,11 +248,14 @@ def donut(
     center_title: str,
     center_subtitle: str,
     threshold_fraction: float | None = None,
+    overdraft: float = 0.0,
     title: str = "",
     size: int = 220,
 ) -> str:
     """A ring of ``segments`` clockwise from 12 o'clock; ``threshold_fraction`` draws a
-    tick at that share of the ring (the 20 % band boundary)."""
+    tick at that share of the ring (the 20 % band boundary); ``overdraft`` (uncovered
+    usage, beyond everything purchased) is a red outer ring of that share of the total,
+    a full ring when it is as large or there is nothing purchased."""
     radius, stroke = size * 0.36, size * 0.12
     centre = size / 2
     circumference = 2 * math.pi * radius
@@ -269,8 +263,8 @@ def donut(
     parts = [
         f'<svg class="donut" viewBox="0 0 {size} {size}" width="{size}" height="{size}" '
         f'role="img" aria-label="{escape(title)}">',
-        f'<circle cx="{_num(centre)}" cy="{_num(centre)}" r="{_num(radius)}" fill="none" '
-        f'stroke="{GRID}" stroke-width="{_num(stroke)}"/>',
+        f'<circle cx="{coord(centre)}" cy="{coord(centre)}" r="{coord(radius)}" fill="none" '
+        f'stroke="{GRID}" stroke-width="{coord(stroke)}"/>',
     ]
     offset = 0.0
     if total > 0:
@@ -279,61 +273,40 @@ def donut(
             if length <= 0:
                 continue
             parts.append(
-                f'<circle cx="{_num(centre)}" cy="{_num(centre)}" r="{_num(radius)}" '
-                f'fill="none" stroke="{segment.color}" stroke-width="{_num(stroke)}" '
-                f'stroke-dasharray="{_num(length)} {_num(circumference - length)}" '
-                f'stroke-dashoffset="{_num(-offset)}" '
-                f'transform="rotate(-90 {_num(centre)} {_num(centre)})">'
+                f'<circle cx="{coord(centre)}" cy="{coord(centre)}" r="{coord(radius)}" '
+                f'fill="none" stroke="{segment.color}" stroke-width="{coord(stroke)}" '
+                f'stroke-dasharray="{coord(length)} {coord(circumference - length)}" '
+                f'stroke-dashoffset="{coord(-offset)}" '
+                f'transform="rotate(-90 {coord(centre)} {coord(centre)})">'
                 f"<title>{escape(segment.label)}</title></circle>"
             )
             offset += length
+    if overdraft > 0:
+        outer = radius + stroke / 2 + 5
+        share = min(1.0, overdraft / total) if total > 0 else 1.0
+        length = 2 * math.pi * outer * share
+        parts.append(
+            f'<circle cx="{coord(centre)}" cy="{coord(centre)}" r="{coord(outer)}" fill="none" '
+            f'stroke="{RED}" stroke-width="6" stroke-dasharray="{coord(length)} '
+            f'{coord(2 * math.pi * outer - length)}" transform="rotate(-90 {coord(centre)} '
+            f'{coord(centre)})"><title>overdraft: usage not covered by credits</title></circle>'
+        )
     if threshold_fraction is not None and total > 0:
         angle = 2 * math.pi * threshold_fraction - math.pi / 2
         inner, outer = radius - stroke / 2 - 4, radius + stroke / 2 + 4
         x1, y1 = centre + inner * math.cos(angle), centre + inner * math.sin(angle)
         x2, y2 = centre + outer * math.cos(angle), centre + outer * math.sin(angle)
         parts.append(
-            f'<line x1="{_num(x1)}" y1="{_num(y1)}" x2="{_num(x2)}" y2="{_num(y2)}" '
+            f'<line x1="{coord(x1)}" y1="{coord(y1)}" x2="{coord(x2)}" y2="{coord(y2)}" '
             f'stroke="{INK}" stroke-width="2.5"><title>20 % of purchased</title></line>'
         )
     parts.append(
-        f'<text x="{_num(centre)}" y="{_num(centre + 2)}" text-anchor="middle" '
-        f'font-size="{_num(size * 0.11)}" font-weight="700" fill="{INK}">'
+        f'<text x="{coord(centre)}" y="{coord(centre + 2)}" text-anchor="middle" '
+        f'font-size="{coord(size * 0.11)}" font-weight="700" '
+        f'fill="{RED if overdraft > 0 else INK}">'
         f"{escape(center_title)}</text>"
-        f'<text x="{_num(centre)}" y="{_num(centre + size * 0.1)}" text-anchor="middle" '
-        f'font-size="{_num(size * 0.06)}" fill="{MUTED}">{escape(center_subtitle)}</text>'
+        f'<text x="{coord(centre)}" y="{coord(centre + size * 0.1)}" text-anchor="middle" '
+        f'font-size="{coord(size * 0.06)}" fill="{MUTED}">{escape(center_subtitle)}</text>'
         "</svg>"
     )
     return "".join(parts)
-
-
-def bar_chart(bars: list[Bar], *, color: str = BLUE, title: str = "", width: int = 520) -> str:
-    """Horizontal bars, longest first as given; the text goes right of each bar."""
-    label_w, text_w, row_h, top = 175, 200, 36, 6  # 175 px holds 18 characters
-    bar_w = width - label_w - text_w
-    height = top * 2 + row_h * max(1, len(bars))
-    longest = max([b.value for b in bars] + [0.0]) or 1.0
-    parts = [
-        f'<svg class="bars" viewBox="0 0 {width} {height}" width="100%" role="img" '
-        f'aria-label="{escape(title)}">'
-    ]
-    for i, bar in enumerate(bars):
-        y = top + i * row_h
-        length = max(2.0, bar_w * max(0.0, bar.value) / longest) if bar.value > 0 else 0.0
-        parts.append(
-            f'<text x="{label_w - 10}" y="{y + 21}" text-anchor="end" font-size="13" '
-            f'fill="{INK}">{escape(_clip(bar.label, 18))}<title>{escape(bar.label)}</title>'
-            f'</text><rect x="{label_w}" y="{y + 7}" width="{_num(bar_w)}" height="20" rx="3" '
-            f'fill="#f3f4f6"/><rect x="{label_w}" y="{y + 7}" width="{_num(length)}" '
-            f'height="20" rx="3" fill="{color}"/>'
-            f'<text x="{label_w + bar_w + 10}" y="{y + 17}" font-size="13" font-weight="600" '
-            f'fill="{INK}">{escape(bar.text)}</text>'
-            f'<text x="{label_w + bar_w + 10}" y="{y + 31}" font-size="11" fill="{MUTED}">'
-            f"{escape(bar.detail)}</text>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
