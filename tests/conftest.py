@@ -1,4 +1,6 @@
-"""Fixtures: run the flexbatch CLI in-process, through ``main`` and its error handler."""
+"""Fixtures: run the flexbatch CLI in-process, through ``main`` and its error handler; and
+the ``slow`` mark, so ``pytest -m "not slow"`` runs the fast part of the suite (SQL steps,
+parsing, validation, golden rows) in well under a minute."""
 
 from __future__ import annotations
 
@@ -32,3 +34,35 @@ def flexbatch(capsys, monkeypatch):
         return CliResult(code, captured.out, captured.err)
 
     return invoke
+
+
+# End-to-end modules: sample backfills, subprocesses, Spark, Airflow, a browser.
+SLOW_MODULES = {
+    "test_airflow_dag",
+    "test_backfill_equals_nightly",
+    "test_bench_smoke",
+    "test_catalog",
+    "test_charges_golden",
+    "test_credit_ledger",
+    "test_export",
+    "test_focus",
+    "test_operations",
+    "test_publication",
+    "test_report",
+    "test_simulate",
+    "test_explain",
+    "test_spark_engine",
+}
+
+
+SLOW_TESTS = {
+    "test_demo_runs_and_prints_the_output_path",
+    "test_sql_quarantine_equals_pandera_rules",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if module in SLOW_MODULES or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
