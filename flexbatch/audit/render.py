@@ -1,0 +1,96 @@
+"""Text and JSON for ``explain``: decimals exact (as strings in JSON), times in UTC with a
+``Z``, one line per subject, event or ledger entry."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat() + "Z"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def to_json(explanation: dict) -> str:
+    return json.dumps(explanation, default=_value, indent=2)
+
+
+def _text(value: Any) -> str:
+    return "-" if value is None else str(_value(value) if not isinstance(value, str) else value)
+
+
+def _table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[str]:
+    cells = [[_text(r[c]) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += [
+        "  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells
+    ]
+    return [line.rstrip() for line in lines]
+
+
+def _positions(positions: dict[str, Any]) -> list[str]:
+    periods = positions["periods"]
+    open_ = "[" if positions["bounds"].startswith("[") else "("
+
+    def span(p: dict[str, Any]) -> str:
+        return f"{open_}{_text(p['position_from'])}, {_text(p['position_to'])}]"
+
+    if len(periods) == 1:
+        return [
+            f"positions  {span(periods[0])} of the period from {_text(periods[0]['period_start'])}"
+        ]
+    lines = [f"positions  in {len(periods)} periods:"]
+    lines += [f"  {_text(p['period_start'])}  {span(p)}" for p in periods]
+    return lines
+
+
+def explain_text(explanation: dict) -> str:
+    c = explanation["charge"]
+    lines = [
+        f"charge     {c['transaction_id']}  {_text(c['date'])}  account {c['account_id']}  "
+        f"scope {c['scope_id']}",
+        f"plan       {c['plan_id']} (version {_text(c['plan_version'])}), {c['algorithm']}, "
+        f"{c['billing_period']} period from {_text(c['period_start'])}, thresholds per "
+        f"{c['threshold_scope']}",
+        f"tier       {c['tier']} (above {c['tier_above']}) at {c['unit_price']}: "
+        f"{c['units']} units = {c['credits']} credits",
+        *_positions(explanation["positions"]),
+    ]
+    subjects = explanation["subjects"]
+    if subjects is not None:
+        lines.append(f"subjects   {len(subjects)}, each with the first event that counted it:")
+        lines += _table(
+            subjects, ("position", "subject_id", "scope_id", "event_id", "ts", "source_file")
+        )
+    events = explanation["events"]
+    if events is not None:
+        listed = events["listed"]
+        shown = f" (the first {len(listed)} listed)" if len(listed) < events["count"] else ""
+        if c["algorithm"] == "fixed":
+            lines.append(f"events     the first event of each period charged: {events['count']}")
+            lines += _table(listed, ("period_start", "scope_id", "event_id", "ts", "source_file"))
+        else:
+            total = events.get("total", events.get("new_maximum"))
+            what = "total" if "total" in events else "maximum raised by"
+            lines.append(f"events     {events['count']}, {what} {total} in this row{shown}")
+            lines += _table(
+                listed,
+                ("event_id", "ts", "scope_id", "quantity", "position_from", "position_to",
+                 "units", "source_file"),
+            )  # fmt: skip
+    lines.append(f"ledger     {len(explanation['ledger'])} entries")
+    if explanation["ledger"]:
+        lines += _table(
+            explanation["ledger"],
+            ("entry_type", "grant_id", "currency", "amount", "grant_remaining"),
+        )
+    return "\n".join(lines)
