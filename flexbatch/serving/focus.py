@@ -31,6 +31,7 @@ import duckdb
 
 from flexbatch.errors import ConfigError, FlexbatchError
 from flexbatch.ledger.credit_ledger import GRANT_STATE
+from flexbatch.serving.focus_units import register_units
 from flexbatch.tables import table
 
 FOCUS_VERSION = "1.2"
@@ -54,6 +55,7 @@ FOCUS_COLUMNS = (
     "ConsumedUnit",
     "ContractedCost",
     "EffectiveCost",
+    "InvoiceId",
     "InvoiceIssuerName",
     "ListCost",
     "PricingCategory",
@@ -81,6 +83,7 @@ EXTRA_COLUMNS = (
     "x_PlanVersion",
     "x_Tier",
     "x_LedgerRef",
+    "x_Meter",
 )
 COLUMNS = FOCUS_COLUMNS + EXTRA_COLUMNS
 
@@ -227,7 +230,7 @@ focus_rows as (
         purchase_rows.currency as "PricingCurrency",
         cast(0 as decimal(38, 6)) as "PricingCurrencyEffectiveCost",
         purchase_rows.credits as "PricingQuantity",
-        purchase_rows.currency as "PricingUnit",
+        currency_units.unit as "PricingUnit",
         'Prepaid credits (' || purchase_rows.currency || ')' as "ServiceName",
         'CREDITS:' || purchase_rows.currency as "SkuId",
         purchase_rows.account_id as "SubAccountId",
@@ -240,8 +243,12 @@ focus_rows as (
         cast(null as varchar) as "x_ScopeId",
         cast(null as date) as "x_PlanVersion",
         cast(null as integer) as "x_Tier",
-        purchase_rows.ref as "x_LedgerRef"
+        purchase_rows.ref as "x_LedgerRef",
+        cast(null as varchar) as "x_Meter"
     from purchase_rows
+    inner join focus_units as currency_units
+        on currency_units.kind = 'currency'
+        and currency_units.identifier = purchase_rows.currency
 
     union all
 
@@ -264,7 +271,7 @@ focus_rows as (
         usage_rows.date + 1 as charge_period_end,
         usage_rows.date as charge_period_start,
         usage_rows.units_part as "ConsumedQuantity",
-        usage_rows.meter as "ConsumedUnit",
+        meter_units.unit as "ConsumedUnit",
         usage_rows.credits * usage_rows.unit_cost as "ContractedCost",
         usage_rows.credits * usage_rows.unit_cost as "EffectiveCost",
         usage_rows.credits * usage_rows.unit_cost as "ListCost",
@@ -272,7 +279,7 @@ focus_rows as (
         usage_rows.currency as "PricingCurrency",
         usage_rows.credits as "PricingCurrencyEffectiveCost",
         usage_rows.units_part as "PricingQuantity",
-        usage_rows.meter as "PricingUnit",
+        meter_units.unit as "PricingUnit",
         usage_rows.product_code as "ServiceName",
         usage_rows.plan_id as "SkuId",
         usage_rows.account_id as "SubAccountId",
@@ -285,8 +292,12 @@ focus_rows as (
         usage_rows.scope_id as "x_ScopeId",
         usage_rows.plan_version as "x_PlanVersion",
         usage_rows.tier as "x_Tier",
-        usage_rows.ref as "x_LedgerRef"
+        usage_rows.ref as "x_LedgerRef",
+        usage_rows.meter as "x_Meter"
     from usage_rows
+    inner join focus_units as meter_units
+        on meter_units.kind = 'meter'
+        and meter_units.identifier = usage_rows.meter
 )
 
 select
@@ -306,6 +317,9 @@ select
     "ConsumedUnit",
     "ContractedCost",
     "EffectiveCost",
+    -- the account's provisional statement of the month in one billing currency
+    "BillingAccountId" || ':' || strftime(billing_period_start, '%Y-%m') || ':'
+        || "BillingCurrency" as "InvoiceId",
     $provider as "InvoiceIssuerName",
     "ListCost",
     "PricingCategory",
@@ -330,7 +344,8 @@ select
     "x_ScopeId",
     "x_PlanVersion",
     "x_Tier",
-    "x_LedgerRef"
+    "x_LedgerRef",
+    "x_Meter"
 from focus_rows
 order by
     "ChargePeriodStart",
@@ -370,6 +385,11 @@ def focus_relation(
 
     ``con`` must already have the ``credit_ledger`` and ``charges`` views."""
     register_grant_state(con, out)
+    register_units(
+        con,
+        (m for (m,) in con.execute("select distinct meter from charges").fetchall()),
+        (c for (c,) in con.execute("select distinct currency from credit_ledger").fetchall()),
+    )
     params = {"account": account, "start": start, "end": end, "provider": provider_name()}
     relation = con.sql(FOCUS_SQL, params=params)
     missing = (
