@@ -379,6 +379,45 @@ def explain(
     click.echo(render.to_json(result) if fmt == "json" else render.explain_text(result))
 
 
+@cli.command()
+@click.option("--plans", "draft", required=True, metavar="DRAFT.toml", help="Draft rate plans.")
+@click.option("--from", "start", required=True, metavar="YYYY-MM-DD", help="First UTC day.")
+@click.option("--to", "end", required=True, metavar="YYYY-MM-DD", help="Last UTC day (inclusive).")
+@input_option
+@output_option
+@click.option(
+    "--diff",
+    "diff_file",
+    metavar="FILE",
+    help="Write the per account/scope/product/plan/month diff (.csv or .parquet).",
+)
+def simulate(
+    draft: str,
+    start: str,
+    end: str,
+    input_: str | None,
+    output: str | None,
+    diff_file: str | None,
+) -> None:
+    """Re-price processed days under draft rate plans in a scratch folder (OUT is never
+    changed) and compare charged credits, balances and depletion dates."""
+    from flexbatch.audit import render
+    from flexbatch.audit import simulate as simulate_module
+
+    paths = resolve_paths(input_, output)
+    if not isinstance(paths.input, Path) or not isinstance(paths.output, Path):
+        raise ConfigError("simulate: IN and OUT must be local folders; fix: copy them locally")
+    result = simulate_module.simulate(
+        paths.input,
+        paths.output,
+        Path(draft),
+        _parse_day(start, "--from"),
+        _parse_day(end, "--to"),
+        Path(diff_file) if diff_file else None,
+    )
+    click.echo(render.simulate_text(result, draft))
+
+
 def _print_results(results: list) -> None:
     for r in results:
         c = r.counts

@@ -27,10 +27,13 @@ def _text(value: Any) -> str:
     return "-" if value is None else str(_value(value) if not isinstance(value, str) else value)
 
 
-def _table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[str]:
+def _table(
+    rows: list[dict[str, Any]], columns: tuple[str, ...], labels: tuple[str, ...] = ()
+) -> list[str]:
+    labels = labels or columns
     cells = [[_text(r[c]) for c in columns] for r in rows]
-    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
-    lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(labels)]
+    lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(labels, widths, strict=True))]
     lines += [
         "  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells
     ]
@@ -93,4 +96,36 @@ def explain_text(explanation: dict) -> str:
             explanation["ledger"],
             ("entry_type", "grant_id", "currency", "amount", "grant_remaining"),
         )
+    return "\n".join(lines)
+
+
+SUMMARY_LABELS = {
+    "account_id": "account",
+    "currency": "currency",
+    "charged_actual": "charged actual",
+    "charged_simulated": "simulated",
+    "charged_delta": "difference",
+    "available_actual": "available actual",
+    "available_simulated": "simulated",
+    "depletion_actual": "depletion actual",
+    "depletion_simulated": "simulated",
+}
+
+
+def simulate_text(simulation: Any, draft: str) -> str:
+    """The per account and currency comparison of a ``Simulation``."""
+    s = simulation
+    rows = s.summary.to_dicts()
+    lines = [
+        f"simulate {s.date_from}..{s.date_to} under {draft}: recomputed {s.recomputed_from}.."
+        f"{s.date_to} ({s.days} days) in a scratch folder; OUT unchanged",
+        f"charged = consumed + overdraft of {s.date_from}..{s.date_to}; available and "
+        f"depletion date on {s.date_to} (after every re-priced day from {s.recomputed_from})",
+    ]
+    if rows:
+        lines += _table(rows, tuple(SUMMARY_LABELS), tuple(SUMMARY_LABELS.values()))
+    else:
+        lines.append("  no charges or balances in the window")
+    changed = s.diff.filter(s.diff["delta"] != 0).height
+    lines.append(f"{changed} of {s.diff.height} account/scope/product/plan/month rows changed")
     return "\n".join(lines)
