@@ -24,7 +24,9 @@ def to_json(explanation: dict) -> str:
 
 
 def _text(value: Any) -> str:
-    return "-" if value is None else str(_value(value) if not isinstance(value, str) else value)
+    if value is None:
+        return "-"
+    return str(_value(value)) if isinstance(value, (date, Decimal)) else str(value)
 
 
 def _table(
