@@ -17,6 +17,7 @@ import click
 from flexbatch import __version__, config
 from flexbatch.config import resolve_output, resolve_path, resolve_paths
 from flexbatch.errors import ConfigError, FlexbatchError, known_failure, one_line
+from flexbatch.settings import Settings
 
 # pandera imports pyspark whenever it is installed (flexbatch[spark]), and pyspark warns
 # on import when pandas 3 is present: nothing a user can act on, and it would put a
@@ -114,9 +115,15 @@ engine_option = click.option(
     type=click.Choice(["text", "json"]),
     help="Log line format on stderr.",
 )
-def cli(log_level: str, log_format: str) -> None:
+@click.pass_context
+def cli(ctx: click.Context, log_level: str, log_format: str) -> None:
     """flexbatch: usage logs to credit charges, ledgers, balances and alerts."""
     _configure_logging(log_level, log_format)
+    ctx.obj = Settings.from_env()  # the environment, read once, for every command
+
+
+def _settings() -> Settings:
+    return click.get_current_context().find_root().obj or Settings.from_env()
 
 
 @cli.command()
@@ -138,13 +145,12 @@ def run(
     if (day is None) == (not since_changed):
         raise ConfigError("run: give exactly one of --date D and --since-changed; fix: add one")
     paths = resolve_paths(input_, output)
-    config.check_memory_limit()
     with config.removed_if_left_empty(paths):
         if since_changed:
-            _print_results(pipeline.run_changed(paths, engine=engine))
+            _print_results(pipeline.run_changed(paths, engine=engine, settings=_settings()))
         else:
             the_day = config.check_day(_parse_day(day, "--date"), "--date")
-            _print_results(pipeline.run(paths, the_day, engine=engine))
+            _print_results(pipeline.run(paths, the_day, engine=engine, settings=_settings()))
 
 
 @cli.command()
@@ -164,7 +170,7 @@ def status(input_: str | None, output: str | None, fmt: str) -> None:
     from flexbatch.job import pipeline
 
     paths = resolve_paths(input_, output)
-    statuses = pipeline.stale_days(paths)
+    statuses = pipeline.stale_days(paths, _settings())
     unread = {s.day: _unread(paths, s.day) for s in statuses}
     if fmt == "json":
         rows = [s.as_json() | {"unread_files": unread[s.day]} for s in statuses]
@@ -199,9 +205,9 @@ def backfill(start: str, end: str, input_: str | None, output: str | None, engin
     first = config.check_day(_parse_day(start, "--from"), "--from")
     last = config.check_day(_parse_day(end, "--to"), "--to")
     paths = resolve_paths(input_, output)
-    config.check_memory_limit()
     with config.removed_if_left_empty(paths):
-        _print_results(pipeline.backfill(paths, first, last, engine=engine))
+        results = pipeline.backfill(paths, first, last, engine=engine, settings=_settings())
+        _print_results(results)
 
 
 @cli.command()

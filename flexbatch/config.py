@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import tomllib
 from collections.abc import Iterator
@@ -19,9 +18,6 @@ from flexbatch.errors import ConfigError
 from flexbatch.storage.stores import Location, is_uri
 
 CONFIG_FILE = "flexbatch.toml"
-MEMORY_LIMIT_ENV = "FLEXBATCH_MEMORY_LIMIT"
-# DuckDB's size syntax: a number and a unit (KB, MiB, GB, ...) or a percentage of RAM
-_MEMORY_LIMIT = re.compile(r"\s*[0-9]+(\.[0-9]+)?\s*([KMGT]i?B|B|bytes|%)\s*", re.IGNORECASE)
 # Days the job computes: a day's window (the day after it), its 90-day alert window, the
 # 365-day forecast horizon and the trailing 30-day burn rate must all be calendar days
 # Python and Parquet readers represent (years 1..9999).
@@ -106,16 +102,6 @@ def _check_folder(location: Location, key: str, *, must_exist: bool) -> None:
 def current_output() -> str | None:
     """The OUT of the command being run (for messages), or None before it is known."""
     return None if _current_output is None else str(_current_output)
-
-
-def check_memory_limit() -> None:
-    """``FLEXBATCH_MEMORY_LIMIT``, when set, must be a size DuckDB understands."""
-    value = os.environ.get(MEMORY_LIMIT_ENV)
-    if value is not None and not _MEMORY_LIMIT.fullmatch(value):
-        raise ConfigError(
-            f"{MEMORY_LIMIT_ENV}={value!r} is not a memory size; fix: set it to a size "
-            "such as 3GB or 2500MiB, or unset it for the default"
-        )
 
 
 def check_day(day: date, option: str) -> date:

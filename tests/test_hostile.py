@@ -415,7 +415,7 @@ def test_input_naming_a_missing_folder_is_exit_2(flexbatch, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("value", ["lots", "3 apples", "-1GB", ""])
+@pytest.mark.parametrize("value", ["lots", "3 apples", "-1GB", "0.5"])
 def test_a_bad_memory_limit_is_exit_2(flexbatch, tmp_path, monkeypatch, value):
     monkeypatch.setenv("FLEXBATCH_MEMORY_LIMIT", value)
     inp, out = make_in(tmp_path / "in"), tmp_path / "out"

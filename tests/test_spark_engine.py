@@ -430,8 +430,8 @@ def test_uri_lease_is_renewed_while_held_and_released(tmp_path, monkeypatch):
     from flexbatch.storage.hadoop import HadoopStore
     from flexbatch.storage.lease import assert_lease, remote_lock
 
-    monkeypatch.setenv("FLEXBATCH_LEASE_SECONDS", "3")  # renewed every second
-    store = HadoopStore(_uri(tmp_path / "out"), SparkSession.builder.getOrCreate())
+    spark = SparkSession.builder.getOrCreate()
+    store = HadoopStore(_uri(tmp_path / "out"), spark, lease_seconds=3)  # renewed every second
     with remote_lock(store, "backfill"):
         first = json.loads(store.read_bytes("_lock"))
         threading.Event().wait(1.8)
@@ -456,10 +456,10 @@ def test_uri_lease_left_empty_by_a_dead_writer_expires(tmp_path, monkeypatch):
     from flexbatch.storage.hadoop import HadoopStore
     from flexbatch.storage.lease import remote_lock
 
-    monkeypatch.setenv("FLEXBATCH_LEASE_SECONDS", "60")
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "_lock").write_bytes(b"")
-    store = HadoopStore(_uri(tmp_path / "out"), SparkSession.builder.getOrCreate())
+    spark = SparkSession.builder.getOrCreate()
+    store = HadoopStore(_uri(tmp_path / "out"), spark, lease_seconds=60)
     with pytest.raises(LockHeldError, match="an unknown process"), remote_lock(store, "run"):
         pass
     long_ago = (tmp_path / "out" / "_lock").stat().st_mtime - 61

@@ -16,6 +16,7 @@ import duckdb
 import polars as pl
 
 from flexbatch.errors import ConfigError
+from flexbatch.settings import Settings
 
 if TYPE_CHECKING:
     from flexbatch.storage.publish import DayStage
@@ -40,7 +41,7 @@ class Engine(Protocol):
     ) -> tuple[int, dict[str, pl.DataFrame], DayCounts]: ...
 
 
-def make_engine(name: str) -> Engine:
+def make_engine(name: str, settings: Settings | None = None) -> Engine:
     """The engine called ``name``; Spark only when asked for (the base install has no
     pyspark: a one-line error then says how to get it)."""
     if name == "duckdb":
@@ -56,4 +57,4 @@ def make_engine(name: str) -> Engine:
             f"--engine spark needs {exc.name or 'pyspark'}, which is not installed; "
             "fix: pip install 'flexbatch[spark]'"
         ) from exc
-    return SparkEngine()
+    return SparkEngine(settings or Settings())

@@ -37,6 +37,7 @@ from flexbatch.ingest.usage_input import (
 )
 from flexbatch.resources import sql_text
 from flexbatch.schemas import OUTPUT_MODELS
+from flexbatch.settings import Settings
 from flexbatch.storage.literal import hadoop_literal
 from flexbatch.storage.publish import DayStage
 from flexbatch.storage.stores import FileInfo, Store
@@ -87,17 +88,17 @@ REQUIRED_CONF = {
 LOCAL_DEFAULTS = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.driver.memory": os.environ.get("FLEXBATCH_SPARK_DRIVER_MEMORY", "4g"),
 }
 
 
-def spark_session() -> SparkSession:
+def spark_session(settings: Settings) -> SparkSession:
     """The session to run on: under spark-submit, the one it configured (its --master and
     --conf); else ``FLEXBATCH_SPARK_MASTER`` (default ``local[*]``) with the local
     defaults. The settings the SQL relies on (REQUIRED_CONF) are set either way."""
     builder = SparkSession.builder.appName("flexbatch")
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not started by spark-submit
-        builder = builder.master(os.environ.get("FLEXBATCH_SPARK_MASTER", "local[*]"))
+        builder = builder.master(settings.spark_master)
+        builder = builder.config("spark.driver.memory", settings.spark_driver_memory)
         for key, value in LOCAL_DEFAULTS.items():
             builder = builder.config(key, value)
     for key, value in REQUIRED_CONF.items():
@@ -186,8 +187,8 @@ class SparkEngine:
 
     name = "spark"
 
-    def __init__(self) -> None:
-        self.spark = spark_session()
+    def __init__(self, settings: Settings) -> None:
+        self.spark = spark_session(settings)
         self.jvm_session = self.spark  # its JVM reaches Hadoop URIs
 
     # -- inputs -------------------------------------------------------------------------

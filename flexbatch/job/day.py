@@ -29,13 +29,14 @@ from flexbatch.ledger.credit_ledger import (
     register_credit_state,
 )
 from flexbatch.schemas import OUTPUT_MODELS
+from flexbatch.settings import Settings
 from flexbatch.storage.publish import DayStage
 from flexbatch.storage.stores import Store
 from flexbatch.transform.charging import DayCounts
 
 logger = logging.getLogger(__name__)
 
-MEMORY_LIMIT = "3GB"  # DuckDB's share; the rest of the 4 GiB budget is Python and Polars
+MEMORY_LIMIT = Settings().memory_limit  # DuckDB's share of the 4 GiB budget
 
 
 @dataclass(frozen=True)

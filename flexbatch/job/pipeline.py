@@ -4,7 +4,6 @@ the output lock, with the cascade's intent recorded first."""
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
@@ -17,8 +16,9 @@ from flexbatch.errors import ConfigError
 from flexbatch.ingest.job_config import JobConfig
 from flexbatch.ingest.usage_input import day_file_infos
 from flexbatch.job.changes import DayStatus, day_statuses
-from flexbatch.job.day import MEMORY_LIMIT, DayResult, Job, new_run_id, process_day
+from flexbatch.job.day import DayResult, Job, new_run_id, process_day
 from flexbatch.serving.catalog import refresh_catalog
+from flexbatch.settings import Settings
 from flexbatch.storage import cascade
 from flexbatch.storage.publish import clear_staging, processed_days, recover
 from flexbatch.storage.stores import Store, is_uri, open_store
@@ -38,8 +38,9 @@ class _Stores:
     nothing to do starts no JVM). A URI is reached through Spark's JVM, so it needs
     ``--engine spark``, whose session is then started at once."""
 
-    def __init__(self, paths: Paths, engine: str) -> None:
+    def __init__(self, paths: Paths, engine: str, settings: Settings) -> None:
         self.engine_name = engine
+        self.settings = settings
         self._engine: Engine | None = None
         session = None
         uri = next((p for p in (paths.input, paths.output) if is_uri(p)), None)
@@ -50,13 +51,13 @@ class _Stores:
                     "fix: add --engine spark, or give local folders"
                 )
             session = self.engine.jvm_session
-        self.inputs = open_store(paths.input, session)
-        self.output = open_store(paths.output, session)
+        self.inputs = open_store(paths.input, session, settings)
+        self.output = open_store(paths.output, session, settings)
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = make_engine(self.engine_name)
+            self._engine = make_engine(self.engine_name, self.settings)
         return self._engine
 
 
@@ -78,18 +79,19 @@ def _with_pending(output: Store, days: Sequence[date]) -> tuple[list[date], list
     return sorted(set(days) | set(pending) | later), found
 
 
-def _memory_limit() -> str:
-    return os.environ.get("FLEXBATCH_MEMORY_LIMIT", MEMORY_LIMIT)
-
-
 def process_days(
-    paths: Paths, choose_days: DayChooser, command: str, engine: str = "duckdb"
+    paths: Paths,
+    choose_days: DayChooser,
+    command: str,
+    engine: str = "duckdb",
+    settings: Settings | None = None,
 ) -> list[DayResult]:
     """Process the days ``choose_days`` lists, in order, under the output lock: the list
     is made after the lock is taken and interrupted publications are finished, so a day
     another run published meanwhile is not missed. Each day's state comes from the days
     before it."""
-    stores = _Stores(paths, engine)
+    settings = settings or Settings()
+    stores = _Stores(paths, engine, settings)
     config = JobConfig.load(stores.inputs)
     output = stores.output
     with output.lock(command):
@@ -100,7 +102,13 @@ def process_days(
         results = []
         if days:
             job = Job(
-                stores.inputs, output, config, stores.engine, new_run_id(), command, _memory_limit()
+                stores.inputs,
+                output,
+                config,
+                stores.engine,
+                new_run_id(),
+                command,
+                settings.memory_limit,
             )
             cascade.begin(output, job.run_id, command, days)
             results = _process(job, days)
@@ -175,18 +183,28 @@ def days_for_backfill(out: Store, start: date, end: date) -> list[date]:
     return span + [d for d in processed_days(out) if d > end]
 
 
-def run(paths: Paths, day: date, command: str = "run", engine: str = "duckdb") -> list[DayResult]:
-    return process_days(paths, lambda _, out, __: days_for_run(out, day), command, engine)
+def run(
+    paths: Paths,
+    day: date,
+    command: str = "run",
+    engine: str = "duckdb",
+    settings: Settings | None = None,
+) -> list[DayResult]:
+    chooser: DayChooser = lambda _, out, __: days_for_run(out, day)  # noqa: E731
+    return process_days(paths, chooser, command, engine, settings)
 
 
-def stale_days(paths: Paths) -> list[DayStatus]:
+def stale_days(paths: Paths, settings: Settings | None = None) -> list[DayStatus]:
     """Every processed day, fresh or stale with its reason (no lock: a read)."""
-    stores = _Stores(paths, "spark" if is_uri(paths.input) or is_uri(paths.output) else "duckdb")
+    engine = "spark" if is_uri(paths.input) or is_uri(paths.output) else "duckdb"
+    stores = _Stores(paths, engine, settings or Settings())
     config = JobConfig.load(stores.inputs)
     return day_statuses(stores.inputs, stores.output, config.config_sha256)
 
 
-def run_changed(paths: Paths, engine: str = "duckdb") -> list[DayResult]:
+def run_changed(
+    paths: Paths, engine: str = "duckdb", settings: Settings | None = None
+) -> list[DayResult]:
     """``run --since-changed``: recompute from the earliest stale day (and so every later
     day); nothing when every day is fresh."""
 
@@ -195,12 +213,17 @@ def run_changed(paths: Paths, engine: str = "duckdb") -> list[DayResult]:
         stale = [s.day for s in statuses if s.state != "fresh"]
         return days_for_run(out, stale[0]) if stale else []
 
-    return process_days(paths, from_earliest_stale, "run", engine)
+    return process_days(paths, from_earliest_stale, "run", engine, settings)
 
 
-def backfill(paths: Paths, start: date, end: date, engine: str = "duckdb") -> list[DayResult]:
+def backfill(
+    paths: Paths,
+    start: date,
+    end: date,
+    engine: str = "duckdb",
+    settings: Settings | None = None,
+) -> list[DayResult]:
     if end < start:
         raise ConfigError(f"--to {end} is before --from {start}; fix: swap the dates")
-    return process_days(
-        paths, lambda _, out, __: days_for_backfill(out, start, end), "backfill", engine
-    )
+    chooser: DayChooser = lambda _, out, __: days_for_backfill(out, start, end)  # noqa: E731
+    return process_days(paths, chooser, "backfill", engine, settings)

@@ -39,8 +39,9 @@ def published_runs(store: Store) -> dict[date, str]:
     if not files:
         return {}
     frames = [
-        pl.read_parquet(store.local(f.rel), columns=["run_id", "finished_at"], glob=False)
-        .with_columns(pl.lit(date.fromisoformat(f.folder.rsplit("=", 1)[1])).alias("date"))
+        pl.read_parquet(
+            store.local(f.rel), columns=["run_id", "finished_at"], glob=False
+        ).with_columns(pl.lit(date.fromisoformat(f.folder.rsplit("=", 1)[1])).alias("date"))
         for f in files
     ]
     latest = pl.concat(frames).sort("finished_at").group_by("date").last()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -34,7 +33,9 @@ logger = logging.getLogger(__name__)
 class HadoopStore:
     """A Hadoop URI as a :class:`flexbatch.storage.stores.Store`."""
 
-    def __init__(self, uri: str, spark: SparkSession) -> None:
+    def __init__(
+        self, uri: str, spark: SparkSession, work_dir: Path | None = None, lease_seconds: int = 600
+    ) -> None:
         self.spark = spark
         self.jvm: Any = spark._jvm  # type: ignore[attr-defined]
         self.conf = spark._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
@@ -43,11 +44,11 @@ class HadoopStore:
         self.root_path = self.fs.makeQualified(hadoop_path)
         self.uri = str(self.root_path.toString())
         digest = hashlib.sha256(self.uri.encode()).hexdigest()[:12]
-        work = Path(os.environ.get("FLEXBATCH_WORK_DIR", tempfile.gettempdir()))
-        self.staging = work / f"flexbatch-{digest}"
+        self.staging = (work_dir or Path(tempfile.gettempdir())) / f"flexbatch-{digest}"
         self.cache = self.staging / "cache"
         self.local_root: Path | None = None
         self.lease_token: str | None = None  # set while this process holds OUT's lease
+        self.lease_seconds = lease_seconds
 
     # -- paths ---------------------------------------------------------------------------
     def path(self, rel: str = "") -> Any:

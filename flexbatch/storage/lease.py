@@ -29,15 +29,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LOCK = "_lock"
-LEASE_SECONDS = 600
 
 
-def _lease_seconds() -> int:
-    return int(os.environ.get("FLEXBATCH_LEASE_SECONDS", LEASE_SECONDS))
-
-
-def _lease(holder: dict) -> bytes:
-    return json.dumps({**holder, "expires_at": time.time() + _lease_seconds()}).encode()
+def _lease(store: HadoopStore, holder: dict) -> bytes:
+    return json.dumps({**holder, "expires_at": time.time() + store.lease_seconds}).encode()
 
 
 def _read_lease(store: HadoopStore, rel: str = LOCK) -> dict:
@@ -53,11 +48,11 @@ def _expired(store: HadoopStore, held: dict) -> bool:
     if "expires_at" in held:
         return float(held["expires_at"]) < time.time()
     files = [f for f in store.list_files("") if f.name == LOCK]
-    return bool(files) and files[0].mtime_ns / 1e9 + _lease_seconds() < time.time()
+    return bool(files) and files[0].mtime_ns / 1e9 + store.lease_seconds < time.time()
 
 
 def _take(store: HadoopStore, holder: dict) -> None:
-    if store.write_bytes(LOCK, _lease(holder), overwrite=False):
+    if store.write_bytes(LOCK, _lease(store, holder), overwrite=False):
         return
     held = _read_lease(store)
     if _expired(store, held):
@@ -66,13 +61,13 @@ def _take(store: HadoopStore, holder: dict) -> None:
             if _read_lease(store, aside).get("token") == held.get("token"):
                 store.delete(aside)
                 logger.warning("took over the expired lease of %s", _who(held))
-                if store.write_bytes(LOCK, _lease(holder), overwrite=False):
+                if store.write_bytes(LOCK, _lease(store, holder), overwrite=False):
                     return
             else:  # a live lease another taker created meanwhile: put it back
                 store.rename(aside, LOCK)
     raise LockHeldError(
         f"{store.display()}: locked by {_who(_read_lease(store) or held)}; fix: wait for it "
-        f"to finish (a lease whose holder died expires {_lease_seconds()} s after its "
+        f"to finish (a lease whose holder died expires {store.lease_seconds} s after its "
         "last renewal)"
     )
 
@@ -112,12 +107,12 @@ def remote_lock(store: HadoopStore, command: str) -> Iterator[None]:
     stop = threading.Event()
 
     def renew() -> None:
-        while not stop.wait(_lease_seconds() / 3):
+        while not stop.wait(store.lease_seconds / 3):
             try:
                 if _read_lease(store).get("token") != holder["token"]:
                     logger.error("the lease on %s was taken over", store.display())
                     return  # assert_lease refuses the next commit
-                store.write_bytes(LOCK, _lease(holder))
+                store.write_bytes(LOCK, _lease(store, holder))
             except Exception as exc:  # a store hiccup: try again at the next beat
                 logger.warning("lease renewal failed: %s", exc)
 

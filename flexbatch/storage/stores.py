@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from flexbatch.settings import Settings
 from flexbatch.storage.lock import output_lock
 
 Location = Path | str  # a local folder, or a URI (kept as text: Path folds "//")
@@ -229,14 +230,22 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def open_store(location: Location, jvm_session: object | None = None) -> Store:
+def open_store(
+    location: Location, jvm_session: object | None = None, settings: Settings | None = None
+) -> Store:
     """The store of a folder or a URI (a URI needs the Spark session whose JVM reaches it)."""
     if is_uri(location):
         from flexbatch.storage.hadoop import HadoopStore
 
         if jvm_session is None:
             raise ValueError("a URI store needs the Spark session")
-        return HadoopStore(str(location), jvm_session)  # type: ignore[arg-type]
+        settings = settings or Settings()
+        return HadoopStore(
+            str(location),
+            jvm_session,
+            settings.work_dir,
+            settings.lease_seconds,  # type: ignore[arg-type]
+        )
     return LocalStore(Path(location))
 
 
