@@ -31,7 +31,7 @@ import duckdb
 from flexbatch.errors import ConfigError
 from flexbatch.resources import sql_text
 from flexbatch.serving.views import register_views
-from flexbatch.storage.stores import Store
+from flexbatch.storage.stores import Store, fsync
 
 logger = logging.getLogger(__name__)
 
@@ -77,18 +77,10 @@ def build_catalog(out: Path) -> Path:
         finally:
             con.close()
         shutil.copyfile(built, tmp)
-    _fsync(tmp)
+    fsync(tmp)
     # A write-ahead log left next to the old file would be replayed onto the new one.
     Path(f"{final}.wal").unlink(missing_ok=True)
     os.replace(tmp, final)
-    _fsync(out)
+    fsync(out)
     logger.info("catalog %s: views %s", final, ", ".join([*tables, *helpers]))
     return final
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

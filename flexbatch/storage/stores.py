@@ -199,10 +199,10 @@ class LocalStore:
         """Flush these files and their folders to disk (before a commit names them)."""
         folders = set()
         for rel in rels:
-            _fsync(self._path(rel))
+            fsync(self._path(rel))
             folders.add(self._path(rel).parent)
         for folder in folders:
-            _fsync(folder)
+            fsync(folder)
 
     def lock(self, command: str) -> contextlib.AbstractContextManager[None]:
         return output_lock(self.root, command)
@@ -222,7 +222,8 @@ class LocalStore:
         unlink_partitions(self.root)
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries, to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
