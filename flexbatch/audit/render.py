@@ -92,7 +92,8 @@ def explain_text(explanation: dict) -> str:
                 ("event_id", "ts", "scope_id", "quantity", "position_from", "position_to",
                  "units", "source_file"),
             )  # fmt: skip
-    lines.append(f"ledger     {len(explanation['ledger'])} entries")
+    entries = len(explanation["ledger"])
+    lines.append(f"ledger     {entries} {'entry' if entries == 1 else 'entries'}")
     if explanation["ledger"]:
         lines += _table(
             explanation["ledger"],
