@@ -270,7 +270,7 @@ def _event_markers(data: AccountData, currency: str, start: date) -> list[tuple[
     markers = []
     for (day, kind), amount in sorted(totals.items()):
         label = f"{EVENT_LABELS[kind].lower()} {signed(amount)}"
-        if kind in others:
+        if (day, kind) in others:
             label += f" {'from' if kind == 'transfer_in' else 'to'} {others[(day, kind)]}"
         markers.append((day, label, MARKER_COLORS[kind]))
     return markers

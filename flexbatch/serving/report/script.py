@@ -60,7 +60,8 @@ SCRIPT = r"""
       var key = main.getAttribute("data-range");
       var name = (main.getAttribute("data-account") || "account").replace(/[^A-Za-z0-9_-]+/g, "-");
       var link = document.createElement("a");
-      link.href = URL.createObjectURL(new Blob([csv()], { type: "text/csv" }));
+      var blob = new Blob([csv()], { type: "text/csv" });  // in memory: no request
+      link.href = URL.createObjectURL(blob);
       link.download = "flexbatch-" + name + "-" + rangeFrom(key) + "-to-" +
         main.getAttribute("data-as-of") + "-utc.csv";
       document.body.appendChild(link);
