@@ -171,11 +171,10 @@ def status(input_: str | None, output: str | None, fmt: str) -> None:
 
     paths = resolve_paths(input_, output)
     statuses = pipeline.stale_days(paths, _settings())
-    unread = {s.day: _unread(paths, s.day) for s in statuses}
-    if fmt == "json":
-        rows = [s.as_json() | {"unread_files": unread[s.day]} for s in statuses]
-        click.echo(json.dumps(rows, indent=2))
+    if fmt == "json":  # exactly SPEC §2's keys; runs.unread_files has the files not read
+        click.echo(json.dumps([s.as_json() for s in statuses], indent=2))
         return
+    unread = {s.day: _unread(paths, s.day) for s in statuses}
     for s in statuses:
         finished = s.as_json()["finished_at"] or "-"
         state = f"stale: {s.reason}" if s.reason else s.state

@@ -394,8 +394,8 @@ def test_files_not_read_are_warned_recorded_and_shown_by_status(flexbatch, tmp_p
     assert json.loads(read_table(out, "runs")["unread_files"][0]) == expected
 
     status = flexbatch("status", "--input", str(inp), "--output", str(out), "--format", "json")
-    assert status.exit_code == 0, status.stderr
-    assert json.loads(status.stdout)[0]["unread_files"] == expected
+    assert status.exit_code == 0, status.stderr  # exactly SPEC's keys; runs holds the list
+    assert set(json.loads(status.stdout)[0]) == {"date", "state", "reason", "run_id", "finished_at"}
     text = flexbatch("status", "--input", str(inp), "--output", str(out))
     assert "not read: " + ", ".join(expected) in text.stdout
 

@@ -20,7 +20,7 @@ from flexbatch.job.day import DayResult, Job, new_run_id, process_day
 from flexbatch.serving.catalog import refresh_catalog
 from flexbatch.settings import Settings
 from flexbatch.storage import cascade
-from flexbatch.storage.publish import clear_staging, processed_days, recover
+from flexbatch.storage.publish import clear_staging, committed_by, processed_days, recover
 from flexbatch.storage.stores import Store, is_uri, open_store
 
 logger = logging.getLogger(__name__)
@@ -111,8 +111,14 @@ def process_days(
                 settings.memory_limit,
             )
             cascade.begin(output, job.run_id, command, days)
-            results = _process(job, days)
-            superseded.append(cascade.Intent(job.run_id, command, {}))
+            intent = cascade.Intent(job.run_id, command, {})
+            try:
+                results = _process(job, days)
+            except Exception:
+                if not committed_by(output, job.run_id):  # refused before any commit:
+                    cascade.finish(output, [intent])  # nothing changed, nothing is stale
+                raise
+            superseded.append(intent)
         cascade.finish(output, superseded)
         refresh_catalog(output)
     return results

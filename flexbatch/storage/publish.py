@@ -229,6 +229,15 @@ def clear_staging(store: Store, run_id: str | None = None) -> None:
         staging.rmdir()
 
 
+def committed_by(store: Store, run_id: str) -> list[date]:
+    """The days whose commit records name ``run_id`` (one listing)."""
+    return sorted(
+        date.fromisoformat(info.rel.split("/")[1])
+        for info in store.walk(DAYS, 3)
+        if info.rel.split("/")[2] == COMMITS and info.name.endswith(f".{run_id}.json")
+    )
+
+
 def partition_files(store: Store, table_path: str, day: date) -> list[FileInfo]:
     """The Parquet files of ``table_path``'s partition of ``day`` (none if absent)."""
     folder = table(table_path).partition(day)
