@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from flexbatch.ledger.rules import BAND_PERCENT, BAND_SHARE
 from flexbatch.serving import bars, charts
 from flexbatch.serving.report import sections
 from flexbatch.serving.report.data import AccountData, CurrencyPanel
@@ -20,7 +21,7 @@ from flexbatch.serving.report.script import SCRIPT, range_css
 from flexbatch.serving.report.status import currency_state
 from flexbatch.serving.report.style import CSS
 
-BAND_SHARE = Decimal("0.2")  # SPEC §5: green above 20 % of purchased
+BAND = f"{BAND_PERCENT} % of purchased"  # the band of balances (SPEC §5), from one place
 DAILY_UP_TO_DAYS = 93  # longer ranges show usage per month
 
 
@@ -185,7 +186,7 @@ def _currency(data: AccountData, panel: CurrencyPanel, ranges: list[Range]) -> s
     if overdraft > 0:
         legend.append((charts.RED, f"Overdraft {money(overdraft)} (outer ring)"))
     items = "".join(f'<li><i style="background:{c}"></i>{e(t)}</li>' for c, t in legend)
-    band_text = "above 20 % of purchased" if band == "green" else "at or below 20 % of purchased"
+    band_text = f"above {BAND}" if band == "green" else f"at or below {BAND}"
     burndowns = "".join(
         f'<div class="r r-{e(r.key)}">{_burndown(data, panel, r.start)}</div>' for r in ranges
     )
@@ -195,7 +196,7 @@ def _currency(data: AccountData, panel: CurrencyPanel, ranges: list[Range]) -> s
         f'<span class="band {e(band)}" data-band="{e(band)}">{e(band_text)}</span></div>'
         f'<div class="balance-row"><div class="tiles">{"".join(tiles)}</div>'
         f'<figure class="donut-box">{donut}<ul class="legend">{items}'
-        '<li><i class="tick"></i>20 % of purchased</li></ul></figure></div>'
+        f'<li><i class="tick"></i>{BAND}</li></ul></figure></div>'
         f"<h3>Burndown</h3>{burndowns}</section>"
     )
 
@@ -242,7 +243,7 @@ def _burndown(data: AccountData, panel: CurrencyPanel, start: date) -> str:
         x_start=x_start,
         x_end=x_end,
         threshold=threshold,
-        threshold_label="20 % of purchased",
+        threshold_label=BAND,
         markers=markers,
         title=f"{panel.currency} burndown",
     )
