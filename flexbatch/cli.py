@@ -175,10 +175,13 @@ def status(input_: str | None, output: str | None, fmt: str) -> None:
         click.echo(json.dumps([s.as_json() for s in statuses], indent=2))
         return
     unread = {s.day: _unread(paths, s.day) for s in statuses}
+    restated = pipeline.restated_days(paths, _settings())
     for s in statuses:
         finished = s.as_json()["finished_at"] or "-"
         state = f"stale: {s.reason}" if s.reason else s.state
         note = f"  (not read: {', '.join(unread[s.day])})" if unread[s.day] else ""
+        if restated.get(s.day):
+            note += f"  (restated: {restated[s.day]} rows)"
         click.echo(f"{s.day}  {finished:<20}  {state}{note}")
 
 

@@ -206,7 +206,8 @@ def status_lines(flexbatch, inp: Path, out: Path) -> dict[date, str]:
     states = {}
     for line in result.stdout.splitlines():
         day, _, rest = line.partition(" ")
-        states[date.fromisoformat(day)] = rest.split("  ")[-1].strip()
+        parts = [part.strip() for part in rest.split("  ") if part.strip()]
+        states[date.fromisoformat(day)] = parts[1]  # after finished_at; notes follow
     return states
 
 

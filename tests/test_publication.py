@@ -405,3 +405,18 @@ def test_glob_characters_in_paths_read_exactly_the_files_inside_in(tmp_path, fle
     export = flexbatch("export", "charges", "--output", str(out), "--format", "csv")
     assert export.exit_code == 0, export.stderr
     assert len(export.stdout.splitlines()) - 1 == catalog_counts(out)["charges"]
+
+
+def test_status_counts_the_restatements_of_each_day(restated_out, flexbatch):
+    inp, out = restated_out
+    counts = duckdb.sql(
+        f"select date, count(*) as n from read_parquet('{out}/restatements/*/*.parquet', "
+        "hive_partitioning = 1) group by date"
+    ).fetchall()
+    result = flexbatch("status", *io(inp, out))
+    assert result.exit_code == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert counts
+    for day, n in counts:
+        assert lines[str(day)].endswith(f"(restated: {n} rows)")
+    assert sum("restated" in line for line in lines.values()) == len(counts)

@@ -15,6 +15,7 @@ from flexbatch.engines import Engine, make_engine
 from flexbatch.errors import ConfigError
 from flexbatch.ingest.job_config import JobConfig
 from flexbatch.ingest.usage_input import day_file_infos
+from flexbatch.job import restatements
 from flexbatch.job.changes import DayStatus, day_statuses
 from flexbatch.job.day import DayResult, Job, new_run_id, process_day
 from flexbatch.serving.catalog import refresh_catalog
@@ -206,6 +207,12 @@ def stale_days(paths: Paths, settings: Settings | None = None) -> list[DayStatus
     stores = _Stores(paths, engine, settings or Settings())
     config = JobConfig.load(stores.inputs)
     return day_statuses(stores.inputs, stores.output, config.config_sha256)
+
+
+def restated_days(paths: Paths, settings: Settings | None = None) -> dict[date, int]:
+    """Restatement rows recorded per day of OUT."""
+    engine = "spark" if is_uri(paths.output) else "duckdb"
+    return restatements.counts(_Stores(paths, engine, settings or Settings()).output)
 
 
 def run_changed(

@@ -13,9 +13,11 @@ from __future__ import annotations
 from datetime import date
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from flexbatch.storage.publish import partition_files
 from flexbatch.storage.stores import Store
+from flexbatch.tables import table
 
 MEASURES = ("consumed", "overdraft", "available")
 KEY = ("account_id", "currency")
@@ -69,3 +71,15 @@ def restatements(
         )
         .sort(KEY)
     )
+
+
+def counts(store: Store) -> dict[date, int]:
+    """Restatement rows recorded per restated day (from the files' footers)."""
+    spec = table("restatements")
+    found: dict[date, int] = {}
+    for info in store.walk(spec.path, 2):
+        if info.name.endswith(".parquet"):
+            day = date.fromisoformat(info.folder.rsplit("=", 1)[1])
+            rows = pq.read_metadata(store.local(info.rel)).num_rows
+            found[day] = found.get(day, 0) + rows
+    return found
