@@ -270,6 +270,7 @@ def export(
         start=_parse_day(start, "--from") if start else None,
         end=end,
         to_file=to_file,
+        provider=_settings().provider_name,
     )
 
 

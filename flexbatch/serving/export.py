@@ -97,9 +97,10 @@ def export_table(
     start: date | None,
     end: date | None,
     to_file: Path | None,
+    provider: str = focus.DEFAULT_PROVIDER,
 ) -> None:
     """Write ``table`` of ``out`` (filtered by account and partition day) to ``to_file``,
-    or to stdout when it is None."""
+    or to stdout when it is None; ``provider`` names the vendor in FOCUS rows."""
     _check_arguments(out, table, fmt, start, end, to_file)
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
@@ -114,7 +115,9 @@ def export_table(
         for needed in ("credit_ledger", "charges"):
             if needed not in views:
                 raise ConfigError(f"export focus: {needed} has no partitions in {out}")
-        relation = focus.focus_relation(con, out, account=account, start=start, end=end)
+        relation = focus.focus_relation(
+            con, out, account=account, start=start, end=end, provider=provider
+        )
         if to_file is not None and to_file.suffix.lower() == ".parquet":
             _write_parquet(relation, to_file)
         else:

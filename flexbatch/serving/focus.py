@@ -24,7 +24,6 @@ their grant's cost basis). Every column's derivation is in ``docs/focus.md``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
@@ -35,7 +34,6 @@ from flexbatch.serving.focus_units import register_units
 from flexbatch.tables import table
 
 FOCUS_VERSION = "1.2"
-PROVIDER_ENV = "FLEXBATCH_PROVIDER_NAME"
 DEFAULT_PROVIDER = "flexbatch"
 
 FOCUS_COLUMNS = (
@@ -356,11 +354,6 @@ order by
 """
 
 
-def provider_name() -> str:
-    """ProviderName, PublisherName and InvoiceIssuerName: the vendor running the job."""
-    return os.environ.get(PROVIDER_ENV, "").strip() or DEFAULT_PROVIDER
-
-
 def register_grant_state(con: duckdb.DuckDBPyConnection, out: Path) -> None:
     """View ``grant_state`` over ``OUT/_state/grants`` (every slice live at each day's end)."""
     folder = out / GRANT_STATE
@@ -380,8 +373,11 @@ def focus_relation(
     account: str | None,
     start,
     end,
+    provider: str = DEFAULT_PROVIDER,
 ) -> duckdb.DuckDBPyRelation:
-    """FOCUS 1.2 rows of the ledger entries in range, typed (DECIMAL, TIMESTAMPTZ UTC).
+    """FOCUS 1.2 rows of the ledger entries in range, typed (DECIMAL, TIMESTAMPTZ UTC);
+    ``provider`` (``FLEXBATCH_PROVIDER_NAME``) names the vendor running the job in
+    ProviderName, PublisherName and InvoiceIssuerName.
 
     ``con`` must already have the ``credit_ledger`` and ``charges`` views."""
     register_grant_state(con, out)
@@ -390,7 +386,7 @@ def focus_relation(
         (m for (m,) in con.execute("select distinct meter from charges").fetchall()),
         (c for (c,) in con.execute("select distinct currency from credit_ledger").fetchall()),
     )
-    params = {"account": account, "start": start, "end": end, "provider": provider_name()}
+    params = {"account": account, "start": start, "end": end, "provider": provider}
     relation = con.sql(FOCUS_SQL, params=params)
     missing = (
         relation.filter('"x_UnitCost" is null or "BillingCurrency" is null')
