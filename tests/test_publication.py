@@ -420,3 +420,20 @@ def test_status_counts_the_restatements_of_each_day(restated_out, flexbatch):
     for day, n in counts:
         assert lines[str(day)].endswith(f"(restated: {n} rows)")
     assert sum("restated" in line for line in lines.values()) == len(counts)
+
+
+def test_the_account_report_shows_its_restated_history(restated_out, flexbatch, tmp_path):
+    _, out = restated_out
+    rows = duckdb.sql(
+        f"select account_id, count(*) as n from read_parquet('{out}/restatements/*/*.parquet') "
+        "group by account_id order by n desc limit 1"
+    ).fetchall()
+    (account, n), *_ = rows
+    page = tmp_path / "report.html"
+    result = flexbatch("report", "--account", account, "--output", str(out), "--to", str(page))
+    assert result.exit_code == 0, result.stderr
+    html = page.read_text(encoding="utf-8")
+    section = html.split('<section class="card restated">', 1)[1].split("</section>", 1)[0]
+    assert "History restated on " in section
+    assert section.count("<tr data-date=") == n
+    assert "late or changed usage files" in section

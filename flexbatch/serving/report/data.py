@@ -47,6 +47,7 @@ class AccountData:
     daily_usage: list[dict] = field(default_factory=list)  # date, product_code, credits
     monthly_usage: list[dict] = field(default_factory=list)  # month, product_code, credits
     items: list[dict] = field(default_factory=list)  # itemised usage, newest first
+    restated: list[dict] = field(default_factory=list)  # restatements, newest first
 
     def name(self, product_code: str | None) -> str:
         if not product_code:
@@ -136,6 +137,16 @@ def load_account(
         p,
     )
     data.items = rows(con, ITEMS_SQL, p)
+    data.restated = rows(
+        con,
+        "select r.date, r.currency, r.reason, r.consumed_before, r.consumed_after, "
+        "r.overdraft_before, r.overdraft_after, r.available_before, r.available_after, "
+        "runs.finished_at as restated_at from restatements as r "
+        "left join runs on runs.run_id = r.run_id and runs.date = r.date "
+        "where r.account_id = $account and r.date <= $as_of "
+        "order by restated_at desc, r.date desc, r.currency",
+        p,
+    )
     return data
 
 

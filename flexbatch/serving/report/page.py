@@ -48,6 +48,7 @@ def render_report(data: AccountData, ranges: list[Range], default: str) -> str:
         f'<div class="grid2">{sections.products(data)}{sections.users(data)}</div>',
         sections.grants(data),
         sections.events(data),
+        sections.restated(data),
         sections.items(data),
     ]
     return page(

@@ -200,6 +200,45 @@ ITEM_COLUMNS = (
 NUMERIC = {"units", "credits", "covered", "overdraft"}
 
 
+REASONS = {
+    "inputs_changed": "late or changed usage files",
+    "config_changed": "changed rate plans, grants or transfers",
+    "cascade": "an earlier day was restated",
+}
+
+
+def _minute(at: object) -> str:
+    return f"{at:%Y-%m-%d %H:%M}" if at is not None else "–"
+
+
+def restated(data: AccountData) -> str:
+    """History restated: each published day a later run changed, before and after."""
+    if not data.restated:
+        return ""
+    body = "".join(
+        f'<tr data-date="{e(r["date"])}"><td class="d">{e(r["date"])}</td>'
+        f"<td>{e(r['currency'])}</td><td>{e(REASONS.get(r['reason'], r['reason']))}</td>"
+        + "".join(
+            f'<td class="n">{money(r[f"{m}_before"])} → {money(r[f"{m}_after"])}</td>'
+            for m in ("consumed", "overdraft", "available")
+        )
+        + f'<td class="d">{e(_minute(r["restated_at"]))}</td></tr>'
+        for r in data.restated
+    )
+    last = _minute(data.restated[0]["restated_at"])
+    return (
+        f'<section class="card restated"><h2>History restated</h2><p class="hint">'
+        f"History restated on {e(last)} (UTC): published days recomputed with new data or "
+        "configuration, before → after.</p>"
+        + _table(
+            "<th>Day</th><th>Currency</th><th>Why</th><th>Consumed</th><th>Overdraft</th>"
+            "<th>Available</th><th>Restated at</th>",
+            body,
+        )
+        + "</section>"
+    )
+
+
 def items(data: AccountData) -> str:
     """The itemised usage (exact values): the rows the CSV download exports."""
     head = "".join(
