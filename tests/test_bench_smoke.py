@@ -100,3 +100,23 @@ def test_run_keeps_a_floor_ratio_to_bare_duckdb_and_agrees_with_it(dataset, tmp_
     )
     print(summary)
     assert ratio <= FLOOR_RATIO, f"{summary}; floor {FLOOR_RATIO}x of {EVENTS:,} events"
+
+
+def test_parse_log_reads_the_job_s_step_and_day_lines():
+    """The benchmark's work and per-step seconds come from ``--log-level info`` lines,
+    keyed by logger name: they must follow the modules if they move."""
+    from flexbatch.transform import charging
+
+    step, day = charging.logger.name, pipeline.logger.name
+    log = "\n".join(
+        [
+            f"2026-11-24T15:39:09Z INFO {step}: step user_groups           11737 rows    0.041s",
+            f"2026-11-24T15:39:09Z INFO {step}: step plan_groups          (view) rows    0.007s",
+            f"2026-11-24T15:39:17Z INFO {day}: run 2026-01-01: read 20000, accepted 20000, "
+            "quarantined 0, duplicates 0, charges 11483, credits 69598.833460 in 7.86s",
+        ]
+    )
+    steps, days, per_day = bench.parse_log(log)
+    assert steps == {"user_groups": 0.041, "plan_groups": 0.007}
+    assert days == {"2026-01-01": 7.86}
+    assert per_day[0]["user_groups"] == 0.041

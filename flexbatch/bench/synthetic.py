@@ -1,9 +1,13 @@
 """Deterministic synthetic usage for benchmarks: a day of events with the shape of a real
 flex-credit vendor (SPEC §6, performance issue), generated inside DuckDB in seconds.
 
-- accounts are skewed: account index = floor(N ** u) - 1 for uniform u, so a few accounts
-  carry most events (log-uniform, Zipf-like);
-- every account has 3 scopes, ~50 users and ~2,000 resources; ids are ~30 bytes;
+- accounts are skewed, in one of two ``SHAPES``: ``default``, account index =
+  floor(N ** u) - 1 for uniform u, so a few accounts carry most events (log-uniform,
+  Zipf-like; the largest holds ~7.5 %); ``skewed``, a Zipf law of exponent 1.3 over the N
+  accounts (P(rank k) proportional to k ** -1.3), so one account holds the plurality of the
+  events (~27 % of them over 10,000 accounts) and the day has few distinct groups;
+- every account has 3 scopes, ~50 users and ~2,000 resources, the same 50 user ids and
+  2,000 resource ids in every account; ids are ~30 bytes;
 - five meters cover daily-unique resources, unique resources, daily-unique users, peak and
   sum, each priced by a plan in ``rate_plans()``.
 Every value is a hash of the event number and the seed, so the same arguments always give
@@ -84,7 +88,7 @@ with numbered as (
 drawn as (
     select
         i,
-        cast(floor(pow({accounts}, (h1 % 1000003) / 1000003.0)) as bigint) - 1 as account_n,
+        (h1 % 1000003) / 1000003.0 as account_u,
         h2 % 3 as scope_n,
         (h2 // 3) % 5 as meter_n,
         (h3 % 50) as user_n,
@@ -92,7 +96,9 @@ drawn as (
         (h1 // 1000003) % 86400000 as ms_of_day,
         h3
     from numbered
-)
+),
+
+{account_draw}
 
 select
     'evt-' || lpad(cast(i as varchar), 12, '0') || '-synthetic-usage' as event_id,
@@ -111,8 +117,48 @@ select
     case when meter_n = 3 then cast(1 + (h3 % 64) as double)
          when meter_n = 4 then (h3 % 100000) / 1000.0
          else null end as quantity
-from drawn
+from placed
+order by i
 """
+
+ZIPF_EXPONENT = 1.3
+
+# ``placed``: every drawn event with its account_n, from its uniform ``account_u``
+ACCOUNT_DRAWS = {
+    "default": """
+placed as (
+    select *, cast(floor(pow({accounts}, account_u)) as bigint) - 1 as account_n
+    from drawn
+)""",
+    "skewed": f"""
+zipf_ranks as (
+    -- account k - 1 has rank k; p_below = P(rank < k) under P(rank k) ~ k ** -s
+    select
+        k - 1 as account_n,
+        coalesce(
+            sum(pow(k, -{ZIPF_EXPONENT})) over (
+                order by k rows between unbounded preceding and 1 preceding
+            ),
+            0
+        ) / sum(pow(k, -{ZIPF_EXPONENT})) over () as p_below
+    from range(1, {{accounts}} + 1) as t(k)
+),
+
+placed as (
+    -- the inverse of the discrete CDF: the last rank whose p_below is <= account_u
+    select drawn.*, zipf_ranks.account_n
+    from drawn
+    asof join zipf_ranks on drawn.account_u >= zipf_ranks.p_below
+)""",
+}
+SHAPES = tuple(ACCOUNT_DRAWS)
+
+
+def events_sql(shape: str) -> str:
+    """The events query of ``shape`` (placeholders: seed, start, stop, accounts, day)."""
+    if shape not in ACCOUNT_DRAWS:
+        raise ValueError(f"unknown shape {shape!r}; choose from {', '.join(SHAPES)}")
+    return EVENTS_SQL.replace("{account_draw}", ACCOUNT_DRAWS[shape].strip("\n"))
 
 
 def write_rate_plans(input_root: Path) -> None:
@@ -128,8 +174,11 @@ def write_day(
     accounts: int = 10_000,
     files: int = 4,
     seed: int = 42,
+    shape: str = "default",
 ) -> list[Path]:
-    """Write ``events`` synthetic events of ``day`` as ``files`` Parquet files."""
+    """Write ``events`` synthetic events of ``day`` as ``files`` Parquet files, accounts
+    drawn as ``shape`` says (one of ``SHAPES``)."""
+    events_query = events_sql(shape)
     folder = input_root / "usage" / f"date={day.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.parquet"):
@@ -141,7 +190,7 @@ def write_day(
     for k in range(files):
         start, stop = k * per_file, min(events, (k + 1) * per_file)
         path = folder / f"part-{k:05d}.parquet"
-        sql = EVENTS_SQL.format(
+        sql = events_query.format(
             seed=day_seed, start=start, stop=stop, accounts=accounts, day=day.isoformat()
         )
         con.execute(
