@@ -17,6 +17,7 @@ import click
 from flexbatch import __version__, config
 from flexbatch.config import resolve_output, resolve_path, resolve_paths
 from flexbatch.errors import ConfigError, FlexbatchError, known_failure, one_line
+from flexbatch.job import metrics
 from flexbatch.settings import Settings
 
 # pandera imports pyspark whenever it is installed (flexbatch[spark]), and pyspark warns
@@ -145,12 +146,16 @@ def run(
     if (day is None) == (not since_changed):
         raise ConfigError("run: give exactly one of --date D and --since-changed; fix: add one")
     paths = resolve_paths(input_, output)
-    with config.removed_if_left_empty(paths):
-        if since_changed:
-            _print_results(pipeline.run_changed(paths, engine=engine, settings=_settings()))
-        else:
-            the_day = config.check_day(_parse_day(day, "--date"), "--date")
-            _print_results(pipeline.run(paths, the_day, engine=engine, settings=_settings()))
+    label = "since_changed" if since_changed else "run"
+    settings = _settings()
+    with metrics.recorded(settings.metrics_file, label, paths) as results:
+        with config.removed_if_left_empty(paths):
+            if since_changed:
+                results += pipeline.run_changed(paths, engine=engine, settings=settings)
+            else:
+                the_day = config.check_day(_parse_day(day, "--date"), "--date")
+                results += pipeline.run(paths, the_day, engine=engine, settings=settings)
+        _print_results(results)
 
 
 @cli.command()
@@ -207,8 +212,10 @@ def backfill(start: str, end: str, input_: str | None, output: str | None, engin
     first = config.check_day(_parse_day(start, "--from"), "--from")
     last = config.check_day(_parse_day(end, "--to"), "--to")
     paths = resolve_paths(input_, output)
-    with config.removed_if_left_empty(paths):
-        results = pipeline.backfill(paths, first, last, engine=engine, settings=_settings())
+    settings = _settings()
+    with metrics.recorded(settings.metrics_file, "backfill", paths) as results:
+        with config.removed_if_left_empty(paths):
+            results += pipeline.backfill(paths, first, last, engine=engine, settings=settings)
         _print_results(results)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from flexbatch.job import metrics
 from flexbatch.job.day import DayResult
-from flexbatch.job.metrics import metrics_file, write_metrics
+from flexbatch.job.metrics import LAST_SUCCESS, write_metrics
 from flexbatch.ledger.credit_ledger import CreditCounts
 from flexbatch.transform.charging import DayCounts
 
@@ -135,8 +135,34 @@ def test_the_write_is_atomic(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flexbatch.prom"]
 
 
-def test_the_file_is_named_by_the_environment(monkeypatch, tmp_path):
-    monkeypatch.delenv("FLEXBATCH_METRICS_FILE", raising=False)
-    assert metrics_file() is None
-    monkeypatch.setenv("FLEXBATCH_METRICS_FILE", str(tmp_path / "f.prom"))
-    assert metrics_file() == tmp_path / "f.prom"
+def test_a_run_writes_the_file_the_environment_names(flexbatch, monkeypatch, tmp_path):
+    """End to end: FLEXBATCH_METRICS_FILE names the file; a run writes its day's counts
+    (equal to its runs row) and success; a refused run writes its exit code and keeps the
+    last success time."""
+    from helpers import copy_sample, read_table
+
+    prom = tmp_path / "flexbatch.prom"
+    monkeypatch.setenv("FLEXBATCH_METRICS_FILE", str(prom))
+    inp = copy_sample(tmp_path / "in", [date(2026, 9, 1)])
+    out = tmp_path / "out"
+    io = ("--input", str(inp), "--output", str(out))
+    assert flexbatch("run", "--date", "2026-09-01", *io).exit_code == 0
+    first = _samples(prom)
+    runs = read_table(out, "runs").row(0, named=True)
+    assert first[("flexbatch_last_run_rows_read", "run")] == runs["rows_read"]
+    assert first[("flexbatch_last_run_success", "run")] == 1
+    assert first[("flexbatch_stale_days", "run")] == 0
+    assert flexbatch("run", "--date", "2026-09-02", *io).exit_code == 3  # no partition
+    second = _samples(prom)
+    assert second[("flexbatch_last_run_exit_code", "run")] == 3
+    assert second[(LAST_SUCCESS, "run")] == first[(LAST_SUCCESS, "run")]
+
+
+def _samples(path) -> dict[tuple[str, str], float]:
+    found = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name_labels, value = line.rsplit(" ", 1)
+            name, labels = name_labels.split("{", 1)
+            found[(name, labels.split('"')[1])] = float(value)
+    return found

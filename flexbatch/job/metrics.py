@@ -19,16 +19,18 @@ collector reads either the previous file or the new one, never half of one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 
+from flexbatch.config import Paths
+from flexbatch.errors import FlexbatchError
 from flexbatch.job.day import DayResult
 
-METRICS_FILE_ENV = "FLEXBATCH_METRICS_FILE"
 LAST_SUCCESS = "flexbatch_last_success_timestamp_seconds"
 
 # name -> help text; the order of the file
@@ -56,10 +58,43 @@ _SAMPLE = re.compile(
 )
 
 
-def metrics_file() -> Path | None:
-    """The file ``FLEXBATCH_METRICS_FILE`` names, or None: no metrics are written."""
-    value = os.environ.get(METRICS_FILE_ENV, "").strip()
-    return Path(value) if value else None
+@contextlib.contextmanager
+def recorded(path: Path | None, command: str, paths: Paths) -> Iterator[list[DayResult]]:
+    """Around one command: the caller appends the days it published to the yielded list;
+    at the end, success or failure, ``path`` (when set) is rewritten with the command's
+    samples, its exit code, OUT's latest day and the days ``status`` calls stale."""
+    results: list[DayResult] = []
+    started = datetime.now(UTC)
+    code = 0
+    try:
+        yield results
+    except FlexbatchError as exc:
+        code = exc.exit_code
+        raise
+    except BaseException:
+        code = 1
+        raise
+    finally:
+        if path is not None:
+            latest, stale = _out_state(paths)
+            write_metrics(
+                path, results, command=command, started_at=started,
+                finished_at=datetime.now(UTC), exit_code=code, latest_day=latest,
+                stale_days=stale,
+            )  # fmt: skip
+
+
+def _out_state(paths: Paths) -> tuple[date | None, int | None]:
+    """OUT's latest processed day and its stale days; unknown (None) when OUT cannot be
+    read (a failed first run): the metrics must not hide the command's own error."""
+    from flexbatch.job import pipeline  # the pipeline writes results this module reads
+
+    try:
+        statuses = pipeline.stale_days(paths)
+    except Exception:
+        return None, None
+    latest = max((s.day for s in statuses if s.run_id), default=None)
+    return latest, sum(1 for s in statuses if s.state == "stale")
 
 
 def write_metrics(
