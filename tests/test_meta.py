@@ -8,12 +8,12 @@ import re
 import duckdb
 import pytest
 
-from helpers import REPO
-
 from flexbatch.cli import cli
 from flexbatch.resources import sql_names, sql_text
 from flexbatch.schemas import OUTPUT_MODELS
 from flexbatch.tables import TABLES, empty_select
+
+from helpers import REPO
 
 KEY_LINE = re.compile(r"^-- key:\s+\(([^)]*)\)", re.MULTILINE)
 
