@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 
 import duckdb
 
 from flexbatch.ingest.job_config import JobConfig
 from flexbatch.ingest.usage_input import register_raw_events
+from flexbatch.job.day import register_context
 from flexbatch.storage.literal import sql_string
 from flexbatch.storage.stores import Store
 from flexbatch.transform.charging import STEPS, VIEWS
@@ -28,9 +29,8 @@ from flexbatch.transform.sql_steps import run_step
 
 logger = logging.getLogger(__name__)
 
-# After the job's STEPS, in dependency order; explain_events is event-sized: a view.
+# After the job's STEPS, in dependency order.
 AUDIT_STEPS = (
-    "explain_events",
     "explain_recomputed",
     "explain_segments",
     "explain_subjects",
@@ -45,16 +45,6 @@ class Focus:
     account_id: str
     product_code: str
     meter: str
-
-
-def _register_context(con: duckdb.DuckDBPyConnection, day: date) -> None:
-    start = datetime.combine(day, datetime.min.time())
-    con.execute(
-        "create or replace temp table run_context as select cast(? as date) as day, "
-        "cast(? as timestamp) as day_start, cast(? as timestamp) as day_end, "
-        "cast(? as date) as month_start",
-        [day, start, start + timedelta(days=1), day.replace(day=1)],
-    )
 
 
 def _narrow(con: duckdb.DuckDBPyConnection, focus: Focus) -> None:
@@ -88,7 +78,7 @@ def trace_day(
     charge rows to explain, with the columns of ``charges``); leaves the job's step
     tables and the ``explain_*`` steps behind."""
     started = time.perf_counter()
-    _register_context(con, day)
+    register_context(con, day, None)  # the charging steps: no credit state
     con.register("plan_versions", config.plan_versions)
     con.register("plan_tiers", config.plan_tiers)
     register_history(con, output, day)
@@ -96,5 +86,5 @@ def trace_day(
     if focus is not None:
         _narrow(con, focus)
     for step in (*STEPS, *AUDIT_STEPS):
-        run_step(con, step, view=step in VIEWS or step == "explain_events")
+        run_step(con, step, view=step in VIEWS)
     logger.info("replayed %s in %.3fs", day, time.perf_counter() - started)

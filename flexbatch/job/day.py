@@ -84,7 +84,7 @@ def connect(
     return con
 
 
-def _register_context(con: duckdb.DuckDBPyConnection, day: date, previous_day: date | None) -> None:
+def register_context(con: duckdb.DuckDBPyConnection, day: date, previous_day: date | None) -> None:
     con.execute(
         "create or replace temp table run_context as select "
         "cast(? as date) as day, cast(? as timestamp) as day_start, "
@@ -106,7 +106,7 @@ def _compute(job: Job, day: date, previous_day: date | None, stage: DayStage) ->
     input file count and its row counts."""
     con = connect(job.output.staging / job.run_id / "spill", job.memory_limit)
     try:
-        _register_context(con, day, previous_day)
+        register_context(con, day, previous_day)
         con.register("plan_versions", job.config.plan_versions)
         con.register("plan_tiers", job.config.plan_tiers)
         input_files, frames, counts = job.engine.compute_day(

@@ -4,7 +4,7 @@
 --        quantity overlaps the row's positions; for a peak the event that set the new
 --        maximum (per period instance)
 -- key:   (transaction_id, event_id)
--- upstream: explain_events, active_plans, period_units, explain_segments, run_context
+-- upstream: accepted_events, active_plans, period_units, explain_segments, run_context
 -- A sum's events are laid out in the order of ts, then event_id, from the scope's
 -- position_start; zero quantities occupy no position and are left out. A peak's event
 -- (the highest quantity, the earliest on a tie) spans the running maximum before it to its
@@ -12,7 +12,7 @@
 with
 
 events as (
-    select * from explain_events
+    select * from accepted_events
 ),
 
 plans as (

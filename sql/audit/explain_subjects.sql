@@ -3,7 +3,7 @@
 -- event that counted it.
 -- grain: one row per (explained charge, subject)
 -- key:   (transaction_id, period_key, position)
--- upstream: explain_events, active_plans, new_subjects, period_units, explain_segments,
+-- upstream: accepted_events, active_plans, new_subjects, period_units, explain_segments,
 --           run_context
 -- SPEC §7: within one day and scope, subjects take positions in the order of their first
 -- event's ts, then subject_id, after the scope's position_start (earlier days, lower
@@ -13,7 +13,7 @@
 with
 
 events as (
-    select * from explain_events
+    select * from accepted_events
 ),
 
 plans as (

@@ -36,5 +36,7 @@ select
     meter,
     nullif(user_id, '') as user_id,
     nullif(resource_id, '') as resource_id,
-    cast(coalesce(quantity, 1) as decimal(38, 6)) as quantity
+    cast(coalesce(quantity, 1) as decimal(38, 6)) as quantity,
+    source_file,  -- where each event was read (explain names it; later steps do not read it)
+    source_row
 from kept
