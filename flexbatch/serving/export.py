@@ -30,6 +30,7 @@ from flexbatch.errors import ConfigError
 from flexbatch.serving import focus, result_file
 from flexbatch.serving.views import register_views
 from flexbatch.tables import VIEWS
+from flexbatch.tables import table as registry_table
 
 FORMATS = ("csv", "parquet", "focus")
 TABLES = tuple(spec.name for spec in VIEWS)
@@ -41,10 +42,6 @@ FORMULA_START = "^[=+\\-@\t\r\n]"
 
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def partition_key(table: str) -> str:
-    return "as_of" if table == "forecast" else "date"
 
 
 def csv_expression(name: str, type_name: str) -> str:
@@ -176,7 +173,7 @@ def _filtered(
     end: date | None,
 ) -> duckdb.DuckDBPyRelation:
     """The table with its partition column first, filtered, sorted by every column."""
-    key = quote_ident(partition_key(table))
+    key = quote_ident(registry_table(table).partition_key)
     columns = [name for name, *_ in con.execute(f"describe {table}").fetchall()]
     ordered = [key] + [quote_ident(c) for c in columns if quote_ident(c) != key]
     conditions = []
