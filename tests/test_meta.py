@@ -57,3 +57,19 @@ def test_every_command_has_help_and_is_in_the_readme():
     for name, command in cli.commands.items():
         assert command.help, f"flexbatch {name} has no help"
         assert f"flexbatch {name}" in readme, f"flexbatch {name} is not in the README"
+
+
+def test_every_python_package_is_in_the_wheel():
+    """pyproject.toml lists the packages (sql/ and data/ are mapped in by name): a new
+    subpackage left out of the list would be missing from every installed copy."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(p.parent.relative_to(REPO).parts)
+        for p in (REPO / "flexbatch").rglob("__init__.py")
+    }
+    assert found <= listed, sorted(found - listed)
+    assert {"flexbatch.sql", "flexbatch.sample"} <= listed
