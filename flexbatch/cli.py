@@ -7,9 +7,8 @@ import json
 import logging
 import re
 import sys
-import time
 import warnings
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import click
@@ -18,6 +17,7 @@ from flexbatch import __version__, config
 from flexbatch.config import resolve_output, resolve_path, resolve_paths
 from flexbatch.errors import ConfigError, FlexbatchError, known_failure, one_line
 from flexbatch.job import metrics
+from flexbatch.logs import configure_logging
 from flexbatch.settings import Settings
 
 # pandera imports pyspark whenever it is installed (flexbatch[spark]), and pyspark warns
@@ -30,50 +30,6 @@ warnings.filterwarnings(
 logger = logging.getLogger("flexbatch")
 
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-# What every LogRecord has; anything else on a record came from ``extra=`` and is a field.
-_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message",
-    "asctime",
-    "taskName",
-}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object a line: ``ts`` in UTC with a ``Z``, level, logger, message, and each
-    ``extra=`` value (row counts, durations, days) as a field of its own."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        ts = datetime.fromtimestamp(record.created, UTC)
-        fields = {
-            "ts": ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key not in _RECORD_FIELDS and key not in fields:
-                fields[key] = value
-        if record.exc_info:
-            fields["exception"] = self.formatException(record.exc_info)
-        return json.dumps(fields, default=str)
-
-
-def _configure_logging(level: str, fmt: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        text = logging.Formatter(
-            "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ"
-        )
-        text.converter = time.gmtime  # UTC, as the Z says
-        handler.setFormatter(text)
-    root = logging.getLogger("flexbatch")
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    root.propagate = False
 
 
 def _parse_day(value: str, option: str) -> date:
@@ -119,7 +75,7 @@ engine_option = click.option(
 @click.pass_context
 def cli(ctx: click.Context, log_level: str, log_format: str) -> None:
     """flexbatch: usage logs to credit charges, ledgers, balances and alerts."""
-    _configure_logging(log_level, log_format)
+    configure_logging(log_level, log_format)
     ctx.obj = Settings.from_env()  # the environment, read once, for every command
 
 
