@@ -1,6 +1,6 @@
 """Fixtures: run the flexbatch CLI in-process, through ``main`` and its error handler; and
-the ``slow`` mark, so ``pytest -m "not slow"`` runs the fast part of the suite (SQL steps,
-parsing, validation, golden rows) in well under a minute."""
+the ``slow`` mark, so ``pytest -m "not slow"`` runs the fast part of the suite (SQL steps
+alone, parsing, settings, the sql sandbox, meta-tests) in well under a minute."""
 
 from __future__ import annotations
 
@@ -46,6 +46,8 @@ SLOW_MODULES = {
     "test_credit_ledger",
     "test_export",
     "test_focus",
+    "test_hostile",
+    "test_input_validation",
     "test_operations",
     "test_publication",
     "test_report",

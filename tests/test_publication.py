@@ -220,9 +220,10 @@ def test_cascade_killed_anywhere_is_stale_until_finished(tmp_path):
         code, err = run_cli([*rerun, *io(inp, out)], kill_at=kill_at)
         assert code == -signal.SIGKILL, err
         stale = assert_status_truthful(out, inp, ref)
-        assert stale and min(stale) <= span[2], "the cascade's later days are stale"
+        # the last day changes with the cascade: unless republished (then equal to the
+        # clean backfill, checked above), it is stale, and after the intent, as interrupted
         reasons = {r["date"]: r["reason"] for r in status(out, inp)}
-        if kill_at > 2:  # the intent is written by the first operations
+        if span[3] in stale and kill_at > 2:  # the intent is written by the first operations
             assert reasons[str(span[3])] == "cascade interrupted"
         repair = ["run", "--since-changed"] if trial % 2 == 0 else ["run", "--date", str(span[3])]
         code, err = run_cli([*repair, *io(inp, out)])
