@@ -209,6 +209,56 @@ def group(
     )
 
 
+ACCEPTED_EVENTS = (
+    "event_id varchar, ts timestamp, account_id varchar, scope_id varchar, "
+    "product_code varchar, meter varchar, user_id varchar, resource_id varchar, "
+    "quantity decimal(38, 6), source_file varchar, source_row bigint"
+)
+ACTIVE_PLANS = "product_code varchar, meter varchar, billing_period varchar"
+
+
+def test_event_groups_give_both_levels_from_one_aggregation(con):
+    # meter m is billed by the hour (plan H), meter n by the month: only m keys the hour
+    given(con, "active_plans", ACTIVE_PLANS, [("A", "m", "hour"), ("A", "n", "month")])
+    at = datetime(2026, 3, 10, 9, 15)
+    given(
+        con,
+        "accepted_events",
+        ACCEPTED_EVENTS,
+        [
+            ("e1", at, "acme", "s1", "A", "m", "u1", "r1", Dec("2"), "f", 0),
+            ("e2", at.replace(minute=45), "acme", "s1", "A", "m", "u1", "r2", Dec("5"), "f", 1),
+            ("e3", at.replace(hour=10), "acme", "s1", "A", "m", "u1", "r1", Dec("1"), "f", 2),
+            ("e4", at, "acme", "s1", "A", "n", None, "r1", Dec("3"), "f", 3),
+            ("e5", at.replace(hour=20), "acme", "s1", "A", "n", "u2", None, Dec("4"), "f", 4),
+        ],
+    )
+    run_step(con, "event_groups")
+    nine, ten = datetime(2026, 3, 10, 9), datetime(2026, 3, 10, 10)
+    users = step(
+        con, "user_groups", "meter, user_id, hour_key, events, quantity_sum, quantity_max",
+        "meter, user_id nulls first, hour_key",
+    )  # fmt: skip
+    # m: u1 at 9h (e1, e2: 2 events, 2 + 5, max 5) and 10h (e3); n: no hour key, the
+    # group without a user (e4) and u2 (e5)
+    assert users == [
+        ("m", "u1", nine, 2, Dec("7"), Dec("5")),
+        ("m", "u1", ten, 1, Dec("1"), Dec("1")),
+        ("n", None, None, 1, Dec("3"), Dec("3")),
+        ("n", "u2", None, 1, Dec("4"), Dec("4")),
+    ]
+    resources = step(
+        con, "resource_groups", "meter, resource_id, hour_key", "meter, resource_id, hour_key"
+    )
+    # m: r1 at 9h and 10h, r2 at 9h; n: r1 (e5 has no resource and counts none)
+    assert resources == [
+        ("m", "r1", nine),
+        ("m", "r1", ten),
+        ("m", "r2", nine),
+        ("n", "r1", None),
+    ]
+
+
 def test_new_subjects_first_time_in_window_at_the_lowest_scope(con):
     given(
         con,

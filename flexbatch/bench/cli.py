@@ -45,6 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--env", action="append", default=[], metavar="KEY=VALUE",
         help="set in flexbatch's environment (e.g. FLEXBATCH_MEMORY_LIMIT=8GB); repeatable",
     )  # fmt: skip
+    parser.add_argument("--settle", type=float, default=0.0, metavar="SECONDS",
+                        help="before each run, wait up to SECONDS for the 1-minute load "
+                        "average to fall below 0.5 (default 0: no wait)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="results file (default: WORK/results-*.json)")
     parser.add_argument("--backfill-days", type=int, help="instead: time flexbatch backfill "
                         "over this many days and compare the first and last tenth")  # fmt: skip

@@ -43,6 +43,15 @@ def is_loaded(load_before: list[float]) -> bool:
     return bool(load_before) and load_before[0] > LOADED_ABOVE
 
 
+def settle(limit_seconds: float, poll_seconds: float = 5.0) -> None:
+    """Wait, at most ``limit_seconds``, for the 1-minute load average to fall to
+    ``LOADED_ABOVE``: an engine's own run raises it for about a minute, so back-to-back
+    runs would each start "loaded". A run that still starts above it is marked."""
+    deadline = time.monotonic() + limit_seconds
+    while os.getloadavg()[0] > LOADED_ABOVE and time.monotonic() < deadline:
+        time.sleep(min(poll_seconds, max(0.0, deadline - time.monotonic())))
+
+
 @dataclass
 class Measurement:
     engine: str
@@ -193,10 +202,12 @@ def run_engines(
     work: Path,
     repeat: int = 1,
     flexbatch_env: dict[str, str] | None = None,
+    settle_seconds: float = 0.0,
 ) -> dict[str, Measurement]:
     """Each engine ``repeat`` times, interleaved; keeps each engine's preferred run (see
     ``_preference``), with its highest peak RSS and every repeat's seconds and load.
-    ``flexbatch_env`` is added to the job's environment."""
+    ``flexbatch_env`` is added to the job's environment; before each run the machine is
+    given up to ``settle_seconds`` to fall idle (``settle``)."""
     env = {**os.environ, **flexbatch_env} if flexbatch_env else None
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -204,6 +215,7 @@ def run_engines(
     best: dict[str, Measurement] = {}
     for _ in range(repeat):
         for engine in engines:
+            settle(settle_seconds)
             say(f"running {engine} ...")
             if engine == "flexbatch":
                 m = run_flexbatch(dataset, output, logs, env)

@@ -60,7 +60,9 @@ def aggregation(args: argparse.Namespace, engines: list[str]) -> dict[str, Any]:
         seed=args.seed, shape=args.shape,
     )  # fmt: skip
     before = machine()
-    results = run_engines(dataset, engines, args.work, args.repeat, env_pairs(args.env))
+    results = run_engines(
+        dataset, engines, args.work, args.repeat, env_pairs(args.env), args.settle
+    )
     rows = rows_with_ratios(results, dataset.events)
     title = (
         f"{dataset.events:,} events ({dataset.shape} shape), {len(dataset.days)} day(s), "

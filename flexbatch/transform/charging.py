@@ -25,6 +25,7 @@ STEPS = (
     "rejected_rows",
     "quarantine",
     "accepted_events",
+    "event_groups",
     "user_groups",
     "resource_groups",
     "usage_daily",
@@ -39,13 +40,22 @@ STEPS = (
 
 # Event-sized steps stay views: materialising ten million rows of strings costs far more
 # than each later step scanning the day's Parquet files again (parallel, column-pruned).
-VIEWS = frozenset({"checked_events", "accepted_events", "plan_groups"})
+VIEWS = frozenset(
+    {"checked_events", "accepted_events", "user_groups", "resource_groups", "plan_groups"}
+)
 
 # Event- or subject-sized steps nothing reads once the steps have run (neither an output
 # nor the credit ledger): dropped, views first, before the outputs are converted, so their
 # memory is free for that and for the ledger (the 100 M-event day: 33 M resource groups,
 # 17 M subjects).
-INTERMEDIATE = ("plan_groups", "accepted_events", "new_subjects", "resource_groups", "user_groups")
+INTERMEDIATE = (
+    "plan_groups",
+    "accepted_events",
+    "resource_groups",
+    "user_groups",
+    "new_subjects",
+    "event_groups",
+)
 
 # Published tables of this step, from the registry: (step, key order that makes the file
 # content deterministic), by the table's folder under OUT.
