@@ -272,7 +272,7 @@ class Balances(pa.DataFrameModel):
 
 
 class Forecast(pa.DataFrameModel):
-    """Published sorted by its key (credit_ledger.OUTPUT_ORDER), so uniqueness is checked
+    """Published sorted by its key (the registry's order, tables.py), so uniqueness is checked
     as strict key order (see ``strictly_ascending``)."""
 
     account_id: str

@@ -31,6 +31,14 @@ class Table:
     def path(self) -> str:
         return self.folder or self.name
 
+    @property
+    def key_order(self) -> tuple[str, ...] | None:
+        """The sort columns when ``order`` is exactly the key, each ascending with the
+        default null order (so any engine sorting by them gives the same row order), else
+        None."""
+        columns = tuple(c.strip() for c in self.order.split(","))
+        return columns if self.key and columns == self.key else None
+
     def partition(self, day: date | str) -> str:
         """The partition folder of ``day``, relative to OUT."""
         return (

@@ -16,12 +16,15 @@ from decimal import Decimal as Dec
 
 import duckdb
 import pytest
+from hypothesis import given as given_rows
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from flexbatch.ledger import rules
 from flexbatch.ledger.credit_ledger import BALANCE_COLUMNS, SLICE_COLUMNS
 from flexbatch.resources import sql_names, sql_text
 from flexbatch.tables import empty_select
-from flexbatch.transform.sql_steps import run_step
+from flexbatch.transform.sql_steps import run_step, sorted_frame
 
 D = date(2026, 3, 10)
 PREVIOUS = date(2026, 3, 9)
@@ -770,3 +773,24 @@ def test_percent_of_a_share():
         "100",
         "5",
     ]
+
+
+# null, empty and non-ASCII keys (no NUL: not a character of a real id)
+_KEY_TEXT = st.one_of(
+    st.none(), st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=4)
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given_rows(st.lists(st.tuples(_KEY_TEXT, _KEY_TEXT), max_size=40, unique=True))
+def test_sorted_frame_orders_a_key_as_duckdb_order_by_does(rows):
+    # balances is sorted by its key (account_id, currency): Polars sorts it; the rows must
+    # come out exactly as DuckDB's ORDER BY puts them (bytes, nulls last)
+    connection = duckdb.connect()
+    given(connection, "b", "account_id varchar, currency varchar, n integer", [
+        (a, c, i) for i, (a, c) in enumerate(rows)
+    ])  # fmt: skip
+    expected = connection.execute("select * from b order by account_id, currency").fetchall()
+    frame = sorted_frame(connection, "select * from b", "balances")
+    assert list(frame.iter_rows()) == expected
+    connection.close()

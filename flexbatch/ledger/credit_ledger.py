@@ -42,8 +42,8 @@ from flexbatch.ledger.rules import register_rules
 from flexbatch.resources import sql_text
 from flexbatch.storage.publish import partition_files
 from flexbatch.storage.stores import Location, Store, store_of
-from flexbatch.tables import empty_select, produced_by, table
-from flexbatch.transform.sql_steps import relation_over_files, run_step
+from flexbatch.tables import empty_select, table
+from flexbatch.transform.sql_steps import relation_over_files, run_step, sorted_frame
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +66,6 @@ BALANCE_COLUMNS = (
 # entry_order of each step's entries: the step's place in SPEC §4
 EXPIRE, GRANT, TRANSFER, BURN = 1, 2, 3, 4
 
-# the day's frames, each sorted by its registry order (files are deterministic)
-OUTPUT_ORDER = {t.path: t.order for t in produced_by("ledger")}
 AUDITS = ("audit_conservation", "audit_charged", "audit_grants_non_negative")
 
 
@@ -229,7 +227,7 @@ def _audit(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _sorted(con: duckdb.DuckDBPyConnection, table_path: str, select: str) -> pl.DataFrame:
-    return con.sql(f"{select} order by {OUTPUT_ORDER[table_path]}").pl()
+    return sorted_frame(con, select, table_path)
 
 
 def compute_credit_day(

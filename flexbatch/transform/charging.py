@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 
 from flexbatch.tables import produced_by
-from flexbatch.transform.sql_steps import run_step
+from flexbatch.transform.sql_steps import run_step, sorted_frame
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def output_frames(
     """The published tables of the day but ``skip``, each sorted by its key (deterministic
     files)."""
     return {
-        table: con.sql(f"select * from {step} order by {order}").pl()
-        for table, (step, order) in OUTPUTS.items()
+        table: sorted_frame(con, f"select * from {step}", table)
+        for table, (step, _) in OUTPUTS.items()
         if table not in skip
     }

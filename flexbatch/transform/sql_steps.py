@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from flexbatch.resources import sql_text
 from flexbatch.storage.literal import duckdb_files
+from flexbatch.tables import table
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +29,19 @@ def run_step(con: duckdb.DuckDBPyConnection, step: str, *, view: bool = False) -
     ((rows,),) = con.execute(f"select count(*) from {step}").fetchall()
     logger.debug("step %s: %d rows in %.3fs", step, rows, time.perf_counter() - started)
     return int(rows)
+
+
+def sorted_frame(con: duckdb.DuckDBPyConnection, select: str, table_path: str) -> pl.DataFrame:
+    """The rows of ``select`` as a Polars frame in the published table's order (files are
+    deterministic). Sorted by Polars when the order is the table's unique key: on the
+    10 M-event day it sorts the 1.3 M subjects in ~0.2 s where DuckDB's ORDER BY over
+    the six string keys took 1.7 s. Ascending, nulls last: DuckDB's default, so either
+    way gives the same rows in the same order."""
+    spec = table(table_path)
+    columns = spec.key_order
+    if columns is None:
+        return con.sql(f"{select} order by {spec.order}").pl()
+    return con.sql(select).pl().sort(columns, nulls_last=True)
 
 
 def relation_over_files(
