@@ -24,6 +24,7 @@ from flexbatch.ledger import rules
 from flexbatch.ledger.credit_ledger import BALANCE_COLUMNS, SLICE_COLUMNS
 from flexbatch.resources import sql_names, sql_text
 from flexbatch.tables import empty_select
+from flexbatch.transform import sql_steps
 from flexbatch.transform.sql_steps import run_step, sorted_frame
 
 D = date(2026, 3, 10)
@@ -793,4 +794,7 @@ def test_sorted_frame_orders_a_key_as_duckdb_order_by_does(rows):
     expected = connection.execute("select * from b order by account_id, currency").fetchall()
     frame = sorted_frame(connection, "select * from b", "balances")
     assert list(frame.iter_rows()) == expected
+    with pytest.MonkeyPatch.context() as patch:  # past the size limit DuckDB sorts: same rows
+        patch.setattr(sql_steps, "POLARS_SORT_MAX_ROWS", -1)
+        assert list(sorted_frame(connection, "select * from b", "balances").iter_rows()) == expected
     connection.close()

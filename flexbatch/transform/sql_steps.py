@@ -31,17 +31,26 @@ def run_step(con: duckdb.DuckDBPyConnection, step: str, *, view: bool = False) -
     return int(rows)
 
 
+# Polars sorts a copy outside DuckDB's memory limit: fast for a day's usual sizes, but on
+# the 100 M-event day (8 M+ subject rows) it raised the peak from 5.15 to 6.18 GiB, so past
+# this many rows DuckDB sorts, within its limit (spilling).
+POLARS_SORT_MAX_ROWS = 2_000_000
+
+
 def sorted_frame(con: duckdb.DuckDBPyConnection, select: str, table_path: str) -> pl.DataFrame:
     """The rows of ``select`` as a Polars frame in the published table's order (files are
-    deterministic). Sorted by Polars when the order is the table's unique key: on the
-    10 M-event day it sorts the 1.3 M subjects in ~0.2 s where DuckDB's ORDER BY over
-    the six string keys took 1.7 s. Ascending, nulls last: DuckDB's default, so either
-    way gives the same rows in the same order."""
+    deterministic). Sorted by Polars when the order is the table's unique key and the rows
+    are few enough (``POLARS_SORT_MAX_ROWS``): on the 10 M-event day it sorts the 1.3 M
+    subjects in ~0.2 s where DuckDB's ORDER BY over the six string keys took 1.7 s.
+    Ascending, nulls last: DuckDB's default, so either way gives the same rows in the same
+    order."""
     spec = table(table_path)
     columns = spec.key_order
-    if columns is None:
-        return con.sql(f"{select} order by {spec.order}").pl()
-    return con.sql(select).pl().sort(columns, nulls_last=True)
+    if columns is not None:
+        ((rows,),) = con.execute(f"select count(*) from ({select})").fetchall()
+        if rows <= POLARS_SORT_MAX_ROWS:
+            return con.sql(select).pl().sort(columns, nulls_last=True)
+    return con.sql(f"{select} order by {spec.order}").pl()
 
 
 def relation_over_files(
