@@ -226,10 +226,6 @@ def _audit(con: duckdb.DuckDBPyConnection) -> None:
             )
 
 
-def _sorted(con: duckdb.DuckDBPyConnection, table_path: str, select: str) -> pl.DataFrame:
-    return sorted_frame(con, select, table_path)
-
-
 def compute_credit_day(
     con: duckdb.DuckDBPyConnection,
 ) -> tuple[dict[str, pl.DataFrame], CreditCounts]:
@@ -248,14 +244,13 @@ def compute_credit_day(
     for step in ("prior_daily_users", "user_counts", "alerts"):
         run_step(con, step)
     _audit(con)
+    entries = f"select {ENTRY_COLUMNS}, entry_order from ledger_entries"
     frames = {
-        "credit_ledger": _sorted(
-            con, "credit_ledger", f"select {ENTRY_COLUMNS}, entry_order from ledger_entries"
-        ),
-        "balances": _sorted(con, "balances", "select * from balances"),
-        "forecast": _sorted(con, "forecast", "select * from forecast"),
-        "alerts": _sorted(con, "alerts", "select * from alerts"),
-        GRANT_STATE: _sorted(con, GRANT_STATE, f"select {SLICE_COLUMNS} from slices"),
+        "credit_ledger": sorted_frame(con, entries, "credit_ledger"),
+        "balances": sorted_frame(con, "select * from balances", "balances"),
+        "forecast": sorted_frame(con, "select * from forecast", "forecast"),
+        "alerts": sorted_frame(con, "select * from alerts", "alerts"),
+        GRANT_STATE: sorted_frame(con, f"select {SLICE_COLUMNS} from slices", GRANT_STATE),
     }
     counts = CreditCounts(
         entries=frames["credit_ledger"].height,

@@ -40,6 +40,7 @@ STEPS = (
 
 # Event-sized steps stay views: materialising ten million rows of strings costs far more
 # than each later step scanning the day's Parquet files again (parallel, column-pruned).
+# user_groups and resource_groups are filters of the materialised event_groups.
 VIEWS = frozenset(
     {"checked_events", "accepted_events", "user_groups", "resource_groups", "plan_groups"}
 )
