@@ -38,7 +38,7 @@ class Engine(Protocol):
         output: Store,
         day: date,
         stage: DayStage,
-    ) -> tuple[int, dict[str, pl.DataFrame], DayCounts]: ...
+    ) -> tuple[int, dict[str, pl.DataFrame | pl.LazyFrame], DayCounts]: ...
 
 
 def make_engine(name: str, settings: Settings | None = None) -> Engine:

@@ -21,6 +21,7 @@ from flexbatch.ingest.job_config import JobConfig
 from flexbatch.ingest.usage_input import unread_files
 from flexbatch.job import restatements
 from flexbatch.job.changes import day_manifest, manifest_sha256
+from flexbatch.job.writer import DayWriter
 from flexbatch.ledger.credit_ledger import (
     FORECAST_HORIZON_DAYS,
     CreditCounts,
@@ -28,7 +29,6 @@ from flexbatch.ledger.credit_ledger import (
     register_credit_inputs,
     register_credit_state,
 )
-from flexbatch.schemas import OUTPUT_MODELS
 from flexbatch.settings import Settings
 from flexbatch.storage.publish import DayStage
 from flexbatch.storage.stores import Store
@@ -101,9 +101,12 @@ def register_context(con: duckdb.DuckDBPyConnection, day: date, previous_day: da
     )
 
 
-def _compute(job: Job, day: date, previous_day: date | None, stage: DayStage) -> tuple:
-    """The day's output frames (but what the engine wrote into ``stage`` itself), its
-    input file count and its row counts."""
+def _compute(
+    job: Job, day: date, previous_day: date | None, stage: DayStage, writer: DayWriter
+) -> tuple[int, DayCounts, dict[str, pl.LazyFrame], CreditCounts]:
+    """The day's charging tables, handed to ``writer`` as soon as the engine has them (the
+    writer sorts, validates and writes them while the credit ledger runs here), and the
+    credit ledger's frames; the input file count and the row counts."""
     con = connect(job.output.staging / job.run_id / "spill", job.memory_limit)
     try:
         register_context(con, day, previous_day)
@@ -112,13 +115,14 @@ def _compute(job: Job, day: date, previous_day: date | None, stage: DayStage) ->
         input_files, frames, counts = job.engine.compute_day(
             con, job.inputs, job.output, day, stage
         )
+        for table_path, frame in frames.items():
+            writer.add(table_path, frame)
         register_credit_inputs(con, job.config.grants, job.config.transfers)
         register_credit_state(con, job.output, day, previous_day)
         credit_frames, credit_counts = compute_credit_day(con)
-        frames.update(credit_frames)
     finally:
         con.close()
-    return frames, input_files, counts, credit_counts
+    return input_files, counts, credit_frames, credit_counts
 
 
 def _runs_frame(
@@ -158,22 +162,25 @@ def process_day(job: Job, day: date, previous_day: date | None) -> DayResult:
     started = time.perf_counter()
     manifest = day_manifest(job.inputs, day)
     stage = DayStage(job.output, day, job.run_id)
-    frames, input_files, counts, credit_counts = _compute(job, day, previous_day, stage)
-    previous = restatements.previous_run(job.output, day)
-    restated = 0
-    if previous is not None:
-        why = restatements.reason(previous, manifest_sha256(manifest), job.config.config_sha256)
-        rows = restatements.restatements(
-            job.output, day, frames["balances"], job.run_id, previous, why
+    with DayWriter(stage) as writer:
+        input_files, counts, credit_frames, credit_counts = _compute(
+            job, day, previous_day, stage, writer
         )
-        restated = rows.height
-        if restated:
-            frames["restatements"] = rows
-    unread = unread_files(job.inputs, day)
-    frames["runs"] = _runs_frame(job, started_at, counts, input_files, manifest, unread)
-    for table_path, frame in frames.items():
-        OUTPUT_MODELS[table_path].validate(frame)
-        stage.add(table_path, frame)
+        for table_path, frame in credit_frames.items():
+            writer.add(table_path, frame)
+        previous = restatements.previous_run(job.output, day)
+        restated = 0
+        if previous is not None:
+            why = restatements.reason(previous, manifest_sha256(manifest), job.config.config_sha256)
+            rows = restatements.restatements(
+                job.output, day, credit_frames["balances"].collect(), job.run_id, previous, why
+            )
+            restated = rows.height
+            if restated:
+                writer.add("restatements", rows)
+        unread = unread_files(job.inputs, day)
+        writer.add("runs", _runs_frame(job, started_at, counts, input_files, manifest, unread))
+        frames = writer.finish()
     stage.publish()
     charges = frames["charges"]
     return DayResult(

@@ -43,7 +43,7 @@ from flexbatch.resources import sql_text
 from flexbatch.storage.publish import partition_files
 from flexbatch.storage.stores import Location, Store, store_of
 from flexbatch.tables import empty_select, table
-from flexbatch.transform.sql_steps import relation_over_files, run_step, sorted_frame
+from flexbatch.transform.sql_steps import relation_over_files, run_step, sorted_lazy
 
 logger = logging.getLogger(__name__)
 
@@ -228,9 +228,10 @@ def _audit(con: duckdb.DuckDBPyConnection) -> None:
 
 def compute_credit_day(
     con: duckdb.DuckDBPyConnection,
-) -> tuple[dict[str, pl.DataFrame], CreditCounts]:
+) -> tuple[dict[str, pl.LazyFrame], CreditCounts]:
     """Run the day's credit steps on the registered state and inputs (see the module's
-    contract); return the day's frames by table path and the counts."""
+    contract); return the day's frames by table path (sorted by key when collected) and
+    the counts."""
     register_rules(con)
     con.execute(
         f"create or replace temp table ledger_entries as select {ENTRY_COLUMNS}, entry_order "
@@ -246,17 +247,20 @@ def compute_credit_day(
     _audit(con)
     entries = f"select {ENTRY_COLUMNS}, entry_order from ledger_entries"
     frames = {
-        "credit_ledger": sorted_frame(con, entries, "credit_ledger"),
-        "balances": sorted_frame(con, "select * from balances", "balances"),
-        "forecast": sorted_frame(con, "select * from forecast", "forecast"),
-        "alerts": sorted_frame(con, "select * from alerts", "alerts"),
-        GRANT_STATE: sorted_frame(con, f"select {SLICE_COLUMNS} from slices", GRANT_STATE),
+        "credit_ledger": sorted_lazy(con, entries, "credit_ledger"),
+        "balances": sorted_lazy(con, "select * from balances", "balances"),
+        "forecast": sorted_lazy(con, "select * from forecast", "forecast"),
+        "alerts": sorted_lazy(con, "select * from alerts", "alerts"),
+        GRANT_STATE: sorted_lazy(con, f"select {SLICE_COLUMNS} from slices", GRANT_STATE),
     }
+    ((entry_rows, alert_rows),) = con.execute(
+        "select (select count(*) from ledger_entries), (select count(*) from alerts)"
+    ).fetchall()
     counts = CreditCounts(
-        entries=frames["credit_ledger"].height,
+        entries=int(entry_rows),
         transfers=transfers,
         transfers_rejected=rejected,
         burn_rounds=rounds,
-        alerts=frames["alerts"].height,
+        alerts=int(alert_rows),
     )
     return frames, counts

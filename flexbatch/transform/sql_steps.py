@@ -37,11 +37,12 @@ def run_step(con: duckdb.DuckDBPyConnection, step: str, *, view: bool = False) -
 POLARS_SORT_MAX_ROWS = 2_000_000
 
 
-def sorted_frame(con: duckdb.DuckDBPyConnection, select: str, table_path: str) -> pl.DataFrame:
-    """The rows of ``select`` as a Polars frame in the published table's order (files are
-    deterministic). Sorted by Polars when the order is the table's unique key and the rows
-    are few enough (``POLARS_SORT_MAX_ROWS``): on the 10 M-event day it sorts the 1.3 M
-    subjects in ~0.2 s where DuckDB's ORDER BY over the six string keys took 1.7 s.
+def sorted_lazy(con: duckdb.DuckDBPyConnection, select: str, table_path: str) -> pl.LazyFrame:
+    """The rows of ``select`` in the published table's order (files are deterministic), as
+    a LazyFrame whose sort runs where it is collected: the day's writer thread sorts the
+    charging tables while the credit ledger runs (``job/writer.py``). Sorted by Polars when
+    the order is the table's unique key and the rows are few enough
+    (``POLARS_SORT_MAX_ROWS``), else by DuckDB's ORDER BY here, within its memory limit.
     Ascending, nulls last: DuckDB's default, so either way gives the same rows in the same
     order."""
     spec = table(table_path)
@@ -49,8 +50,13 @@ def sorted_frame(con: duckdb.DuckDBPyConnection, select: str, table_path: str) -
     if columns is not None:
         ((rows,),) = con.execute(f"select count(*) from ({select})").fetchall()
         if rows <= POLARS_SORT_MAX_ROWS:
-            return con.sql(select).pl().sort(columns, nulls_last=True)
-    return con.sql(f"{select} order by {spec.order}").pl()
+            return con.sql(select).pl().lazy().sort(columns, nulls_last=True)
+    return con.sql(f"{select} order by {spec.order}").pl().lazy()
+
+
+def sorted_frame(con: duckdb.DuckDBPyConnection, select: str, table_path: str) -> pl.DataFrame:
+    """``sorted_lazy``, collected now."""
+    return sorted_lazy(con, select, table_path).collect()
 
 
 def relation_over_files(
