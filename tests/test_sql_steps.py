@@ -20,6 +20,7 @@ from hypothesis import given as given_rows
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from flexbatch.ingest.duplicates import repeated_hashes
 from flexbatch.ledger import rules
 from flexbatch.ledger.credit_ledger import BALANCE_COLUMNS, SLICE_COLUMNS
 from flexbatch.resources import sql_names, sql_text
@@ -797,4 +798,24 @@ def test_sorted_frame_orders_a_key_as_duckdb_order_by_does(rows):
     with pytest.MonkeyPatch.context() as patch:  # past the size limit DuckDB sorts: same rows
         patch.setattr(sql_steps, "POLARS_SORT_MAX_ROWS", -1)
         assert list(sorted_frame(connection, "select * from b", "balances").iter_rows()) == expected
+    connection.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given_rows(
+    st.lists(st.one_of(st.none(), st.sampled_from(["e1", "e2", "", "é3"]), st.text(max_size=3)))
+)
+def test_repeated_hashes_by_sort_equal_the_sql_step(ids):
+    # DuckDB runs repeated_hashes by sorting (ingest/duplicates.py), Spark the SQL file:
+    # both give the hashes seen on more than one row, nulls and empty ids included. The
+    # expected set is counted here in Python, from DuckDB's hash of each id.
+    connection = duckdb.connect()
+    given(connection, "raw_events", "event_id varchar", [(i,) for i in ids])
+    hashes = [h for (h,) in connection.execute("select hash(event_id) from raw_events").fetchall()]
+    expected = sorted({h for h in hashes if hashes.count(h) > 1})
+    run_step(connection, "repeated_hashes")
+    by_sql = connection.execute("select id_hash from repeated_hashes order by 1").fetchall()
+    assert repeated_hashes(connection) == len(expected)
+    by_sort = connection.execute("select id_hash from repeated_hashes order by 1").fetchall()
+    assert [h for (h,) in by_sql] == [h for (h,) in by_sort] == expected
     connection.close()

@@ -23,7 +23,7 @@ from flexbatch.ingest.usage_input import register_raw_events
 from flexbatch.job.day import register_context
 from flexbatch.storage.literal import sql_string
 from flexbatch.storage.stores import Store
-from flexbatch.transform.charging import STEPS, VIEWS
+from flexbatch.transform.charging import STEPS, VIEWS, run_charging_step
 from flexbatch.transform.month_state import register_history
 from flexbatch.transform.sql_steps import run_step
 
@@ -85,6 +85,8 @@ def trace_day(
     register_raw_events(con, inputs, day)
     if focus is not None:
         _narrow(con, focus)
-    for step in (*STEPS, *AUDIT_STEPS):
+    for step in STEPS:
+        run_charging_step(con, step)
+    for step in AUDIT_STEPS:
         run_step(con, step, view=step in VIEWS)
     logger.info("replayed %s in %.3fs", day, time.perf_counter() - started)

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from flexbatch.ingest.duplicates import repeated_hashes
 from flexbatch.tables import produced_by
-from flexbatch.transform.sql_steps import run_step, sorted_frame
+from flexbatch.transform.sql_steps import run_step, sorted_lazy
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 STEPS = (
     "active_plans",
     "checked_events",
+    "repeated_hashes",
     "duplicate_rows",  # before rejected_rows: a group's range is checked without them
     "rejected_rows",
     "quarantine",
@@ -71,12 +73,13 @@ class DayCounts:
     duplicates: int
 
 
-def compute_day(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, pl.DataFrame], DayCounts]:
-    """Run every step; return the output frames (sorted by key) and the row counts."""
+def compute_day(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, pl.LazyFrame], DayCounts]:
+    """Run every step; return the output frames (sorted by key when collected) and the row
+    counts."""
     rows: dict[str, int | None] = {}
     for step in STEPS:
         started = time.perf_counter()
-        rows[step] = run_step(con, step, view=step in VIEWS)
+        rows[step] = run_charging_step(con, step)
         seconds = time.perf_counter() - started
         logger.info(
             "step %-16s %10s rows %8.3fs",
@@ -94,6 +97,14 @@ def compute_day(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, pl.DataFrame]
     return output_frames(con), counts
 
 
+def run_charging_step(con: duckdb.DuckDBPyConnection, step: str) -> int | None:
+    """Run one of ``STEPS`` on DuckDB: its SQL file, or for ``repeated_hashes`` the
+    equivalent sort (``ingest/duplicates.py``)."""
+    if step == "repeated_hashes":
+        return repeated_hashes(con)
+    return run_step(con, step, view=step in VIEWS)
+
+
 def day_counts(
     con: duckdb.DuckDBPyConnection, rows_read: int, quarantined: int, duplicates: int
 ) -> DayCounts:
@@ -105,11 +116,11 @@ def day_counts(
 
 def output_frames(
     con: duckdb.DuckDBPyConnection, skip: tuple[str, ...] = ()
-) -> dict[str, pl.DataFrame]:
-    """The published tables of the day but ``skip``, each sorted by its key (deterministic
-    files)."""
+) -> dict[str, pl.LazyFrame]:
+    """The published tables of the day but ``skip``, each sorted by its key when collected
+    (deterministic files): fetched from DuckDB now, sorted by whoever collects them."""
     return {
-        table: sorted_frame(con, f"select * from {step}", table)
+        table: sorted_lazy(con, f"select * from {step}", table)
         for table, (step, _) in OUTPUTS.items()
         if table not in skip
     }

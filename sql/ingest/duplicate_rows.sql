@@ -3,20 +3,12 @@
 -- row order never matter).
 -- grain: one row per dropped input row
 -- key:   (source_file, source_row)
--- upstream: raw_events, checked_events
--- Most ids are unique, so candidates are found by a 64-bit hash of the id first (a cheap
--- aggregate over the event_id column alone: a hash repeated among all rows is a superset
--- of those repeated among valid rows, so no validation is needed for it); only valid rows
--- whose hash repeats are ranked on the id itself. When no hash repeats, the join below
--- has an empty side and the second read of the files stops at once.
+-- upstream: raw_events, checked_events, repeated_hashes
+-- Most ids are unique, so candidates are the valid rows whose 64-bit hash of the id
+-- repeats among all rows (repeated_hashes, a superset of the ids repeated among valid
+-- rows); only they are ranked on the id itself. When no hash repeats, the join below has
+-- an empty side and the second read of the files stops at once.
 with
-
-repeated_hashes as (
-    select hash(event_id) as id_hash
-    from raw_events
-    group by hash(event_id)
-    having count(*) > 1
-),
 
 candidates as (
     select c.*
