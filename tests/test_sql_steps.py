@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal as Dec
 
 import duckdb
+import polars as pl
 import pytest
 from hypothesis import given as given_rows
 from hypothesis import settings
@@ -819,3 +820,16 @@ def test_repeated_hashes_by_sort_equal_the_sql_step(ids):
     by_sort = connection.execute("select id_hash from repeated_hashes order by 1").fetchall()
     assert [h for (h,) in by_sql] == [h for (h,) in by_sort] == expected
     connection.close()
+
+
+def test_sort_by_key_past_64_bits_of_ranks_sorts_as_polars_does():
+    # five columns of 7,200 distinct values: 7200**5 ranks do not fit 64 bits, so the
+    # packed sort steps aside; the rows still come out in key order
+    n = 7_200
+    frame = pl.DataFrame(
+        {f"k{i}": [f"{(j * (i + 7)) % n:05d}" for j in range(n)] for i in range(5)}
+    )
+    columns = [f"k{i}" for i in range(5)]
+    assert sql_steps.sort_by_key(frame, columns).rows() == sorted(frame.rows())
+    two = frame.select("k1", "k2").head(500)  # and within 64 bits, by the packed ranks
+    assert sql_steps.sort_by_key(two, ["k1", "k2"]).rows() == sorted(two.rows())

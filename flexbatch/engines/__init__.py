@@ -10,6 +10,7 @@ table the engine wrote into the stage itself is not among the frames.
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import duckdb
@@ -38,7 +39,7 @@ class Engine(Protocol):
         output: Store,
         day: date,
         stage: DayStage,
-    ) -> tuple[int, dict[str, pl.DataFrame | pl.LazyFrame], DayCounts]: ...
+    ) -> tuple[int, dict[str, pl.LazyFrame | Path], DayCounts]: ...
 
 
 def make_engine(name: str, settings: Settings | None = None) -> Engine:

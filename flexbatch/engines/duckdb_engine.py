@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -25,11 +26,11 @@ class DuckDBEngine:
         output: Store,
         day: date,
         stage: DayStage,
-    ) -> tuple[int, dict[str, pl.DataFrame], DayCounts]:
+    ) -> tuple[int, dict[str, pl.LazyFrame | Path], DayCounts]:
         register_history(con, output, day)
         input_files = register_raw_events(con, inputs, day)
         try:
-            frames, counts = compute_day(con)
+            frames, counts = compute_day(con, stage.scratch)
         except duckdb.Error as exc:  # a damaged usage file is the input's fault: exit 2
             damaged = unreadable_file(con, inputs, day, exc)
             if damaged is None:

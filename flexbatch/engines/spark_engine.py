@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 from functools import cache
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -258,7 +259,7 @@ class SparkEngine:
         outs: Store,
         day: date,
         stage: DayStage,
-    ) -> tuple[int, dict[str, pl.DataFrame], DayCounts]:
+    ) -> tuple[int, dict[str, pl.LazyFrame | Path], DayCounts]:
         """Run ``charging.STEPS`` on Spark for ``day`` and leave, in ``con``, every table
         the rest of the day reads (the published outputs, ``active_plans``,
         ``period_units``) as DuckDB temp tables. Where the stage gives a Spark target (an
@@ -312,4 +313,4 @@ class SparkEngine:
         for frame in tables:  # free the checkpointed blocks (a backfill runs many days)
             frame._jdf.queryExecution().logical().rdd().unpersist(False)
         counts = day_counts(con, rows_read, rows["quarantine"], rows["duplicate_rows"])
-        return len(files), output_frames(con, skip=direct), counts
+        return len(files), output_frames(con, skip=direct, scratch=stage.scratch), counts

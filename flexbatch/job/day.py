@@ -103,10 +103,11 @@ def register_context(con: duckdb.DuckDBPyConnection, day: date, previous_day: da
 
 def _compute(
     job: Job, day: date, previous_day: date | None, stage: DayStage, writer: DayWriter
-) -> tuple[int, DayCounts, dict[str, pl.LazyFrame], CreditCounts]:
+) -> tuple[int, DayCounts, tuple[int, Decimal], dict[str, pl.LazyFrame], CreditCounts]:
     """The day's charging tables, handed to ``writer`` as soon as the engine has them (the
     writer sorts, validates and writes them while the credit ledger runs here), and the
-    credit ledger's frames; the input file count and the row counts."""
+    credit ledger's frames; the input file count, the row counts and the charges' rows and
+    credits."""
     con = connect(job.output.staging / job.run_id / "spill", job.memory_limit)
     try:
         register_context(con, day, previous_day)
@@ -117,12 +118,21 @@ def _compute(
         )
         for table_path, frame in frames.items():
             writer.add(table_path, frame)
+        ((charge_rows, credits),) = con.execute(
+            "select count(*), sum(credits) from charges"
+        ).fetchall()
         register_credit_inputs(con, job.config.grants, job.config.transfers)
         register_credit_state(con, job.output, day, previous_day)
         credit_frames, credit_counts = compute_credit_day(con)
     finally:
         con.close()
-    return input_files, counts, credit_frames, credit_counts
+    return (
+        input_files,
+        counts,
+        (int(charge_rows), credits or Decimal(0)),
+        credit_frames,
+        credit_counts,
+    )
 
 
 def _runs_frame(
@@ -163,7 +173,7 @@ def process_day(job: Job, day: date, previous_day: date | None) -> DayResult:
     manifest = day_manifest(job.inputs, day)
     stage = DayStage(job.output, day, job.run_id)
     with DayWriter(stage) as writer:
-        input_files, counts, credit_frames, credit_counts = _compute(
+        input_files, counts, (charge_rows, credits), credit_frames, credit_counts = _compute(
             job, day, previous_day, stage, writer
         )
         for table_path, frame in credit_frames.items():
@@ -180,16 +190,15 @@ def process_day(job: Job, day: date, previous_day: date | None) -> DayResult:
                 writer.add("restatements", rows)
         unread = unread_files(job.inputs, day)
         writer.add("runs", _runs_frame(job, started_at, counts, input_files, manifest, unread))
-        frames = writer.finish()
+        writer.finish()
     stage.publish()
-    charges = frames["charges"]
     return DayResult(
         day=day,
         counts=counts,
         credit=credit_counts,
         input_files=input_files,
-        charge_rows=charges.height,
-        credits=charges["credits"].sum() if charges.height else Decimal(0),
+        charge_rows=charge_rows,
+        credits=credits,
         seconds=time.perf_counter() - started,
         restated=restated,
     )

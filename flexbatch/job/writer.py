@@ -1,23 +1,28 @@
 """The day's table writer: each table is sorted, validated against its Pandera model and
 written into the day's generation on one background thread, in the order it was added, so
 that this work on the charging tables overlaps the credit ledger's SQL on the main thread
-(DuckDB and Polars release the GIL while they compute). Nothing is published here: the
-day publishes once ``finish`` has every table."""
+(DuckDB and Polars release the GIL while they compute). A table too large to sort in
+Python arrives as a Parquet file DuckDB sorted (``sorted_lazy``): it is validated and
+streamed from that file, never held whole. Nothing is published here: the day publishes
+once ``finish`` has every table."""
 
 from __future__ import annotations
 
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import polars as pl
+from pandera.config import ValidationDepth, config_context
 
 from flexbatch.schemas import OUTPUT_MODELS
 from flexbatch.storage.publish import DayStage
 
 logger = logging.getLogger(__name__)
 
-Frame = pl.DataFrame | pl.LazyFrame  # a LazyFrame is collected (sorted) on the writer thread
+# a LazyFrame is collected (sorted) on the writer thread; a Path is a sorted Parquet file
+Frame = pl.DataFrame | pl.LazyFrame | Path
 
 
 class DayWriter:
@@ -28,7 +33,7 @@ class DayWriter:
     def __init__(self, stage: DayStage) -> None:
         self._stage = stage
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flexbatch-writer")
-        self._written: dict[str, Future[pl.DataFrame]] = {}
+        self._written: dict[str, Future[None]] = {}
 
     def __enter__(self) -> DayWriter:
         return self
@@ -39,16 +44,16 @@ class DayWriter:
     def add(self, table_path: str, frame: Frame) -> None:
         self._written[table_path] = self._pool.submit(self._write, table_path, frame)
 
-    def frame(self, table_path: str) -> pl.DataFrame:
-        """The table as written (waits for it)."""
-        return self._written[table_path].result()
+    def finish(self) -> None:
+        """Wait for every table, in the order added; raise the first failure."""
+        for written in self._written.values():
+            written.result()
 
-    def finish(self) -> dict[str, pl.DataFrame]:
-        """Every table as written, in the order added."""
-        return {path: written.result() for path, written in self._written.items()}
-
-    def _write(self, table_path: str, frame: Frame) -> pl.DataFrame:
+    def _write(self, table_path: str, frame: Frame) -> None:
         started = time.perf_counter()
+        if isinstance(frame, Path):
+            self._stream(table_path, frame, started)
+            return
         data = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
         collected = time.perf_counter()
         OUTPUT_MODELS[table_path].validate(data)
@@ -62,4 +67,18 @@ class DayWriter:
             validated - collected,
             time.perf_counter() - validated,
         )
-        return data
+
+    def _stream(self, table_path: str, path: Path, started: float) -> None:
+        rows = pl.scan_parquet(path, glob=False)
+        with config_context(validation_depth=ValidationDepth.SCHEMA_AND_DATA):
+            OUTPUT_MODELS[table_path].validate(rows)  # each check reads only its columns
+        validated = time.perf_counter()
+        self._stage.add(table_path, rows)
+        path.unlink()
+        logger.debug(
+            "wrote %s from %s: validated %.3fs, written %.3fs",
+            table_path,
+            path.name,
+            validated - started,
+            time.perf_counter() - validated,
+        )

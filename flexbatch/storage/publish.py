@@ -49,9 +49,15 @@ DAYS = "_days"
 COMMITS = "_commits"
 
 
-def write_parquet(frame: pl.DataFrame, path: Path) -> None:
+def write_parquet(frame: pl.DataFrame | pl.LazyFrame, path: Path) -> None:
+    """One Parquet file; a LazyFrame streams into it (the same bytes as its collected
+    frame's: Polars' writer sinks a DataFrame the same way)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(path, compression="zstd", statistics=True, row_group_size=1_000_000)
+    options = {"compression": "zstd", "statistics": True, "row_group_size": 1_000_000}
+    if isinstance(frame, pl.LazyFrame):
+        frame.sink_parquet(path, **options)
+    else:
+        frame.write_parquet(path, **options)
 
 
 def day_root(day: date | str) -> str:
@@ -71,7 +77,12 @@ class DayStage:
     def root(self) -> str:
         return f"{day_root(self.day)}/{self.run_id}"
 
-    def add(self, table_path: str, frame: pl.DataFrame) -> None:
+    @property
+    def scratch(self) -> Path:
+        """A local folder for this run's sorted intermediate files (cleared with staging)."""
+        return self.store.staging / self.run_id / "sorted"
+
+    def add(self, table_path: str, frame: pl.DataFrame | pl.LazyFrame) -> None:
         """Write ``frame`` as the table's file of the day into the generation."""
         name = table(table_path).file_name(self.run_id)
         rel = f"{self.root}/{table_path}/{name}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -73,9 +74,11 @@ class DayCounts:
     duplicates: int
 
 
-def compute_day(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, pl.LazyFrame], DayCounts]:
-    """Run every step; return the output frames (sorted by key when collected) and the row
-    counts."""
+def compute_day(
+    con: duckdb.DuckDBPyConnection, scratch: Path | None = None
+) -> tuple[dict[str, pl.LazyFrame | Path], DayCounts]:
+    """Run every step; return the output frames (sorted by key when collected, or sorted
+    files under ``scratch``: ``sorted_lazy``) and the row counts."""
     rows: dict[str, int | None] = {}
     for step in STEPS:
         started = time.perf_counter()
@@ -94,7 +97,7 @@ def compute_day(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, pl.LazyFrame]
     counts = day_counts(
         con, int(rows_read), int(rows["quarantine"] or 0), int(rows["duplicate_rows"] or 0)
     )
-    return output_frames(con), counts
+    return output_frames(con, scratch=scratch), counts
 
 
 def run_charging_step(con: duckdb.DuckDBPyConnection, step: str) -> int | None:
@@ -115,12 +118,13 @@ def day_counts(
 
 
 def output_frames(
-    con: duckdb.DuckDBPyConnection, skip: tuple[str, ...] = ()
-) -> dict[str, pl.LazyFrame]:
-    """The published tables of the day but ``skip``, each sorted by its key when collected
-    (deterministic files): fetched from DuckDB now, sorted by whoever collects them."""
+    con: duckdb.DuckDBPyConnection, skip: tuple[str, ...] = (), scratch: Path | None = None
+) -> dict[str, pl.LazyFrame | Path]:
+    """The published tables of the day but ``skip``, each in its key's order
+    (deterministic files): fetched from DuckDB now and sorted by whoever collects them, or
+    sorted by DuckDB into a file under ``scratch`` (``sorted_lazy``)."""
     return {
-        table: sorted_lazy(con, f"select * from {step}", table)
+        table: sorted_lazy(con, f"select * from {step}", table, scratch)
         for table, (step, _) in OUTPUTS.items()
         if table not in skip
     }

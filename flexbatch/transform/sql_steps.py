@@ -4,6 +4,7 @@ named after the file, so the steps read like a pipeline and each can be tested a
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ import duckdb
 import polars as pl
 
 from flexbatch.resources import sql_text
-from flexbatch.storage.literal import duckdb_files
+from flexbatch.storage.literal import duckdb_files, sql_string
 from flexbatch.tables import table
 
 logger = logging.getLogger(__name__)
@@ -33,30 +34,73 @@ def run_step(con: duckdb.DuckDBPyConnection, step: str, *, view: bool = False) -
 
 # Polars sorts a copy outside DuckDB's memory limit: fast for a day's usual sizes, but on
 # the 100 M-event day (8 M+ subject rows) it raised the peak from 5.15 to 6.18 GiB, so past
-# this many rows DuckDB sorts, within its limit (spilling).
+# this many rows DuckDB sorts, within its limit (spilling), into a scratch Parquet file
+# that the writer streams into the table's file.
 POLARS_SORT_MAX_ROWS = 2_000_000
 
 
-def sorted_lazy(con: duckdb.DuckDBPyConnection, select: str, table_path: str) -> pl.LazyFrame:
-    """The rows of ``select`` in the published table's order (files are deterministic), as
-    a LazyFrame whose sort runs where it is collected: the day's writer thread sorts the
-    charging tables while the credit ledger runs (``job/writer.py``). Sorted by Polars when
-    the order is the table's unique key and the rows are few enough
-    (``POLARS_SORT_MAX_ROWS``), else by DuckDB's ORDER BY here, within its memory limit.
-    Ascending, nulls last: DuckDB's default, so either way gives the same rows in the same
-    order."""
+def sorted_lazy(
+    con: duckdb.DuckDBPyConnection, select: str, table_path: str, scratch: Path | None = None
+) -> pl.LazyFrame | Path:
+    """The rows of ``select`` in the published table's order (files are deterministic):
+    a LazyFrame whose sort runs where it is collected (the day's writer thread sorts while
+    the credit ledger runs, ``job/writer.py``), or a Parquet file of the sorted rows.
+    Sorted in Polars (``sort_by_key``) when the order is the table's unique key and the
+    rows are few enough (``POLARS_SORT_MAX_ROWS``); else by DuckDB's ORDER BY, within its
+    memory limit, into a file under ``scratch`` (when given: the rows then never sit in
+    Python's memory). Ascending, nulls last: DuckDB's default, so either way gives the
+    same rows in the same order."""
     spec = table(table_path)
     columns = spec.key_order
     if columns is not None:
         ((rows,),) = con.execute(f"select count(*) from ({select})").fetchall()
         if rows <= POLARS_SORT_MAX_ROWS:
-            return con.sql(select).pl().lazy().sort(columns, nulls_last=True)
-    return con.sql(f"{select} order by {spec.order}").pl().lazy()
+            frame = con.sql(select).pl()
+            return frame.lazy().map_batches(lambda f: sort_by_key(f, columns), schema=frame.schema)
+    ordered = f"{select} order by {spec.order}"
+    if scratch is None:
+        return con.sql(ordered).pl().lazy()
+    scratch.mkdir(parents=True, exist_ok=True)
+    path = scratch / f"{spec.name}.parquet"
+    con.execute("set preserve_insertion_order = true")  # the file keeps the ORDER BY
+    try:
+        con.execute(f"copy ({ordered}) to {sql_string(str(path))} (format parquet)")
+    finally:
+        con.execute("set preserve_insertion_order = false")
+    return path
+
+
+def sort_by_key(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """``frame`` sorted by ``columns``, a unique key (no ties), ascending, nulls last.
+    Each column becomes the rank of its value among the column's distinct values (a sort
+    of those few values), and the ranks are packed into one 64-bit integer, mixed radix,
+    whose sort is a sort of machine words: Polars' own multi-column sort row-encodes the
+    strings, and took 1.5 s for the 1.3 M subjects of the 10 M-event day where this takes
+    0.85 s. A key whose ranks do not fit 64 bits gets Polars' sort."""
+    codes: list[pl.Series] = []
+    radixes: list[int] = []
+    for column in columns:
+        values = frame.get_column(column)
+        distinct = values.unique().sort(nulls_last=True)
+        if len(distinct) > 1:  # a constant column orders nothing
+            ranks = pl.Series(range(len(distinct)), dtype=pl.UInt64)
+            codes.append(values.replace_strict(distinct, ranks, return_dtype=pl.UInt64))
+            radixes.append(len(distinct))
+    if not codes:
+        return frame
+    if math.prod(radixes) > 2**64:
+        return frame.sort(columns, nulls_last=True)
+    packed = codes[0]
+    for code, radix in zip(codes[1:], radixes[1:], strict=True):
+        packed = packed * radix + code
+    return frame.select(pl.all().gather(packed.arg_sort()))
 
 
 def sorted_frame(con: duckdb.DuckDBPyConnection, select: str, table_path: str) -> pl.DataFrame:
     """``sorted_lazy``, collected now."""
-    return sorted_lazy(con, select, table_path).collect()
+    frame = sorted_lazy(con, select, table_path)
+    assert isinstance(frame, pl.LazyFrame)  # no scratch folder: no file
+    return frame.collect()
 
 
 def relation_over_files(
