@@ -21,7 +21,7 @@ from hypothesis import given as given_rows
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from flexbatch.ingest.duplicates import repeated_hashes
+from flexbatch.ingest import duplicates
 from flexbatch.ledger import rules
 from flexbatch.ledger.credit_ledger import BALANCE_COLUMNS, SLICE_COLUMNS
 from flexbatch.resources import sql_names, sql_text
@@ -816,9 +816,13 @@ def test_repeated_hashes_by_sort_equal_the_sql_step(ids):
     expected = sorted({h for h in hashes if hashes.count(h) > 1})
     run_step(connection, "repeated_hashes")
     by_sql = connection.execute("select id_hash from repeated_hashes order by 1").fetchall()
-    assert repeated_hashes(connection) == len(expected)
-    by_sort = connection.execute("select id_hash from repeated_hashes order by 1").fetchall()
-    assert [h for (h,) in by_sql] == [h for (h,) in by_sort] == expected
+    assert [h for (h,) in by_sql] == expected
+    for per_pass in (duplicates.HASHES_PER_PASS, 3):  # one pass, and several by hash
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(duplicates, "HASHES_PER_PASS", per_pass)
+            assert duplicates.repeated_hashes(connection) == len(expected)
+        by_sort = connection.execute("select id_hash from repeated_hashes order by 1").fetchall()
+        assert [h for (h,) in by_sort] == expected
     connection.close()
 
 
