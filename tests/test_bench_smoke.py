@@ -24,11 +24,13 @@ from flexbatch.job import pipeline
 EVENTS = 200_000
 ACCOUNTS = 2_000  # ~100 events per account: the events, not per-account costs, dominate
 # CPU seconds of flexbatch run / of the bare DuckDB aggregation (best of 5), both in this
-# process. Measured on the 2-core benchmark machine, 2026-11-24, nothing else running (load
-# 0.9-1.0, the test's own): 23.0, 26.7 and 19.1 in three runs (the bare side is ~0.2 s, so
-# the ratio moves with it). The floor is 1.5x the middle run: a regression of half again
-# fails (performance issue: "the CI smoke check must be able to fail").
-FLOOR_RATIO = 40.0
+# process. Measured on the 2-core benchmark machine, 2026-11-24, after the second
+# performance round, nothing else running (load 1.0-1.1: the test's own and a benchmark's
+# decaying): 20.8, 19.1 and 16.7 in three runs (the bare side is ~0.2 s, so the ratio
+# moves with it; the first round measured 23.0, 26.7 and 19.1). The floor is ~1.5x the
+# middle run: a regression of half again fails (performance issue: "the CI smoke check
+# must be able to fail").
+FLOOR_RATIO = 30.0
 
 
 @pytest.fixture(scope="module")
