@@ -33,7 +33,7 @@ def test_tables_sorted_by_duckdb_into_a_file_publish_the_same_bytes(
     inp = copy_sample(tmp_path / "in", SPAN)
     args = ["backfill", "--from", "2026-09-01", "--to", "2026-09-02", "--input", str(inp)]
     assert flexbatch(*args, "--output", str(tmp_path / "held")).exit_code == 0
-    # past the limit every key-ordered table is sorted by DuckDB into a scratch file and
+    # past the limit every non-empty table is sorted by DuckDB into a scratch file and
     # streamed from it into the table's file
     monkeypatch.setattr(sql_steps, "POLARS_SORT_MAX_ROWS", 0)
     assert flexbatch(*args, "--output", str(tmp_path / "streamed")).exit_code == 0

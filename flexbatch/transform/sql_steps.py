@@ -45,23 +45,26 @@ def sorted_lazy(
     """The rows of ``select`` in the published table's order (files are deterministic):
     a LazyFrame whose sort runs where it is collected (the day's writer thread sorts while
     the credit ledger runs, ``job/writer.py``), or a Parquet file of the sorted rows.
-    Sorted in Polars (``sort_by_key``) when the order is the table's unique key and the
-    rows are few enough (``POLARS_SORT_MAX_ROWS``); else by DuckDB's ORDER BY, within its
-    memory limit, into a file under ``scratch`` (when given: the rows then never sit in
-    Python's memory). Ascending, nulls last: DuckDB's default, so either way gives the
+    Past ``POLARS_SORT_MAX_ROWS`` rows, DuckDB sorts them within its memory limit into a
+    file under ``scratch`` (when given: the rows then never sit in Python's memory); below
+    it, Polars sorts them (``sort_by_key``) when the order is the table's unique key, else
+    DuckDB's ORDER BY does. Ascending, nulls last: DuckDB's default, so either way gives the
     same rows in the same order."""
     spec = table(table_path)
-    columns = spec.key_order
-    if columns is not None:
-        ((rows,),) = con.execute(f"select count(*) from ({select})").fetchall()
-        if rows <= POLARS_SORT_MAX_ROWS:
-            frame = con.sql(select).pl()
-            return frame.lazy().map_batches(lambda f: sort_by_key(f, columns), schema=frame.schema)
+    ((rows,),) = con.execute(f"select count(*) from ({select})").fetchall()
     ordered = f"{select} order by {spec.order}"
-    if scratch is None:
-        return con.sql(ordered).pl().lazy()
-    scratch.mkdir(parents=True, exist_ok=True)
-    path = scratch / f"{spec.name}.parquet"
+    if rows > POLARS_SORT_MAX_ROWS and scratch is not None:
+        return _sorted_file(con, ordered, scratch / f"{spec.name}.parquet")
+    columns = spec.key_order
+    if columns is not None and rows <= POLARS_SORT_MAX_ROWS:
+        frame = con.sql(select).pl()
+        return frame.lazy().map_batches(lambda f: sort_by_key(f, columns), schema=frame.schema)
+    return con.sql(ordered).pl().lazy()
+
+
+def _sorted_file(con: duckdb.DuckDBPyConnection, ordered: str, path: Path) -> Path:
+    """The rows of the ORDER BY query ``ordered``, in order, in the Parquet file ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     con.execute("set preserve_insertion_order = true")  # the file keeps the ORDER BY
     try:
         con.execute(f"copy ({ordered}) to {sql_string(str(path))} (format parquet)")

@@ -4,7 +4,8 @@
 -- groups hold every event (events without a user in the user_id-null group).
 -- grain: one row per (group, plan)
 -- key:   the key of user_groups or resource_groups, plus plan_id
--- upstream: user_groups, resource_groups, active_plans, run_context
+-- upstream: event_groups (its user_groups and resource_groups rows), active_plans,
+--           run_context
 --   period_key      start of the billing period instance: tier positions run per
 --                   (plan_id, period_key, account_id, threshold_key); an hour plan's
 --                   groups carry their hour (hour_key)
@@ -18,31 +19,22 @@
 with
 
 all_groups as (
+    -- the rows of user_groups and resource_groups: event_groups already gives both
+    -- levels the same columns (a resource group's sums are null)
     select
         account_id,
         scope_id,
         product_code,
         meter,
         user_id,
-        cast(null as varchar) as resource_id,
+        resource_id,
         hour_key,
         quantity_sum,
         quantity_max,
-        false as is_resource_group
-    from user_groups
-    union all
-    select
-        account_id,
-        scope_id,
-        product_code,
-        meter,
-        cast(null as varchar) as user_id,
-        resource_id,
-        hour_key,
-        cast(null as decimal(38, 6)) as quantity_sum,
-        cast(null as decimal(38, 6)) as quantity_max,
-        true as is_resource_group
-    from resource_groups
+        is_resource_group
+    from event_groups
+    where not is_resource_group
+       or resource_id is not null  -- resource_groups: events without one count none
 ),
 
 plans as (
