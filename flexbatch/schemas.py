@@ -203,13 +203,20 @@ class Runs(pa.DataFrameModel):
         strict = True
 
 
+# SPEC §5 and §10. void, rollover_out and rollover_in name the slice (grant_id) they draw
+# from or create, like transfer entries; only overdraft has none.
+ENTRY_TYPES = (
+    "grant", "transfer_in", "transfer_out", "consume", "expire", "overdraft",
+    "void", "rollover_out", "rollover_in",
+)  # fmt: skip
+ADDING_ENTRY_TYPES = ("grant", "transfer_in", "rollover_in")  # amount > 0; the rest < 0
+
+
 class CreditLedger(pa.DataFrameModel):
     account_id: str = pa.Field(str_length={"min_value": 1})
     grant_id: str = pa.Field(nullable=True)
     currency: str = pa.Field(str_length={"min_value": 1})
-    entry_type: str = pa.Field(
-        isin=["grant", "transfer_in", "transfer_out", "consume", "expire", "overdraft"]
-    )
+    entry_type: str = pa.Field(isin=list(ENTRY_TYPES))
     amount: Credits
     product_code: str = pa.Field(nullable=True)
     ref: str = pa.Field(nullable=True)
@@ -218,7 +225,7 @@ class CreditLedger(pa.DataFrameModel):
 
     @pa.dataframe_check(name="amount_sign_follows_entry_type")
     def amount_sign(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
-        adds = pl.col("entry_type").is_in(["grant", "transfer_in"])
+        adds = pl.col("entry_type").is_in(list(ADDING_ENTRY_TYPES))
         return data.lazyframe.select(
             pl.when(adds).then(pl.col("amount") > 0).otherwise(pl.col("amount") < 0)
         )
@@ -242,16 +249,19 @@ class Balances(pa.DataFrameModel):
     transferred_out: Credits = pa.Field(ge=0)
     consumed: Credits = pa.Field(ge=0)
     expired: Credits = pa.Field(ge=0)
+    voided: Credits = pa.Field(ge=0)
     overdraft: Credits = pa.Field(ge=0)
     available: Credits = pa.Field(ge=0)
     overdraft_total: Credits = pa.Field(ge=0)
     purchased_total: Credits
     used_total: Credits = pa.Field(ge=0)
     expired_total: Credits = pa.Field(ge=0)
+    voided_total: Credits = pa.Field(ge=0)
     available_pct: pl.Decimal(9, 2) = pa.Field(nullable=True)
     band: str = pa.Field(isin=["green", "red"])
     expiring_90d: Credits = pa.Field(ge=0)
     in_overdraft: pl.Boolean
+    entitled: pl.Boolean  # available >= 1 (SPEC §10)
 
     @pa.dataframe_check(name="available_is_opening_plus_movements")
     def conserved(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
@@ -263,8 +273,13 @@ class Balances(pa.DataFrameModel):
             - c("transferred_out")
             - c("consumed")
             - c("expired")
+            - c("voided")
         )
         return data.lazyframe.select(moved == c("available"))
+
+    @pa.dataframe_check(name="entitled_is_available_at_least_one")
+    def entitled_rule(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
+        return data.lazyframe.select(pl.col("entitled") == (pl.col("available") >= 1))
 
     class Config:
         strict = True
@@ -300,6 +315,8 @@ class Alerts(pa.DataFrameModel):
             "overdraft",
             "user_limit_exceeded",
             "transfer_rejected",
+            "entitlement_lost",
+            "balance_recovered",
         ]
     )
     severity: str = pa.Field(isin=["info", "warning", "critical"])

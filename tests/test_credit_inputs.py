@@ -38,6 +38,9 @@ GOOD_GRANT = {
     "source": "purchase",
     "unit_cost": "0.95",
     "cost_currency": "USD",
+    "voided_on": "",
+    "rollover_max": "",
+    "rollover_days": "",
 }
 TRANSFER_COLUMNS = list(TRANSFERS_SCHEMA)
 GOOD_TRANSFER = {
@@ -397,7 +400,7 @@ def test_transfer_rules(tmp_path: Path, rows, row: int, field: str, text: str) -
         ("grant_id,,account_id,currency,amount,effective_on\n", "column 2 has no name"),
         ("", "empty file"),
         (
-            _csv(GRANT_COLUMNS, [GOOD_GRANT]) + "G-2,a,b,1,2026-01-01,,,,,,,,extra\n",
+            _csv(GRANT_COLUMNS, [GOOD_GRANT]) + "G-2,a,b,1,2026-01-01" + "," * 10 + "extra\n",
             "more fields than the header",
         ),
     ],

@@ -30,6 +30,7 @@ GRANTS_SCHEMA: dict[str, pl.DataType] = {
     "amount": CREDITS, "effective_on": pl.Date(), "expires_on": pl.Date(),
     "priority": pl.Int32(), "products": pl.List(pl.String()), "source": pl.String(),
     "unit_cost": CREDITS, "cost_currency": pl.String(),
+    "voided_on": pl.Date(), "rollover_max": CREDITS, "rollover_days": pl.Int32(),
 }  # fmt: skip
 TRANSFERS_SCHEMA: dict[str, pl.DataType] = {
     "transfer_id": pl.String(), "date": pl.Date(), "from_account": pl.String(),
@@ -52,6 +53,7 @@ _PARQUET_FIX = {
 _KIND = {
     "amount": "amount", "unit_cost": "amount", "priority": "integer",
     "effective_on": "date", "expires_on": "date", "date": "date", "products": "list",
+    "voided_on": "date", "rollover_max": "amount", "rollover_days": "integer",
 }  # fmt: skip
 
 
@@ -93,9 +95,10 @@ def _unique(field: str, noun: str) -> _Rule:
                  f"give each {noun} its own {field}")  # fmt: skip
 
 
-def _amount_rules(field: str, strict: bool) -> list[_Rule]:
+def _amount_rules(field: str, strict: bool, credits: bool | None = None) -> list[_Rule]:
     """An exact decimal in the ledger's range: an ``amount`` (strict: > 0) below
-    CREDIT_LIMIT, a ``unit_cost`` at most PRICE_LIMIT (flexbatch.limits)."""
+    CREDIT_LIMIT, a ``unit_cost`` at most PRICE_LIMIT (flexbatch.limits); ``credits``
+    (default: ``strict``) picks the credit range for a non-strict one (``rollover_max``)."""
     c = pl.col(field)
     places = c.str.extract(r"\.([0-9]+)$").str.strip_chars_end("0").str.len_chars()
     digits = c.str.extract(r"^[+-]?([0-9]+)").str.strip_chars_start("0").str.len_chars()
@@ -110,20 +113,33 @@ def _amount_rules(field: str, strict: bool) -> list[_Rule]:
               "round to 6 places"),
         _Rule(f"{field}_fits", field, digits > 32,  # DECIMAL(38, 6): 32 integer digits
               "{v} does not fit DECIMAL(38,6)", "use a value below 1e32"),
-        _range_rule(field, value, strict),
+        _range_rule(field, value, strict if credits is None else credits),
         _Rule(f"{field}_sign", field, value <= 0 if strict else value < 0,
               "{v} must be a decimal " + sign, f"write an amount {sign}"),
     ]  # fmt: skip
 
 
-def _range_rule(field: str, value: pl.Expr, strict: bool) -> _Rule:
-    if strict:
+def _range_rule(field: str, value: pl.Expr, credits: bool) -> _Rule:
+    if credits:
         return _Rule(f"{field}_range", field, value >= CREDIT_LIMIT,
                      "{v} is beyond the ledger's range (below 1e20 credits)",
                      "split it into amounts below 100000000000000000000 (1e20)")  # fmt: skip
     return _Rule(f"{field}_range", field, value > PRICE_LIMIT,
                  "{v} is above the largest unit cost, 1,000,000",
                  "write at most 1000000 per credit")  # fmt: skip
+
+
+# a day count: at most a century, so a date plus it stays a valid date
+MAX_DAYS = 36525
+
+
+def _days_rule(field: str) -> _Rule:
+    """An optional whole number of days > 0 (``rollover_days``, ``expires_after_days``)."""
+    c = pl.col(field)
+    number = c.cast(pl.Int64, strict=False)
+    bad = c.is_not_null() & ~(c.str.contains(_INTEGER) & (number > 0) & (number <= MAX_DAYS))
+    return _Rule(f"{field}_days", field, bad, "{v} is not a whole number of days > 0",
+                 f"write a whole number from 1 to {MAX_DAYS} or leave it empty")  # fmt: skip
 
 
 def _date_rule(field: str) -> _Rule:
@@ -147,6 +163,21 @@ GRANT_RULES: list[_Rule] = [
     *_amount_rules("unit_cost", strict=False),
     _Rule("cost_currency_iso", "cost_currency", ~pl.col("cost_currency").str.contains(_ISO_4217),
           "{v} is not an ISO 4217 code", "write three uppercase letters such as USD or EUR"),
+    # SPEC §10: void and rollover
+    _date_rule("voided_on"),
+    *_amount_rules("rollover_max", strict=False, credits=True),
+    _Rule("rollover_max_needs_days", "rollover_days",
+          pl.col("rollover_max").is_not_null() & pl.col("rollover_days").is_null(),
+          "is empty but rollover_max is set", "give rollover_days (> 0) with rollover_max"),
+    _days_rule("rollover_days"),
+    _Rule("rollover_days_needs_max", "rollover_max",
+          pl.col("rollover_days").is_not_null() & pl.col("rollover_max").is_null(),
+          "is empty but rollover_days is set",
+          "give rollover_max (the most that rolls over) or leave rollover_days empty"),
+    _Rule("rollover_needs_expiry", "rollover_max",
+          pl.col("rollover_max").is_not_null() & pl.col("expires_on").is_null(),
+          "{v} is set but the grant never expires (no expires_on), so nothing can roll over",
+          "set expires_on or leave rollover_max and rollover_days empty"),
 ]  # fmt: skip
 TRANSFER_RULES: list[_Rule] = [
     _required("transfer_id"), _unique("transfer_id", "transfer"),
@@ -328,6 +359,8 @@ def load_grants(input_root: Path) -> pl.DataFrame:
         "source",
         _decimal("unit_cost").fill_null(pl.lit(0).cast(CREDITS)),
         pl.col("cost_currency").fill_null(DEFAULT_COST_CURRENCY),
+        _date("voided_on").alias("voided_on"), _decimal("rollover_max"),
+        pl.col("rollover_days").cast(pl.Int32),
     )  # fmt: skip
     grants = grants.cast(GRANTS_SCHEMA).sort("grant_id")  # type: ignore[arg-type]
     logger.info("loaded %d grants from %s", grants.height, path)

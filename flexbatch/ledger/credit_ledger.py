@@ -60,7 +60,7 @@ ENTRY_COLUMNS = (
 )
 BALANCE_COLUMNS = (
     "account_id, currency, available, overdraft, overdraft_total, "
-    "purchased_total, used_total, expired_total, band, consumed, in_overdraft"
+    "purchased_total, used_total, expired_total, voided_total, band, consumed, in_overdraft"
 )
 
 # entry_order of each step's entries: the step's place in SPEC §4

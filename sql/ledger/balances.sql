@@ -5,7 +5,11 @@
 -- upstream: ledger_entries (today), slices (end of today), balances_prev (previous
 --           processed day), run_context, credit_rules (band_share, expiring_window_days)
 -- in_overdraft (beyond SPEC §5) carries the overdraft condition to the next day's alerts.
--- Conservation: purchased_total - used_total - expired_total = available (audited).
+-- voided (SPEC §10) is the day's voids; voided_total (beyond the SPEC) their running sum;
+-- entitled is available >= 1 (SPEC §10). Rollover entries move credits between two slices
+-- of one account and currency: they cancel out here.
+-- Conservation: purchased_total - used_total - expired_total - voided_total = available
+-- (audited).
 with
 
 context as (
@@ -23,6 +27,7 @@ activity as (
         sum(case when entry_type = 'transfer_out' then -amount else 0 end) as transferred_out,
         sum(case when entry_type = 'consume' then -amount else 0 end) as consumed,
         sum(case when entry_type = 'expire' then -amount else 0 end) as expired,
+        sum(case when entry_type = 'void' then -amount else 0 end) as voided,
         sum(case when entry_type = 'overdraft' then -amount else 0 end) as overdraft
     from ledger_entries
     group by account_id, currency
@@ -68,6 +73,7 @@ combined as (
         coalesce(a.transferred_out, z.z) as transferred_out,
         coalesce(a.consumed, z.z) as consumed,
         coalesce(a.expired, z.z) as expired,
+        coalesce(a.voided, z.z) as voided,
         coalesce(a.overdraft, z.z) as overdraft,
         coalesce(h.available, z.z) as available,
         coalesce(p.overdraft_total, z.z) + coalesce(a.overdraft, z.z) as overdraft_total,
@@ -76,6 +82,7 @@ combined as (
           as purchased_total,
         coalesce(p.used_total, z.z) + coalesce(a.consumed, z.z) as used_total,
         coalesce(p.expired_total, z.z) + coalesce(a.expired, z.z) as expired_total,
+        coalesce(p.voided_total, z.z) + coalesce(a.voided, z.z) as voided_total,
         coalesce(h.expiring_90d, z.z) as expiring_90d,
         -- in overdraft from the first uncovered charge until credits arrive again
         coalesce(a.overdraft, z.z) > 0
@@ -104,12 +111,14 @@ select
     cast(transferred_out as decimal(38, 6)) as transferred_out,
     cast(consumed as decimal(38, 6)) as consumed,
     cast(expired as decimal(38, 6)) as expired,
+    cast(voided as decimal(38, 6)) as voided,
     cast(overdraft as decimal(38, 6)) as overdraft,
     cast(available as decimal(38, 6)) as available,
     cast(overdraft_total as decimal(38, 6)) as overdraft_total,
     cast(purchased_total as decimal(38, 6)) as purchased_total,
     cast(used_total as decimal(38, 6)) as used_total,
     cast(expired_total as decimal(38, 6)) as expired_total,
+    cast(voided_total as decimal(38, 6)) as voided_total,
     case
         when purchased_total > 0
             then cast(round(cast(available as double) * 100 / cast(purchased_total as double), 2)
@@ -117,5 +126,6 @@ select
     end as available_pct,
     case when available > purchased_total * band_share then 'green' else 'red' end as band,
     cast(expiring_90d as decimal(38, 6)) as expiring_90d,
-    in_overdraft
+    in_overdraft,
+    available >= 1 as entitled
 from combined
