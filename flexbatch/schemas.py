@@ -328,6 +328,29 @@ class Alerts(pa.DataFrameModel):
         strict = True
 
 
+class Topups(pa.DataFrameModel):
+    """Top-ups issued on their trigger day (the partition), effective the day after
+    (SPEC §10); expires_on, priority and products (beyond the SPEC) are the terms the grant
+    takes effect with, so that a day reads them from OUT alone."""
+
+    rule_id: str = pa.Field(str_length={"min_value": 1})
+    account_id: str = pa.Field(str_length={"min_value": 1})
+    currency: str = pa.Field(str_length={"min_value": 1})
+    grant_id: str = pa.Field(str_length={"min_value": 1})
+    effective_on: pl.Date
+    amount: Credits = pa.Field(gt=0)
+    unit_cost: Credits = pa.Field(ge=0)
+    cost_currency: str
+    available_at_trigger: Credits = pa.Field(ge=0)
+    expires_on: pl.Date = pa.Field(nullable=True)
+    priority: pl.Int32
+    products: str
+
+    class Config:
+        strict = True
+        unique = ["rule_id"]
+
+
 class GrantSlices(pa.DataFrameModel):
     account_id: str
     grant_id: str
@@ -338,6 +361,8 @@ class GrantSlices(pa.DataFrameModel):
     cost_currency: str
     effective_on: pl.Date
     products: str
+    origin_id: str  # the grant (grants file or top-up) the slice descends from (SPEC §10)
+    rolled_over: pl.Boolean  # a GRANT~rollover slice or one made from it: never rolls again
     remaining: Credits = pa.Field(ge=0)
 
     class Config:
@@ -376,6 +401,7 @@ OUTPUT_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "balances": Balances,
     "forecast": Forecast,
     "alerts": Alerts,
+    "topups": Topups,
     "_state/grants": GrantSlices,
     "restatements": Restatements,
 }

@@ -110,6 +110,7 @@ TABLES: tuple[Table, ...] = (
         partition_key="as_of",
     ),
     Table("alerts", "ledger", "account_id, kind, ref", ("account_id", "kind", "ref")),
+    Table("topups", "ledger", "rule_id", ("rule_id",)),  # SPEC §10: by trigger day
     Table(
         "grant_state",
         "ledger",

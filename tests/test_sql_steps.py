@@ -41,7 +41,7 @@ def d(offset: int) -> date:
 SLICES = (
     "account_id varchar, grant_id varchar, currency varchar, priority integer, "
     "expires_on date, unit_cost decimal(38, 6), cost_currency varchar, effective_on date, "
-    "products varchar, remaining decimal(38, 6)"
+    "products varchar, origin_id varchar, rolled_over boolean, remaining decimal(38, 6)"
 )
 ENTRIES = (
     "account_id varchar, grant_id varchar, currency varchar, entry_type varchar, "
@@ -90,6 +90,8 @@ def slice_row(
     unit_cost: str = "0",
     effective_on: date = date(2026, 3, 1),
     products: str = "",
+    origin_id: str | None = None,
+    rolled_over: bool = False,
 ) -> tuple:
     return (
         account,
@@ -101,6 +103,8 @@ def slice_row(
         "USD",
         effective_on,
         products,
+        origin_id or grant_id,
+        rolled_over,
         Dec(remaining),
     )
 
@@ -547,9 +551,9 @@ def test_transfer_slices_the_sender_in_burn_order_keeping_terms(con):
     ]
     assert step(con, "transfer_slices", SLICE_COLUMNS, "grant_id") == [
         ("initech", "G-A@T1", "flex_credit", 10, d(100), Dec("0.5"), "USD", date(2026, 3, 1),
-         ";ADH;", Dec(10)),
+         ";ADH;", "G-A", False, Dec(10)),
         ("initech", "G-B@T1", "flex_credit", 10, d(200), Dec(0), "USD", date(2026, 3, 1),
-         "", Dec(15)),
+         "", "G-B", False, Dec(15)),
     ]  # fmt: skip
     assert step(con, "transfer_rejected", "*", "transfer_id") == []
 
@@ -582,7 +586,14 @@ def test_transfers_today_since_the_previous_day_in_transfer_id_order(con):
 GRANTS_IN = (
     "grant_id varchar, account_id varchar, currency varchar, amount decimal(38, 6), "
     "effective_on date, expires_on date, priority integer, products varchar, source varchar, "
-    "unit_cost decimal(38, 6), cost_currency varchar"
+    "unit_cost decimal(38, 6), cost_currency varchar, voided_on date, "
+    "rollover_max decimal(38, 6), rollover_days integer"
+)
+TOPUPS = (
+    "rule_id varchar, account_id varchar, currency varchar, grant_id varchar, "
+    "effective_on date, amount decimal(38, 6), unit_cost decimal(38, 6), "
+    "cost_currency varchar, available_at_trigger decimal(38, 6), expires_on date, "
+    "priority integer, products varchar"
 )
 
 
@@ -604,12 +615,20 @@ def test_expire_then_grant_give_the_opening_slices(con):
         "grants_in",
         GRANTS_IN,
         [
-            ("N-TODAY", "acme", "flex_credit", Dec(40), D, None, 10, "", "purchase", Dec(1), "USD"),
-            ("N-OLD", "acme", "flex_credit", Dec(1), PREVIOUS, None, 10, "", None, Dec(0), "USD"),
-            ("N-LATER", "acme", "flex_credit", Dec(1), d(1), None, 10, "", None, Dec(0), "USD"),
-            ("N-DEAD", "acme", "flex_credit", Dec(1), D, D, 10, "", None, Dec(0), "USD"),
+            ("N-TODAY", "acme", "flex_credit", Dec(40), D, None, 10, "", "purchase", Dec(1), "USD",
+             None, None, None),
+            ("N-OLD", "acme", "flex_credit", Dec(1), PREVIOUS, None, 10, "", None, Dec(0), "USD",
+             None, None, None),
+            ("N-LATER", "acme", "flex_credit", Dec(1), d(1), None, 10, "", None, Dec(0), "USD",
+             None, None, None),
+            ("N-DEAD", "acme", "flex_credit", Dec(1), D, D, 10, "", None, Dec(0), "USD",
+             None, None, None),
         ],
     )  # fmt: skip
+    given(con, "topups_prev", TOPUPS, [])
+    assert step(con, "ledger_rollover", "grant_id", "grant_id") == []  # no rollover_max
+    run_step(con, "rollover_slices")
+    run_step(con, "topups_due")
     assert step(con, "ledger_expire", "grant_id, amount, grant_remaining", "grant_id") == [
         ("E-DUE", Dec(-7), Dec(0)),
         ("E-SKIPPED", Dec(-3), Dec(0)),

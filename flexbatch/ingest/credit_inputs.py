@@ -54,6 +54,8 @@ _KIND = {
     "amount": "amount", "unit_cost": "amount", "priority": "integer",
     "effective_on": "date", "expires_on": "date", "date": "date", "products": "list",
     "voided_on": "date", "rollover_max": "amount", "rollover_days": "integer",
+    "threshold": "amount", "target": "amount", "expires_after_days": "integer",
+    "max_per_month": "integer",
 }  # fmt: skip
 
 
@@ -136,7 +138,7 @@ MAX_DAYS = 36525
 def _days_rule(field: str) -> _Rule:
     """An optional whole number of days > 0 (``rollover_days``, ``expires_after_days``)."""
     c = pl.col(field)
-    number = c.cast(pl.Int64, strict=False)
+    number = c.cast(pl.Int64, strict=False).fill_null(0)
     bad = c.is_not_null() & ~(c.str.contains(_INTEGER) & (number > 0) & (number <= MAX_DAYS))
     return _Rule(f"{field}_days", field, bad, "{v} is not a whole number of days > 0",
                  f"write a whole number from 1 to {MAX_DAYS} or leave it empty")  # fmt: skip

@@ -1,22 +1,23 @@
-"""The configuration a command loads once from IN: rate plans, grants and transfers, and
-the sha256 that tells later commands whether it changed."""
+"""The configuration a command loads once from IN: rate plans, grants, transfers and top-up
+rules, and the sha256 that tells later commands whether it changed."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 import pyarrow as pa
 
 from flexbatch.ingest.credit_inputs import inputs_sha256, load_grants, load_transfers
 from flexbatch.ingest.rate_plans import load_rate_plans, plan_tables
+from flexbatch.ingest.topup_rules import TOPUP_RULES_EMPTY, load_topup_rules, topups_file
 from flexbatch.storage.stores import Store
 
 RATE_PLANS = "rate_plans.toml"
 CONFIG_FILES = (
     RATE_PLANS,
-    *(f"{s}.{e}" for s in ("grants", "transfers") for e in ("csv", "parquet")),
+    *(f"{s}.{e}" for s in ("grants", "transfers", "topups") for e in ("csv", "parquet")),
 )
 
 
@@ -29,6 +30,7 @@ class JobConfig:
     grants: pl.DataFrame
     transfers: pl.DataFrame
     config_sha256: str
+    topup_rules: pl.DataFrame = field(default_factory=TOPUP_RULES_EMPTY.clear)
 
     @classmethod
     def load(cls, inputs: Store) -> JobConfig:
@@ -40,6 +42,15 @@ class JobConfig:
             digest = hashlib.sha256(path.read_bytes())
             for name, file_digest in sorted(inputs_sha256(folder).items()):
                 digest.update(f"{name}:{file_digest}".encode())
+            topups = topups_file(folder)
+            if topups is not None:  # absent: the digest of a configuration before top-ups
+                digest.update(b"topups:" + hashlib.sha256(topups.read_bytes()).digest())
+            grants = load_grants(folder)
             return cls(
-                versions, tiers, load_grants(folder), load_transfers(folder), digest.hexdigest()
+                versions,
+                tiers,
+                grants,
+                load_transfers(folder),
+                digest.hexdigest(),
+                load_topup_rules(folder, grants),
             )

@@ -121,7 +121,7 @@ def _compute(
         ((charge_rows, credits),) = con.execute(
             "select count(*), sum(credits) from charges"
         ).fetchall()
-        register_credit_inputs(con, job.config.grants, job.config.transfers)
+        register_credit_inputs(con, job.config.grants, job.config.transfers, job.config.topup_rules)
         register_credit_state(con, job.output, day, previous_day)
         credit_frames, credit_counts = compute_credit_day(con)
     finally:

@@ -8,13 +8,16 @@ in, the starting state (``register_credit_state``, read from OUT):
                         (``OUT/_state/grants``; remaining may be 0)
     ``balances_prev``   that day's balances; ``burn_history`` the balances of the 29 days
                         before the day (the forecast's burn window); ``depletion_prev``
-                        that day's depletion dates (so an alert is raised once)
+                        that day's depletion dates (so an alert is raised once);
+                        ``topups_prev`` that day's top-ups (due today) and
+                        ``topups_month`` those counting towards max_per_month (SPEC §10)
 in, the day (``register_credit_inputs`` and the caller):
     ``charges``         the day's charges (the charging steps)
-    ``grants_in``, ``transfers_in``   the validated grants and transfers files
+    ``grants_in``, ``transfers_in``, ``topup_rules``   the validated input files
     ``run_context``     day, previous_day, forecast_horizon_days
 out (``compute_credit_day``):
-    the day's ``credit_ledger``, ``balances``, ``forecast`` and ``alerts`` frames, and the
+    the day's ``credit_ledger``, ``balances``, ``forecast``, ``alerts`` and ``topups``
+    frames, and the
     new state ``_state/grants`` (the slices at the end of the day): with ``balances`` it is
     all the next day needs. An audit failure raises ``AuditError`` and returns nothing.
 
@@ -38,6 +41,7 @@ import duckdb
 import polars as pl
 
 from flexbatch.errors import AuditError
+from flexbatch.ingest.topup_rules import TOPUP_RULES_EMPTY
 from flexbatch.ledger.rules import register_rules
 from flexbatch.resources import sql_text
 from flexbatch.storage.publish import partition_files
@@ -53,7 +57,7 @@ BURN_WINDOW_DAYS = 30  # burn_rate is the mean consumption of the trailing 30 da
 
 SLICE_COLUMNS = (
     "account_id, grant_id, currency, priority, expires_on, unit_cost, cost_currency, "
-    "effective_on, products, remaining"
+    "effective_on, products, origin_id, rolled_over, remaining"
 )
 ENTRY_COLUMNS = (
     "account_id, grant_id, currency, entry_type, amount, product_code, ref, grant_remaining"
@@ -63,8 +67,16 @@ BALANCE_COLUMNS = (
     "purchased_total, used_total, expired_total, voided_total, band, consumed, in_overdraft"
 )
 
-# entry_order of each step's entries: the step's place in SPEC §4
+TOPUP_COLUMNS = (
+    "rule_id, account_id, currency, grant_id, effective_on, amount, unit_cost, cost_currency, "
+    "available_at_trigger, expires_on, priority, products"
+)
+
+# entry_order of each step's entries: the step's place in SPEC §4. SPEC §10's steps share
+# the numbers so that the orders of existing entries never change: rollover with expire
+# (1), void with grant (2: a void and a grant never touch the same slice on one day).
 EXPIRE, GRANT, TRANSFER, BURN = 1, 2, 3, 4
+VOID = GRANT
 
 AUDITS = ("audit_conservation", "audit_charged", "audit_grants_non_negative")
 
@@ -122,13 +134,28 @@ def register_credit_state(
         _day_files(out, "forecast", previous_day),
         "distinct account_id, currency, depletion_date",
     )
+    # SPEC §10: yesterday's top-ups take effect today; the month's earlier ones count
+    # towards max_per_month (trigger days from the eve of D + 1's month to yesterday)
+    topups_prev = _day_files(out, "topups", previous_day)
+    _state_table(con, "topups_prev", "topups", topups_prev, TOPUP_COLUMNS)
+    month_eve = (day + timedelta(days=1)).replace(day=1) - timedelta(days=1)
+    earlier = [
+        f
+        for i in range(1, (day - month_eve).days + 1)
+        for f in _day_files(out, "topups", day - timedelta(days=i))
+    ]
+    _state_table(con, "topups_month", "topups", earlier, "rule_id, effective_on")
 
 
 def register_credit_inputs(
-    con: duckdb.DuckDBPyConnection, grants: pl.DataFrame, transfers: pl.DataFrame
+    con: duckdb.DuckDBPyConnection,
+    grants: pl.DataFrame,
+    transfers: pl.DataFrame,
+    topup_rules: pl.DataFrame | None = None,
 ) -> None:
-    """The day's grants and transfers files as ``grants_in`` and ``transfers_in``; a grant's
-    products as ';A;B;' ('' = every product), for a portable LIKE-free test."""
+    """The day's grants, transfers and top-up rules files as ``grants_in``,
+    ``transfers_in`` and ``topup_rules``; a grant's products as ';A;B;' ('' = every
+    product), for a portable LIKE-free test; a rule's as 'A;B', as ``topups`` publishes."""
     products = (
         pl.when(pl.col("products").list.len() == 0)
         .then(pl.lit(""))
@@ -140,6 +167,10 @@ def register_credit_inputs(
     con.register("transfers_frame", transfers)
     con.execute("create or replace temp table transfers_in as select * from transfers_frame")
     con.unregister("transfers_frame")
+    rules = TOPUP_RULES_EMPTY if topup_rules is None else topup_rules
+    con.register("topup_rules_frame", rules.with_columns(pl.col("products").list.join(";")))
+    con.execute("create or replace temp table topup_rules as select * from topup_rules_frame")
+    con.unregister("topup_rules_frame")
 
 
 def _pass(con: duckdb.DuckDBPyConnection, name: str, column: str, value: int) -> None:
@@ -165,14 +196,22 @@ def _draw(con: duckdb.DuckDBPyConnection, step: str) -> None:
 
 
 def _expire_and_grant(con: duckdb.DuckDBPyConnection) -> None:
-    """Steps 1 and 2: yesterday's expired slices written off, today's grants added."""
+    """Steps 1 to 3 of SPEC §10: yesterday's expired slices rolled over (up to their cap)
+    and written off, today's grants and due top-ups added, today's voids."""
+    for step in ("ledger_rollover", "rollover_entries", "rollover_slices"):
+        run_step(con, step)
+    _entries(con, "rollover_entries", EXPIRE)
     run_step(con, "ledger_expire")
     _entries(con, "ledger_expire", EXPIRE)
+    run_step(con, "topups_due")
     run_step(con, "ledger_grant")
     run_step(con, "grant_entries")
     _entries(con, "grant_entries", GRANT)
     run_step(con, "slices_opening")
     con.execute("create or replace temp table slices as select * from slices_opening")
+    run_step(con, "ledger_void")  # no grant of the day is voided: ledger_grant skips them
+    _entries(con, "ledger_void", VOID)
+    _draw(con, "ledger_void")
     # a view: it ranks whatever ``slices`` holds when a step reads it, so the receiver
     # slices a transfer adds take their place without a refresh
     run_step(con, "grant_burn_rank", view=True)
@@ -240,7 +279,7 @@ def compute_credit_day(
     _expire_and_grant(con)
     transfers, rejected = _transfers(con)
     rounds = _burn(con)
-    for step in ("balances", "forecast", "forecast_summary"):
+    for step in ("balances", "topups", "forecast", "forecast_summary"):
         run_step(con, step)
     for step in ("prior_daily_users", "user_counts", "alerts"):
         run_step(con, step)
@@ -251,6 +290,7 @@ def compute_credit_day(
         "balances": sorted_lazy(con, "select * from balances", "balances"),
         "forecast": sorted_lazy(con, "select * from forecast", "forecast"),
         "alerts": sorted_lazy(con, "select * from alerts", "alerts"),
+        "topups": sorted_lazy(con, "select * from topups", "topups"),
         GRANT_STATE: sorted_lazy(con, f"select {SLICE_COLUMNS} from slices", GRANT_STATE),
     }
     ((entry_rows, alert_rows),) = con.execute(

@@ -1,4 +1,4 @@
--- alerts: conditions raised on the day they start, not every day they last (SPEC §5).
+-- alerts: conditions raised on the day they start, not every day they last (SPEC §5, §10).
 -- grain: one row per alert
 -- key:   (account_id, kind, ref); the date is the partition
 -- upstream: balances, balances_prev, slices, slices_prev, rejected_transfers,
@@ -104,6 +104,44 @@ user_limit as (
       and u.users_before <= u.user_limit
 ),
 
+entitlement_lost as (
+    -- SPEC §10: entitled (available >= 1) turns false; a currency never held is not lost
+    select
+        b.account_id,
+        'entitlement_lost' as kind,
+        'critical' as severity,
+        b.currency || ' balance ' || cast(b.available as varchar)
+            || ' is below 1: products billed in it are no longer available' as message,
+        b.available as amount,
+        b.currency as ref
+    from balances as b
+    inner join balances_prev as p
+        on p.account_id = b.account_id and p.currency = b.currency
+    where not b.entitled
+      and p.available >= 1
+),
+
+balance_recovered as (
+    -- SPEC §10: back in green and out of overdraft after red (with credits purchased, as
+    -- low_balance reads red) or overdraft
+    select
+        b.account_id,
+        'balance_recovered' as kind,
+        'info' as severity,
+        b.currency || ' balance ' || cast(b.available as varchar) || ' is above '
+            || ctx.band_percent || '% of ' || cast(b.purchased_total as varchar)
+            || ' purchased and out of overdraft again' as message,
+        b.available as amount,
+        b.currency as ref
+    from balances as b
+    cross join context as ctx
+    inner join balances_prev as p
+        on p.account_id = b.account_id and p.currency = b.currency
+    where b.band = 'green'
+      and not b.in_overdraft
+      and ((p.band = 'red' and p.purchased_total > 0) or p.in_overdraft)
+),
+
 rejected as (
     select
         r.from_account as account_id,
@@ -125,4 +163,6 @@ from (
     union all select * from overdraft
     union all select * from user_limit
     union all select * from rejected
+    union all select * from entitlement_lost
+    union all select * from balance_recovered
 ) as raised

@@ -47,6 +47,8 @@ select
     cost_currency,
     effective_on,
     products,
+    origin_id,
+    rolled_over,
     remaining,
     transfer_id,
     to_account,

@@ -1,5 +1,6 @@
 -- transfer_slices: the receiver's new slices of one transfer, GRANT@TRANSFER, holding what
--- moved and keeping the sender slice's terms, so they burn as the original would have.
+-- moved and keeping the sender slice's terms and origin, so they burn as the original would
+-- have and roll over like it (SPEC §10).
 -- grain: one row per sender slice drawn
 -- key:   (account_id, grant_id)
 -- upstream: ledger_transfer
@@ -13,5 +14,7 @@ select
     cost_currency,
     effective_on,
     products,
+    origin_id,
+    rolled_over,
     moved as remaining
 from ledger_transfer

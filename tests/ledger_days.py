@@ -1,0 +1,152 @@
+"""A fast multi-day driver of the credit ledger for golden-row tests: each day runs the
+ledger's SQL steps (``compute_credit_day``) on an in-memory DuckDB, from hand-written
+charges and the validated grants, transfers and top-up rules files, and keeps the day's
+state tables as Parquet partitions in a scratch OUT, where the next day's
+``register_credit_state`` reads them, exactly as the job does. No usage, no charging
+steps, no publication protocol: a day takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from flexbatch.ingest.credit_inputs import load_grants, load_transfers
+from flexbatch.ingest.topup_rules import load_topup_rules
+from flexbatch.job.day import register_context
+from flexbatch.ledger.credit_ledger import (
+    compute_credit_day,
+    register_credit_inputs,
+    register_credit_state,
+)
+from flexbatch.schemas import OUTPUT_MODELS
+from flexbatch.tables import table
+
+STUBS = {
+    # the user_limit alert's inputs (charging steps): none here
+    "charges_history": "plan_id varchar, account_id varchar, threshold_scope varchar, "
+    "scope_id varchar, date date, units decimal(38, 6), algorithm varchar, "
+    "billing_period varchar",
+    "active_plans": "plan_id varchar, algorithm varchar, user_limit bigint",
+    "period_units": "plan_id varchar, period_key varchar, account_id varchar, "
+    "threshold_key varchar, units decimal(38, 6), position_end decimal(38, 6), "
+    "position_start decimal(38, 6)",
+}
+CHARGES = (
+    "account_id varchar, scope_id varchar, product_code varchar, plan_id varchar, "
+    "tier integer, transaction_id varchar, credits decimal(38, 6)"
+)
+
+
+def write_csv(path: Path, rows: Sequence[dict]) -> None:
+    """A CSV of ``rows`` (the union of their keys as header; a missing key an empty cell)."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@dataclass
+class Ledger:
+    """Days of the credit ledger over ``root`` (IN and OUT folders of its own)."""
+
+    root: Path
+    grants: Sequence[dict] = ()
+    transfers: Sequence[dict] = ()
+    topups: Sequence[dict] | None = None
+    days: dict[date, dict[str, pl.DataFrame]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.inp, self.out = self.root / "in", self.root / "out"
+        self.inp.mkdir(parents=True, exist_ok=True)
+        if self.grants:
+            write_csv(self.inp / "grants.csv", self.grants)
+        if self.transfers:
+            write_csv(self.inp / "transfers.csv", self.transfers)
+        if self.topups is not None:
+            write_csv(self.inp / "topups.csv", self.topups)
+        self.grant_frame = load_grants(self.inp)
+        self.transfer_frame = load_transfers(self.inp)
+        self.topup_frame = load_topup_rules(self.inp, self.grant_frame)
+
+    def run(self, day: date, charges: Sequence[tuple[str, str, str]] = ()) -> dict:
+        """Day ``day`` after the last day run; ``charges`` are (account, product, credits).
+        Returns the day's frames by table path, each validated by its Pandera model."""
+        previous = max(self.days) if self.days else None
+        con = duckdb.connect()
+        try:
+            con.execute("set TimeZone = 'UTC'")
+            register_context(con, day, previous)
+            for name, columns in STUBS.items():
+                con.execute(f"create temp table {name} ({columns})")
+            con.execute(f"create temp table charges ({CHARGES})")
+            rows = [(a, "ns", p, f"P-{p}", 1, f"{a}:{p}:{day}", Decimal(c)) for a, p, c in charges]
+            if rows:
+                con.executemany("insert into charges values (?, ?, ?, ?, ?, ?, ?)", rows)
+            register_credit_inputs(con, self.grant_frame, self.transfer_frame, self.topup_frame)
+            register_credit_state(con, self.out, day, previous)
+            lazy, _ = compute_credit_day(con)
+            frames = {path: frame.collect() for path, frame in lazy.items()}
+        finally:
+            con.close()
+        for path, frame in frames.items():
+            OUTPUT_MODELS[path].validate(frame)
+            folder = self.out / table(path).partition(day)
+            folder.mkdir(parents=True, exist_ok=True)
+            frame.write_parquet(folder / "part-0.parquet")
+        self.days[day] = frames
+        return frames
+
+    def entries(self, *types: str) -> list[tuple]:
+        """Every day's ledger entries as (date, account, entry_type, grant_id, amount,
+        grant_remaining, ref), only ``types`` if given, sorted."""
+        rows = [
+            (d, r["account_id"], r["entry_type"], r["grant_id"], r["amount"],
+             r["grant_remaining"], r["ref"])
+            for d, frames in self.days.items()
+            for r in frames["credit_ledger"].iter_rows(named=True)
+            if not types or r["entry_type"] in types
+        ]  # fmt: skip
+        return sorted(rows, key=lambda row: tuple("" if v is None else str(v) for v in row))
+
+    def balance(self, day: date, account: str = "acme", currency: str = "flex_credit") -> dict:
+        frame = self.days[day]["balances"].filter(
+            (pl.col("account_id") == account) & (pl.col("currency") == currency)
+        )
+        assert frame.height == 1, frame
+        return frame.row(0, named=True)
+
+    def slices(self, day: date) -> dict[tuple[str, str], dict]:
+        """The slices at the end of ``day`` by (account, grant_id)."""
+        return {
+            (r["account_id"], r["grant_id"]): r
+            for r in self.days[day]["_state/grants"].iter_rows(named=True)
+        }
+
+    def alerts(self, *kinds: str) -> list[tuple]:
+        """(date, account, kind, ref, amount) of every day's alerts of ``kinds``."""
+        return sorted(
+            (d, r["account_id"], r["kind"], r["ref"], r["amount"])
+            for d, frames in self.days.items()
+            for r in frames["alerts"].iter_rows(named=True)
+            if r["kind"] in kinds
+        )
+
+    def topups_issued(self) -> list[tuple]:
+        """(trigger day, rule_id, grant_id, effective_on, amount, available_at_trigger)."""
+        return sorted(
+            (d, r["rule_id"], r["grant_id"], r["effective_on"], r["amount"],
+             r["available_at_trigger"])
+            for d, frames in self.days.items()
+            for r in frames["topups"].iter_rows(named=True)
+        )  # fmt: skip
