@@ -4,7 +4,7 @@ Run as ``python data/generate_sample.py [--out data]``. The script is determinis
 random draw comes from ``random.Random`` seeded with a fixed seed and the day, nothing reads
 the clock, so the same version of the script and of pyarrow writes the same bytes. It
 deletes and rewrites ``OUT/usage`` and overwrites ``OUT/rate_plans.toml``,
-``OUT/grants.csv`` and ``OUT/transfers.csv`` (SPEC §3).
+``OUT/grants.csv``, ``OUT/transfers.csv`` (SPEC §3) and ``OUT/topups.csv`` (SPEC §10).
 
 What the sample exercises:
 
@@ -25,7 +25,12 @@ What the sample exercises:
 * grants of several currencies: a legacy ``cloud_credit`` grant that expires on 2026-10-01,
   a product-restricted deposit, a promotional grant (unit cost 0), a replenishment, an
   account (``umbrella``) whose credits run out so it goes into overdraft, an ordinary
-  transfer and one larger than the sender's balance (rejected).
+  transfer and one larger than the sender's balance (rejected);
+* the life of a grant (SPEC §10), all at ``globex``: a promotional grant voided on
+  2026-09-10 after it paid for nine days, a bonus that rolls over (up to 100 of its
+  credits) when it expires on 2026-10-01, and an auto-recharge rule that tops the account
+  up when it falls below 100 flex tokens, without which it would go into overdraft late
+  in October.
 """
 
 from __future__ import annotations
@@ -710,25 +715,46 @@ GRANT_COLUMNS = (
     "source",
     "unit_cost",
     "cost_currency",
+    "voided_on",
+    "rollover_max",
+    "rollover_days",
 )
-# An empty cell means "not given" (SPEC §3.3): default priority, every product, cost 0, USD.
+# An empty cell means "not given" (SPEC §3.3): default priority, every product, cost 0, USD,
+# never voided, no rollover (SPEC §10).
 GRANTS: tuple[tuple[str, ...], ...] = (
     ("G-ACME-LEGACY-CC", "acme", "cloud_credit", "1500.000000", "2026-09-01", "2026-10-01",
-     "", "", "legacy", "", ""),
+     "", "", "legacy", "", "", "", "", ""),
     ("G-ACME-2026-001", "acme", "flex_credit", "2500.000000", "2026-09-01", "2027-09-01",
-     "", "", "purchase", "0.95", "USD"),
+     "", "", "purchase", "0.95", "USD", "", "", ""),
     ("G-ACME-PROMO-Q4", "acme", "flex_credit", "250.5", "2026-10-01", "2026-12-31",
-     "", "", "promotional", "0", "USD"),
-    ("G-GLOBEX-2026-001", "globex", "flex_token", "1000.000000", "2026-09-01", "2027-09-01",
-     "", "", "purchase", "1.10", "EUR"),
+     "", "", "promotional", "0", "USD", "", "", ""),
+    ("G-GLOBEX-2026-001", "globex", "flex_token", "500.000000", "2026-09-01", "2027-09-01",
+     "", "", "purchase", "1.10", "EUR", "", "", ""),
     ("G-GLOBEX-ACD-DEP", "globex", "flex_token", "400", "2026-09-01", "",
-     "5", "ACD", "deposit", "1.00", "EUR"),
+     "5", "ACD", "deposit", "1.00", "EUR", "", "", ""),
+    # granted by mistake and voided: what it still holds on 2026-09-10 leaves by a void
+    ("G-GLOBEX-PROMO-VOID", "globex", "flex_token", "400", "2026-09-01", "2026-12-31",
+     "", "", "promotional", "0", "EUR", "2026-09-10", "", ""),
+    # burns last (priority 15): 100 of its 150 roll over for 30 days on 2026-10-01
+    ("G-GLOBEX-Q3-BONUS", "globex", "flex_token", "150", "2026-09-01", "2026-10-01",
+     "15", "", "bonus", "0", "EUR", "", "100", "30"),
     ("G-INITECH-2026-001", "initech", "flex_credit", "600.000000", "2026-09-01", "2027-09-01",
-     "", "", "purchase", "0.90", ""),
+     "", "", "purchase", "0.90", "", "", "", ""),
     ("G-INITECH-REPL-10", "initech", "flex_credit", "250.000000", "2026-10-15", "2027-10-15",
-     "", "ADH;API", "replenishment", "0.90", "USD"),
+     "", "ADH;API", "replenishment", "0.90", "USD", "", "", ""),
     ("G-UMBRELLA-2026-001", "umbrella", "flex_credit", "150.000000", "2026-09-01", "2027-09-01",
-     "", "", "purchase", "1.00", "USD"),
+     "", "", "purchase", "1.00", "USD", "", "", ""),
+)  # fmt: skip
+
+TOPUP_COLUMNS = (
+    "rule_id", "account_id", "currency", "threshold", "amount", "target", "unit_cost",
+    "cost_currency", "priority", "products", "expires_after_days", "max_per_month",
+)  # fmt: skip
+# auto-recharge (SPEC §10): 250 flex tokens whenever globex ends a day below 100, at most
+# twice a month; without it globex would go into overdraft in late October
+TOPUPS: tuple[tuple[str, ...], ...] = (
+    ("R-GLOBEX-AUTO", "globex", "flex_token", "100", "250", "", "1.10", "EUR", "", "", "365",
+     "2"),
 )  # fmt: skip
 
 TRANSFER_COLUMNS = ("transfer_id", "date", "from_account", "to_account", "amount", "currency")
@@ -768,6 +794,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     (out / "rate_plans.toml").write_text(render_rate_plans(PLANS), encoding="utf-8")
     write_csv(out / "grants.csv", GRANT_COLUMNS, GRANTS)
     write_csv(out / "transfers.csv", TRANSFER_COLUMNS, TRANSFERS)
+    write_csv(out / "topups.csv", TOPUP_COLUMNS, TOPUPS)
     days = write_usage(out)
 
     anomalies: dict[date, list[str]] = {}
@@ -782,7 +809,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     total_files = sum(files for _, _, files in days)
     print(
         f"{len(days)} days, {total_rows} usage rows in {total_files} files, "
-        f"{len(PLANS)} plan versions, {len(GRANTS)} grants, {len(TRANSFERS)} transfers; "
+        f"{len(PLANS)} plan versions, {len(GRANTS)} grants, {len(TRANSFERS)} transfers, "
+        f"{len(TOPUPS)} top-up rule; "
         f"usage {_size(out / 'usage') / 1024:.0f} KiB, {out} {_size(out) / 1024:.0f} KiB"
     )
 

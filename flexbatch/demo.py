@@ -38,6 +38,7 @@ def run_demo(output: Path | None) -> Path:
     click.echo(f"flexbatch demo: {len(results)} days {days[0]}..{days[-1]} from {sample}")
     click.echo(f"  events read {read}, quarantined {quarantined}, duplicates {duplicates}")
     _echo_balances(out, days[-1])
+    _echo_lifecycle(out)
     reports = write_reports(
         out,
         account=None,
@@ -62,17 +63,19 @@ def _echo_balances(out: Path, day: date) -> None:
     overdraft called out, and the alerts raised."""
     con = duckdb.connect()
     balances = con.sql(
-        f"select account_id, currency, available, used_total, expired_total, overdraft_total "
-        f"from {table('balances').duckdb_source(out)} where date = '{day}' "
+        f"select account_id, currency, available, used_total, expired_total, voided_total, "
+        f"overdraft_total from {table('balances').duckdb_source(out)} where date = '{day}' "
         "order by account_id, currency"
     ).fetchall()
     click.echo(f"  balances on {day}, per account and currency:")
-    for account, currency, available, used, expired, overdraft in balances:
+    for account, currency, available, used, expired, voided, overdraft in balances:
         line = (
             f"    {account:<10} {currency:<13} available {available:>12,.2f}  used {used:>10,.2f}"
         )
         if expired > 0:
             line += f"  expired {expired:,.2f}"
+        if voided > 0:
+            line += f"  voided {voided:,.2f}"
         if overdraft > 0:
             line += f"  OVERDRAFT {overdraft:,.2f} (usage not covered)"
         click.echo(line)
@@ -84,3 +87,29 @@ def _echo_balances(out: Path, day: date) -> None:
     click.echo(f"  alerts: {total} raised" + (":" if alerts else ""))
     for kind, n, accounts in alerts:
         click.echo(f"    {kind:<20} {n:>3}  ({accounts})")
+
+
+def _echo_lifecycle(out: Path) -> None:
+    """The life of the sample's grants (SPEC §10): voids, rollovers and top-ups issued."""
+    con = duckdb.connect()
+    ledger = table("credit_ledger").duckdb_source(out)
+    moves = con.sql(
+        f"select entry_type, date, account_id, grant_id, -amount from {ledger} "
+        "where entry_type in ('void', 'rollover_out') order by entry_type, date, account_id"
+    ).fetchall()
+    topups = con.sql(
+        f"select account_id, currency, count(*), sum(amount), min(date), max(date) "
+        f"from {table('topups').duckdb_source(out)} group by account_id, currency "
+        "order by account_id, currency"
+    ).fetchall()
+    if not moves and not topups:
+        return
+    click.echo("  grant lifecycle:")
+    for kind, day, account, grant_id, amount in moves:
+        what = "voided" if kind == "void" else "rolled over"
+        click.echo(f"    {account:<10} {grant_id}: {amount:,.2f} {what} on {day}")
+    for account, currency, n, amount, first, last in topups:
+        click.echo(
+            f"    {account:<10} {n} top-ups of {currency}, {amount:,.2f} in all "
+            f"(auto-recharge, triggered {first}..{last})"
+        )

@@ -128,8 +128,13 @@ def read_table(out: Path, table: str) -> pl.DataFrame:
 GRANT_CSV_COLUMNS = (
     "grant_id", "account_id", "currency", "amount", "effective_on", "expires_on",
     "priority", "products", "source", "unit_cost", "cost_currency",
+    "voided_on", "rollover_max", "rollover_days",
 )  # fmt: skip
 TRANSFER_CSV_COLUMNS = ("transfer_id", "date", "from_account", "to_account", "amount", "currency")
+TOPUP_CSV_COLUMNS = (
+    "rule_id", "account_id", "currency", "threshold", "amount", "target", "unit_cost",
+    "cost_currency", "priority", "products", "expires_after_days", "max_per_month",
+)  # fmt: skip
 
 
 def _write_csv(path: Path, columns: Sequence[str], rows: Sequence[dict]) -> Path:
@@ -150,14 +155,20 @@ def write_transfers(root: Path, rows: Sequence[dict]) -> Path:
     return _write_csv(root / "transfers.csv", TRANSFER_CSV_COLUMNS, rows)
 
 
+def write_topups(root: Path, rows: Sequence[dict]) -> Path:
+    """IN/topups.csv from dicts keyed by SPEC §10 column (missing or None = empty cell)."""
+    return _write_csv(root / "topups.csv", TOPUP_CSV_COLUMNS, rows)
+
+
 def copy_sample(root: Path, span: Sequence[date]) -> Path:
     """IN with the sample's configuration and the usage partitions of ``span`` (file times
     kept, so the copies are the same inputs to change detection)."""
     import shutil
 
     root.mkdir(parents=True)
-    for name in ("rate_plans.toml", "grants.csv", "transfers.csv"):
-        shutil.copy2(SAMPLE / name, root / name)
+    for name in ("rate_plans.toml", "grants.csv", "transfers.csv", "topups.csv"):
+        if (SAMPLE / name).exists():
+            shutil.copy2(SAMPLE / name, root / name)
     for day in span:
         shutil.copytree(SAMPLE / "usage" / f"date={day}", root / "usage" / f"date={day}")
     return root

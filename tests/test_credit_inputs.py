@@ -86,7 +86,7 @@ def test_sample_grants_load_exactly_with_defaults() -> None:
     assert dict(grants.schema) == GRANTS_SCHEMA
     assert grants["grant_id"].to_list() == sorted(grants["grant_id"].to_list())
     by_id = {row["grant_id"]: row for row in grants.iter_rows(named=True)}
-    assert len(by_id) == 8
+    assert len(by_id) == 10
 
     promo = by_id["G-ACME-PROMO-Q4"]
     assert promo["amount"] == Decimal("250.500000")
@@ -113,6 +113,17 @@ def test_sample_grants_load_exactly_with_defaults() -> None:
     assert deposit["products"] == ["ACD"]
     assert by_id["G-INITECH-2026-001"]["cost_currency"] == "USD"
     assert by_id["G-INITECH-REPL-10"]["products"] == ["ADH", "API"]
+
+    # SPEC §10: a voided promo, a bonus that rolls over, no lifecycle column elsewhere
+    assert by_id["G-GLOBEX-PROMO-VOID"]["voided_on"] == date(2026, 9, 10)
+    bonus = by_id["G-GLOBEX-Q3-BONUS"]
+    assert (bonus["rollover_max"], bonus["rollover_days"]) == (Decimal(100), 30)
+    others = grants.filter(~pl.col("grant_id").is_in(["G-GLOBEX-PROMO-VOID", "G-GLOBEX-Q3-BONUS"]))
+    assert others.select("voided_on", "rollover_max", "rollover_days").null_count().row(0) == (
+        8,
+        8,
+        8,
+    )
 
 
 def test_sample_transfers_load() -> None:

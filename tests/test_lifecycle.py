@@ -4,6 +4,8 @@ run through the ledger's SQL steps day by day (``ledger_days``: in memory, fast)
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 from datetime import date, timedelta
 from decimal import Decimal as D
 
@@ -12,6 +14,10 @@ import pytest
 from ledger_days import Ledger
 
 from flexbatch.errors import ConfigError
+from flexbatch.ingest.job_config import JobConfig
+from flexbatch.storage.stores import LocalStore
+
+from helpers import SAMPLE
 
 FC = "flex_credit"
 DAY1 = date(2026, 3, 1)
@@ -351,3 +357,29 @@ def test_bad_lifecycle_grant_columns_name_file_row_and_field(tmp_path, changes, 
     message = str(info.value)
     assert message.startswith(f"{tmp_path / 'in' / 'grants.csv'}: row 1 (grant_id 'G') ")
     assert expected in message and "; fix: " in message
+
+
+# --- configuration hash: topups.csv is configuration like grants.csv -------------------------
+
+
+def test_topups_file_joins_the_configuration_hash_only_when_present(tmp_path):
+    for name in ("rate_plans.toml", "grants.csv"):
+        shutil.copy(SAMPLE / name, tmp_path / name)
+    grants_hex = hashlib.sha256((tmp_path / "grants.csv").read_bytes()).hexdigest()
+    digest = hashlib.sha256((tmp_path / "rate_plans.toml").read_bytes())
+    digest.update(f"grants:{grants_hex}".encode() + b"transfers:")
+    before = JobConfig.load(LocalStore(tmp_path))
+    assert before.config_sha256 == digest.hexdigest()  # as before SPEC §10: no topups file
+    assert before.topup_rules.is_empty()
+
+    (tmp_path / "topups.csv").write_text(
+        "rule_id,account_id,currency,threshold,amount\nR,acme,flex_credit,10,50\n"
+    )
+    with_rule = JobConfig.load(LocalStore(tmp_path))
+    assert with_rule.config_sha256 != before.config_sha256
+    assert with_rule.topup_rules["rule_id"].to_list() == ["R"]
+    (tmp_path / "topups.csv").write_text(
+        "rule_id,account_id,currency,threshold,amount\nR,acme,flex_credit,10,60\n"
+    )
+    changed = JobConfig.load(LocalStore(tmp_path))
+    assert changed.config_sha256 not in (before.config_sha256, with_rule.config_sha256)

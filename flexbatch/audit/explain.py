@@ -4,7 +4,9 @@ The row is found in OUT's ``charges``; its day is replayed from IN (:mod:`trace`
 row's account, product and meter only; the replay must give the published row back (else
 IN changed since: the day is stale, and nothing read now would explain it). The answer has
 the keys ``charge``, ``positions``, ``subjects``, ``events`` and ``ledger``; a key that does
-not apply to the row's algorithm is null.
+not apply to the row's algorithm is null. ``lifecycle`` (SPEC §10) adds the void and
+rollover entries of the slices the charge drew from: the rollover that made a
+``GRANT~rollover`` slice, a later rollover or void of what the charge left in it.
 """
 
 from __future__ import annotations
@@ -58,18 +60,36 @@ class Replay:
             [transaction_id],
         )
         algorithm = charge["algorithm"]
+        ledger = self._rows(
+            "select date, grant_id, currency, entry_type, amount, product_code, "
+            "grant_remaining from credit_ledger where ref = ? and date = ? "
+            "order by entry_order, grant_id",
+            [transaction_id, self.day],
+        )
         return {
             "charge": charge,
             "positions": self._positions(transaction_id, algorithm),
             "subjects": self._subjects(transaction_id) if algorithm in SUBJECT_ALGORITHMS else None,
             "events": self._events(transaction_id, algorithm, limit),
-            "ledger": self._rows(
-                "select date, grant_id, currency, entry_type, amount, product_code, "
-                "grant_remaining from credit_ledger where ref = ? and date = ? "
-                "order by entry_order, grant_id",
-                [transaction_id, self.day],
-            ),
+            "ledger": ledger,
+            "lifecycle": self._lifecycle(charge["account_id"], ledger),
         }
+
+    def _lifecycle(self, account_id: str, ledger: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The void, rollover_out and rollover_in entries of the account's slices the
+        charge drew from (a rollover_out names the slice it made in ``ref``)."""
+        slices = sorted({e["grant_id"] for e in ledger if e["grant_id"] is not None})
+        if not slices:
+            return []
+        marks = ", ".join("?" for _ in slices)
+        return self._rows(
+            "select date, grant_id, currency, entry_type, amount, ref, grant_remaining "
+            "from credit_ledger where account_id = ? "
+            "and entry_type in ('void', 'rollover_out', 'rollover_in') "
+            f"and (grant_id in ({marks}) or (entry_type = 'rollover_out' and ref in ({marks}))) "
+            "order by date, entry_order, grant_id, entry_type",
+            [account_id, *slices, *slices],
+        )
 
     def _positions(self, transaction_id: str, algorithm: str) -> dict[str, Any]:
         """Counted units sit at whole positions, the first one range_start + 1; a sum's or

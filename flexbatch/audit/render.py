@@ -99,6 +99,12 @@ def explain_text(explanation: dict) -> str:
             explanation["ledger"],
             ("entry_type", "grant_id", "currency", "amount", "grant_remaining"),
         )
+    lifecycle = explanation.get("lifecycle") or []
+    if lifecycle:
+        lines.append(f"lifecycle  {len(lifecycle)} void and rollover entries of those grants:")
+        lines += _table(
+            lifecycle, ("date", "entry_type", "grant_id", "amount", "ref", "grant_remaining")
+        )
     return "\n".join(lines)
 
 
@@ -112,6 +118,8 @@ SUMMARY_LABELS = {
     "available_simulated": "simulated",
     "depletion_actual": "depletion actual",
     "depletion_simulated": "simulated",
+    "topups_actual": "top-ups actual",
+    "topups_simulated": "simulated",
 }
 
 

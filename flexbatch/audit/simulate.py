@@ -2,7 +2,8 @@
 re-priced under draft rate plans, without touching OUT.
 
 The job itself does the re-pricing, in a scratch folder: a scratch IN whose ``usage/`` is
-IN's (a symlink: events are never copied), with IN's grants and transfers and the draft
+IN's (a symlink: events are never copied), with IN's grants, transfers and top-up rules
+(re-priced charges change balances, so the top-ups they trigger: SPEC §10) and the draft
 as ``rate_plans.toml``, and a scratch OUT holding copies of OUT's partitions of the days
 before the first recomputed day (the credit state the recomputation continues from).
 ``pipeline.backfill`` then recomputes from the first processed day of D1's month (tier
@@ -103,6 +104,9 @@ SIDE_ROWS = {
     "balances": "select account_id, currency, available, date from balances where date = $to",
     "forecast": "select account_id, currency, depletion_date, as_of from forecast "
     "where as_of = $to",
+    # SPEC §10: top-ups are derived from balances, so re-priced history re-derives them
+    "topups": "select account_id, currency, amount, date from topups "
+    "where date between $from and $to",
 }
 
 

@@ -5,12 +5,14 @@ Credits are a virtual currency, and FOCUS 1.2 allows a virtual currency only in 
 
 * a ``grant`` entry is a **Purchase** row: One-Time, billed ``amount × unit_cost`` in the
   grant's ``cost_currency``, EffectiveCost 0 (the purchase covers future usage), charge
-  period = the grant's validity;
+  period = the grant's validity; a top-up (SPEC §10) is one too, described as a top-up of
+  its rule;
 * a ``consume`` entry is a **Usage** row: Usage-Based, billed 0, EffectiveCost = the credits
   × the ``unit_cost`` of the grant slice they came from, ``PricingCurrency`` = the credit
   currency and ``PricingCurrencyEffectiveCost`` = the credits.
 
-Transfers, expiries and overdrafts move no money, so they are not FOCUS charges: transfers
+Transfers, expiries, rollovers and overdrafts move no money, so they are not FOCUS charges
+(nor are voids: see ``docs/focus.md``): transfers
 and expiry stay visible on the rows they affect (``x_TransferRef``, ``x_GrantExpiresOn``)
 and every ledger entry is in the plain ``export credit_ledger``. Overdraft (usage no grant
 covered) is billed later as overage at a price this job does not know, so it has no FOCUS
@@ -169,6 +171,7 @@ usage_parts as (
 ),
 
 purchase_rows as (
+    -- a top-up (SPEC §10) is a grant like any other: a purchase, named after its rule
     select
         ledger.date,
         ledger.account_id,
@@ -180,11 +183,17 @@ purchase_rows as (
         slices.unit_cost,
         slices.cost_currency,
         slices.effective_on,
-        slices.expires_on
+        slices.expires_on,
+        case when topups.rule_id is null then 'Purchase' else 'Top-up' end as purchase_kind,
+        case when topups.rule_id is null then '' else ', rule ' || topups.rule_id end
+            as purchase_rule
     from ledger
     left join slices
         on slices.account_id = ledger.account_id
         and slices.grant_id = ledger.grant_id
+    left join topups
+        on topups.account_id = ledger.account_id
+        and topups.grant_id = ledger.grant_id
     where ledger.entry_type = 'grant'
 ),
 
@@ -212,10 +221,11 @@ focus_rows as (
         date_trunc('month', purchase_rows.date) as billing_period_start,
         'Purchase' as "ChargeCategory",
         cast(null as varchar) as "ChargeClass",
-        'Purchase of ' || cast(purchase_rows.credits as varchar) || ' '
+        purchase_rows.purchase_kind || ' of ' || cast(purchase_rows.credits as varchar) || ' '
             || purchase_rows.currency || ' at ' || cast(purchase_rows.unit_cost as varchar)
             || ' ' || purchase_rows.cost_currency || ' each (grant '
-            || purchase_rows.grant_id || ')' as "ChargeDescription",
+            || purchase_rows.grant_id || purchase_rows.purchase_rule || ')'
+            as "ChargeDescription",
         'One-Time' as "ChargeFrequency",
         coalesce(purchase_rows.expires_on, purchase_rows.date + 1) as charge_period_end,
         purchase_rows.date as charge_period_start,
@@ -335,7 +345,11 @@ select
     "SubAccountName",
     "x_EntryType",
     "x_GrantId",
-    nullif(substr("x_GrantId", strpos("x_GrantId", '@') + 1), "x_GrantId") as "x_TransferRef",
+    -- GRANT@TRANSFER, GRANT@TRANSFER~rollover (SPEC §10): the transfer
+    case
+        when strpos("x_GrantId", '@') > 0
+            then regexp_replace(substr("x_GrantId", strpos("x_GrantId", '@') + 1), '~rollover$', '')
+    end as "x_TransferRef",
     "x_GrantEffectiveOn",
     "x_GrantExpiresOn",
     "x_UnitCost",

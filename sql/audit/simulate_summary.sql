@@ -1,9 +1,10 @@
 -- simulate_summary: per account and currency, the credits charged in the simulated window
--- (consumed + overdraft), the available balance on its last day and the depletion date
--- forecast that day, as published in OUT and as recomputed under the draft plans.
+-- (consumed + overdraft), the available balance on its last day, the depletion date
+-- forecast that day and the credits of the top-ups triggered in the window (SPEC §10), as
+-- published in OUT and as recomputed under the draft plans.
 -- grain: one row per (account_id, currency) with a balance or a charge on either side
 -- key:   (account_id, currency)
--- upstream: actual_/simulated_ credit_ledger, balances, forecast; simulate_window
+-- upstream: actual_/simulated_ credit_ledger, balances, forecast, topups; simulate_window
 with
 
 bounds as (
@@ -53,10 +54,22 @@ depletion as (
     group by f.account_id, f.currency
 ),
 
+topped_up as (
+    select 'actual' as side, t.account_id, t.currency, sum(t.amount) as amount
+    from actual_topups as t
+    group by t.account_id, t.currency
+    union all
+    select 'simulated' as side, t.account_id, t.currency, sum(t.amount) as amount
+    from simulated_topups as t
+    group by t.account_id, t.currency
+),
+
 keys as (
     select account_id, currency from charged
     union
     select account_id, currency from available
+    union
+    select account_id, currency from topped_up
 )
 
 select
@@ -68,7 +81,9 @@ select
     aa.available as available_actual,
     sa.available as available_simulated,
     da.depletion_date as depletion_actual,
-    ds.depletion_date as depletion_simulated
+    ds.depletion_date as depletion_simulated,
+    cast(coalesce(ta.amount, 0) as decimal(38, 6)) as topups_actual,
+    cast(coalesce(ts.amount, 0) as decimal(38, 6)) as topups_simulated
 from keys as k
 left join charged as ca
     on ca.side = 'actual' and ca.account_id = k.account_id and ca.currency = k.currency
@@ -82,4 +97,8 @@ left join depletion as da
     on da.side = 'actual' and da.account_id = k.account_id and da.currency = k.currency
 left join depletion as ds
     on ds.side = 'simulated' and ds.account_id = k.account_id and ds.currency = k.currency
+left join topped_up as ta
+    on ta.side = 'actual' and ta.account_id = k.account_id and ta.currency = k.currency
+left join topped_up as ts
+    on ts.side = 'simulated' and ts.account_id = k.account_id and ts.currency = k.currency
 order by k.account_id, k.currency

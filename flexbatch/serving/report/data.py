@@ -11,7 +11,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import duckdb
 
-EVENT_TYPES = ("grant", "transfer_in", "transfer_out", "expire")
+# SPEC §10 adds voids and rollovers; a grant that a top-up rule issued reads as 'topup'
+EVENT_TYPES = (
+    "grant", "transfer_in", "transfer_out", "expire", "void", "rollover_out", "rollover_in",
+)  # fmt: skip
 RATE_DAYS = 30  # the forecast's trailing window (SPEC §5 burn_rate)
 
 
@@ -107,7 +110,9 @@ def load_account(
     types = ", ".join(f"'{t}'" for t in EVENT_TYPES)
     data.events = rows(
         con,
-        "select l.date, l.entry_type, l.grant_id, l.currency, l.amount, l.ref, "
+        "select l.date, case when l.entry_type = 'grant' and exists(select 1 from topups as t "
+        "  where t.account_id = l.account_id and t.grant_id = l.grant_id) then 'topup' "
+        "  else l.entry_type end as entry_type, l.grant_id, l.currency, l.amount, l.ref, "
         "l.grant_remaining, (select string_agg(distinct o.account_id, ', ') "
         "  from credit_ledger as o where o.ref = l.ref and o.date = l.date "
         "  and o.account_id <> l.account_id and o.entry_type in ('transfer_in', 'transfer_out')"

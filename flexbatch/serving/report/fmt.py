@@ -14,12 +14,18 @@ ALERT_TITLES = {
     "overdraft": "Overdraft: usage not covered by credits",
     "user_limit_exceeded": "User limit exceeded",
     "transfer_rejected": "Transfer rejected",
+    "entitlement_lost": "Entitlement lost: balance below 1",
+    "balance_recovered": "Balance recovered",
 }
 EVENT_LABELS = {
     "grant": "Grant",
     "transfer_in": "Transfer in",
     "transfer_out": "Transfer out",
     "expire": "Expired unused",
+    "void": "Voided",
+    "rollover_out": "Rolled over (out)",
+    "rollover_in": "Rolled over",
+    "topup": "Top-up",
 }
 _DECIMAL = re.compile(r"(?<![\w.])-?\d+\.\d{6}(?![\d])")
 

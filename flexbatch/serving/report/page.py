@@ -150,6 +150,12 @@ def _currency(data: AccountData, panel: CurrencyPanel, ranges: list[Range]) -> s
         _tile("Purchased", b["purchased_total"], "purchased", currency, "granted ± transfers"),
         _tile("Expiring in 90 days", b["expiring_90d"], "expiring_90d", currency, "still held"),
         _tile("Expired", b["expired_total"], "expired", currency, "forfeited unused"),
+        *(
+            [_tile("Voided", b["voided_total"], "voided", currency, "granted, then voided")]
+            if b.get("voided_total")
+            else []
+        ),
+        _entitlement_tile(b, currency),
         _tile(
             "Usage / day",
             panel.usage_rate,
@@ -256,14 +262,21 @@ MARKER_COLORS = {
     "transfer_in": "#7c3aed",
     "transfer_out": "#7c3aed",
     "expire": "#475569",
+    "void": charts.RED,
+    "rollover_in": "#0891b2",
+    "topup": charts.GREEN,
 }
 
 
 def _event_markers(data: AccountData, currency: str, start: date) -> list[tuple[date, str, str]]:
-    """One marker per day and kind of grant, transfer and expiry: why the line jumps."""
+    """One marker per day and kind of grant, top-up, transfer, expiry, void and rollover:
+    why the line jumps (a rollover moves credits within the account: its rollover_in
+    marks it, the matching rollover_out would only repeat it)."""
     totals: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
     others: dict[tuple[date, str], str] = {}
     for event in data.events:
+        if event["entry_type"] == "rollover_out":
+            continue
         if event["currency"] == currency and event["date"] >= start:
             key = (event["date"], event["entry_type"])
             totals[key] += event["amount"]
@@ -319,3 +332,21 @@ def _usage_over_time(data: AccountData, ranges: list[Range]) -> str:
             f"</tr></thead><tbody>{rows}</tbody></table></div></div>"
         )
     return f'<section class="card"><h2>Usage over time by product</h2>{"".join(blocks)}</section>'
+
+
+def _entitlement_tile(balance: dict, currency: str) -> str:
+    """SPEC §10: products billed in a currency may be used only while it holds >= 1."""
+    entitled = balance.get("entitled")
+    if entitled is None:  # an OUT written before SPEC §10
+        entitled = balance["available"] >= 1
+    text, detail = (
+        ("entitled", "holds at least 1 credit")
+        if entitled
+        else ("not entitled", f"below 1 {currency}: products billed in it are unavailable")
+    )
+    return (
+        f'<div class="tile{"" if entitled else " alert"}" data-metric="entitled" '
+        f'data-currency="{e(currency)}" data-value="{str(bool(entitled)).lower()}">'
+        f'<div class="label">Entitlement</div><div class="value small">{e(text)}</div>'
+        f'<div class="sub">{e(detail)}</div></div>'
+    )
