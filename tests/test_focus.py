@@ -230,9 +230,23 @@ def test_purchase_billed_cost_is_the_sum_of_grant_amount_times_unit_cost(focus_r
     grants = sample_grants()
     expected = sum(D(g["amount"]) * D(g["unit_cost"] or "0") for g in grants)
     purchases = [r for r in focus_rows if r["ChargeCategory"] == "Purchase"]
-    assert sum(D(r["BilledCost"]) for r in purchases) == expected == D("4790")
-    assert {r["x_GrantId"] for r in purchases} == {g["grant_id"] for g in grants}
+    # SPEC §10: globex's auto-recharge fired on 2026-10-19 (effective 10-20: 250 at 1.10
+    # EUR, a purchase too) and on 10-31 (effective 11-01, after the sample: not billed)
+    topup = "R-GLOBEX-AUTO:2026-10-20"
+    assert expected == D("4240")
+    assert sum(D(r["BilledCost"]) for r in purchases) == expected + D("275")
+    assert {r["x_GrantId"] for r in purchases} == {g["grant_id"] for g in grants} | {topup}
     by_grant = {r["x_GrantId"]: r for r in purchases}
+    row = by_grant[topup]
+    assert (D(row["BilledCost"]), row["BillingCurrency"], D(row["PricingQuantity"])) == (
+        D("275"),
+        "EUR",
+        D(250),
+    )
+    assert row["ChargeDescription"] == (
+        "Top-up of 250.000000 flex_token at 1.100000 EUR each "
+        "(grant R-GLOBEX-AUTO:2026-10-20, rule R-GLOBEX-AUTO)"
+    )
     for g in grants:
         row = by_grant[g["grant_id"]]
         assert D(row["BilledCost"]) == D(g["amount"]) * D(g["unit_cost"] or "0")
@@ -267,9 +281,13 @@ def test_usage_pricing_currency_totals_equal_the_consumed_credits(demo_out, focu
 
 def test_usage_effective_cost_is_credits_times_the_cost_basis_of_their_grant(demo_out, focus_rows):
     unit_cost = {g["grant_id"]: D(g["unit_cost"] or "0") for g in sample_grants()}
+    # SPEC §10: a top-up's cost is its rule's; a GRANT~rollover slice keeps its grant's
+    unit_cost |= {t["grant_id"]: t["unit_cost"] for t in scan(demo_out, "topups").to_dicts()}
     ledger = scan(demo_out, "credit_ledger").filter(pl.col("entry_type") == "consume")
+    assert ledger.filter(pl.col("grant_id").str.ends_with("~rollover")).height > 0
     expected = sum(
-        -r["amount"] * unit_cost[r["grant_id"].split("@")[0]] for r in ledger.iter_rows(named=True)
+        -r["amount"] * unit_cost[r["grant_id"].split("@")[0].removesuffix("~rollover")]
+        for r in ledger.iter_rows(named=True)
     )
     usage = [r for r in focus_rows if r["ChargeCategory"] == "Usage"]
     assert sum(D(r["EffectiveCost"]) for r in usage) == expected

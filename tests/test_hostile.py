@@ -247,9 +247,18 @@ def test_values_beyond_the_range_are_quarantined_and_the_night_succeeds(flexbatc
             "rollover-max-1e20",
             lambda inp: write_grants(
                 inp,
-                [{"grant_id": "g1", "account_id": "acme", "currency": "flex_credit",
-                  "amount": "10", "effective_on": DAY, "expires_on": NEXT,
-                  "rollover_max": "1" + "0" * 20, "rollover_days": "3"}],
+                [
+                    {
+                        "grant_id": "g1",
+                        "account_id": "acme",
+                        "currency": "flex_credit",
+                        "amount": "10",
+                        "effective_on": DAY,
+                        "expires_on": NEXT,
+                        "rollover_max": "1" + "0" * 20,
+                        "rollover_days": "3",
+                    }
+                ],
             ),
             ["grants.csv", "row 1", "'rollover_max'", "ledger's range"],
         ),  # fmt: skip
@@ -257,21 +266,48 @@ def test_values_beyond_the_range_are_quarantined_and_the_night_succeeds(flexbatc
             "rollover-days-past-a-century",
             lambda inp: write_grants(
                 inp,
-                [{"grant_id": "g1", "account_id": "acme", "currency": "flex_credit",
-                  "amount": "10", "effective_on": DAY, "expires_on": NEXT,
-                  "rollover_max": "1", "rollover_days": "2147483647"}],
+                [
+                    {
+                        "grant_id": "g1",
+                        "account_id": "acme",
+                        "currency": "flex_credit",
+                        "amount": "10",
+                        "effective_on": DAY,
+                        "expires_on": NEXT,
+                        "rollover_max": "1",
+                        "rollover_days": "2147483647",
+                    }
+                ],
             ),
             ["grants.csv", "row 1", "'rollover_days'", "36525"],
         ),  # fmt: skip
         (
             "topup-threshold-1e20",
             lambda inp: (
-                write_grants(inp, [{"grant_id": "g1", "account_id": "acme",
-                                    "currency": "flex_credit", "amount": "10",
-                                    "effective_on": DAY}]),
-                write_topups(inp, [{"rule_id": "r1", "account_id": "acme",
-                                    "currency": "flex_credit", "threshold": "1" + "0" * 20,
-                                    "amount": "5"}]),
+                write_grants(
+                    inp,
+                    [
+                        {
+                            "grant_id": "g1",
+                            "account_id": "acme",
+                            "currency": "flex_credit",
+                            "amount": "10",
+                            "effective_on": DAY,
+                        }
+                    ],
+                ),
+                write_topups(
+                    inp,
+                    [
+                        {
+                            "rule_id": "r1",
+                            "account_id": "acme",
+                            "currency": "flex_credit",
+                            "threshold": "1" + "0" * 20,
+                            "amount": "5",
+                        }
+                    ],
+                ),
             ),
             ["topups.csv", "row 1", "'threshold'", "ledger's range"],
         ),  # fmt: skip
@@ -279,8 +315,15 @@ def test_values_beyond_the_range_are_quarantined_and_the_night_succeeds(flexbatc
             "topup-currency-no-grant-has",
             lambda inp: write_topups(
                 inp,
-                [{"rule_id": "r1", "account_id": "acme", "currency": "flex_credit",
-                  "threshold": "1", "target": "5"}],
+                [
+                    {
+                        "rule_id": "r1",
+                        "account_id": "acme",
+                        "currency": "flex_credit",
+                        "threshold": "1",
+                        "target": "5",
+                    }
+                ],
             ),
             ["topups.csv", "row 1", "'currency'", "no grant"],
         ),  # fmt: skip

@@ -9,10 +9,12 @@ import shutil
 from datetime import date, timedelta
 from decimal import Decimal as D
 
+import duckdb
 import polars as pl
 import pytest
 from ledger_days import Ledger
 
+from flexbatch.audit.explain import Replay
 from flexbatch.errors import ConfigError
 from flexbatch.ingest.job_config import JobConfig
 from flexbatch.storage.stores import LocalStore
@@ -383,3 +385,77 @@ def test_topups_file_joins_the_configuration_hash_only_when_present(tmp_path):
     )
     changed = JobConfig.load(LocalStore(tmp_path))
     assert changed.config_sha256 not in (before.config_sha256, with_rule.config_sha256)
+
+
+# --- explain: the void and rollover entries of the slices a charge drew from ------------------
+
+
+def test_explain_lists_the_lifecycle_of_the_slices_a_charge_drew_from():
+    con = duckdb.connect()
+    con.execute(
+        "create table credit_ledger (date date, account_id varchar, grant_id varchar, "
+        "currency varchar, entry_type varchar, amount decimal(38, 6), product_code varchar, "
+        "ref varchar, grant_remaining decimal(38, 6), entry_order integer)"
+    )
+    rows = [
+        # R rolled 30 into R~rollover on day 3; the charge C on day 4 drew from R~rollover
+        # and from H; H was voided on day 6 (after the charge: still its lifecycle);
+        # beta's own rollover and acme's unrelated void of X are not listed
+        (day(3), "acme", "R", FC, "rollover_out", D(-30), None, "R~rollover", D(5), 1),
+        (day(3), "acme", "R~rollover", FC, "rollover_in", D(30), None, "R~rollover", D(30), 1),
+        (day(3), "acme", "R", FC, "expire", D(-5), None, None, D(0), 1),
+        (day(4), "acme", "R~rollover", FC, "consume", D(-30), "ADH", "C", D(0), 4),
+        (day(4), "acme", "H", FC, "consume", D(-2), "ADH", "C", D(8), 4),
+        (day(6), "acme", "H", FC, "void", D(-8), None, None, D(0), 2),
+        (day(6), "acme", "X", FC, "void", D(-1), None, None, D(0), 2),
+        (day(3), "beta", "R~rollover", FC, "rollover_in", D(9), None, "R~rollover", D(9), 1),
+    ]
+    con.executemany(f"insert into credit_ledger values ({', '.join('?' * 10)})", rows)
+    replay = Replay(con, day(4))
+    ledger = replay._rows(
+        "select grant_id from credit_ledger where ref = 'C' order by grant_id", []
+    )
+    got = [
+        (r["date"], r["entry_type"], r["grant_id"], r["amount"], r["ref"])
+        for r in replay._lifecycle("acme", ledger)
+    ]
+    assert got == [  # by date, entry_order, grant_id: the rollover's out before its in
+        (day(3), "rollover_out", "R", D(-30), "R~rollover"),
+        (day(3), "rollover_in", "R~rollover", D(30), "R~rollover"),
+        (day(6), "void", "H", D(-8), None),
+    ]
+
+
+# --- simulate: re-priced charges re-derive the top-ups ------------------------------------------
+
+
+@pytest.mark.slow
+def test_simulate_with_a_higher_price_triggers_the_top_ups_it_would(tmp_path):
+    from flexbatch.audit.simulate import simulate
+    from flexbatch.config import Paths
+    from flexbatch.job import pipeline
+
+    from helpers import event, plan_toml, write_grants, write_plans, write_topups, write_usage
+
+    # acme: G 10, 3 units a day; R tops up 5 below 2.
+    # price 1 (actual): 7, 4, 1 -> below 2 on day 3 only: R:day 4 (5).
+    # price 2 (draft): day 1 burns 6 -> 4; day 2 burns 6: 4, 2 overdraft -> 0: R:day 3 (5);
+    # day 3: +5, burns 6: 5, 1 overdraft -> 0: R:day 4 (5). Top-ups: actual 5, draft 10.
+    inp, out = tmp_path / "in", tmp_path / "out"
+    plan = plan_toml("P", algorithm="sum", meter="m", billing_period="day",
+                     tiers="[ { above = 0, price = 1 } ]")  # fmt: skip
+    write_plans(inp, plan)
+    for n in (1, 2, 3):
+        d = day(n).isoformat()
+        write_usage(inp, d, [event(f"{d}T01:00:00", meter="m", resource="r", quantity=3.0)])
+    write_grants(inp, [grant("G", "10")])
+    write_topups(inp, [{"rule_id": "R", "account_id": "acme", "currency": FC,
+                        "threshold": "2", "amount": "5"}])  # fmt: skip
+    pipeline.backfill(Paths(inp, out), day(1), day(3))
+    draft = tmp_path / "draft.toml"
+    draft.write_text(plan.replace("price = 1", "price = 2"), encoding="utf-8")
+    result = simulate(inp, out, draft, day(1), day(3))
+    (row,) = result.summary.iter_rows(named=True)
+    assert (row["charged_actual"], row["charged_simulated"]) == (D(9), D(18))
+    assert (row["topups_actual"], row["topups_simulated"]) == (D(5), D(10))
+    assert (row["available_actual"], row["available_simulated"]) == (D(1), D(0))

@@ -68,7 +68,7 @@ amount = st.sampled_from(["0.5", "1", "2.25", "4"])
 
 
 @settings(
-    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     rows=event_rows,

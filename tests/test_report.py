@@ -128,6 +128,24 @@ def test_every_tile_equals_the_balances_table(tables, html):
             assert shown == money(row[column])
         section = page.split(f'<section class="card currency" data-currency="{currency}">')[1]
         assert f'data-band="{row["band"]}"' in section.split("</section>")[0]
+        # SPEC §10: the entitlement state per currency
+        entitled = str(row["entitled"]).lower()
+        assert f'data-metric="entitled" data-currency="{currency}" data-value="{entitled}"' in page
+
+
+def test_the_grant_lifecycle_is_marked_on_the_burndown(tables, html):
+    """globex (SPEC §10): the voided promo, the rolled-over bonus and the top-up are on its
+    burndown and in its token events, with the amounts of the ledger."""
+    ledger = tables["credit_ledger"].filter(pl.col("account_id") == "globex")
+    voided = -ledger.filter(pl.col("entry_type") == "void")["amount"].sum()
+    rolled = ledger.filter(pl.col("entry_type") == "rollover_in")["amount"].sum()
+    assert (voided > 0, rolled) == (True, D(100))
+    page = html["globex"]
+    assert f"voided -{money(voided)}" in page
+    assert "rolled over +100.00" in page and "top-up +250.00" in page
+    b = balance(tables, "globex", "flex_token")
+    tile = f'data-metric="voided" data-currency="flex_token" data-value="{b["voided_total"]}"'
+    assert tile in page and b["voided_total"] == voided
 
 
 def test_usage_per_day_counts_the_overdraft(tables, html):

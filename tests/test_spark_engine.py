@@ -35,6 +35,7 @@ TABLES = (
     "balances",
     "forecast",
     "alerts",
+    "topups",
     "runs",
     "_state/subjects",
     "_state/grants",

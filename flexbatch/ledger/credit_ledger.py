@@ -17,9 +17,8 @@ in, the day (``register_credit_inputs`` and the caller):
     ``run_context``     day, previous_day, forecast_horizon_days
 out (``compute_credit_day``):
     the day's ``credit_ledger``, ``balances``, ``forecast``, ``alerts`` and ``topups``
-    frames, and the
-    new state ``_state/grants`` (the slices at the end of the day): with ``balances`` it is
-    all the next day needs. An audit failure raises ``AuditError`` and returns nothing.
+    frames, and the new state ``_state/grants`` (the slices at the end of the day): with
+    ``balances`` and ``topups`` it is all the next day needs. An audit failure raises ``AuditError`` and returns nothing.
 
 Every rule is a step of ``sql/ledger/`` (one SELECT per file, materialised by
 ``run_step`` as a temp table of its name); the rules several steps share are written once:
@@ -209,7 +208,8 @@ def _expire_and_grant(con: duckdb.DuckDBPyConnection) -> None:
     _entries(con, "grant_entries", GRANT)
     run_step(con, "slices_opening")
     con.execute("create or replace temp table slices as select * from slices_opening")
-    run_step(con, "ledger_void")  # no grant of the day is voided: ledger_grant skips them
+    # after the day's grants: a grant voided on or before its effective_on was never added
+    run_step(con, "ledger_void")
     _entries(con, "ledger_void", VOID)
     _draw(con, "ledger_void")
     # a view: it ranks whatever ``slices`` holds when a step reads it, so the receiver
