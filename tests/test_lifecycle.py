@@ -15,11 +15,24 @@ import pytest
 from ledger_days import Ledger
 
 from flexbatch.audit.explain import Replay
+from flexbatch.audit.simulate import simulate
+from flexbatch.config import Paths
 from flexbatch.errors import ConfigError
+from flexbatch.ingest.credit_inputs import load_grants
 from flexbatch.ingest.job_config import JobConfig
+from flexbatch.ingest.topup_rules import load_topup_rules
+from flexbatch.job import pipeline
 from flexbatch.storage.stores import LocalStore
 
-from helpers import SAMPLE
+from helpers import (
+    SAMPLE,
+    event,
+    plan_toml,
+    write_grants,
+    write_plans,
+    write_topups,
+    write_usage,
+)
 
 FC = "flex_credit"
 DAY1 = date(2026, 3, 1)
@@ -431,11 +444,6 @@ def test_explain_lists_the_lifecycle_of_the_slices_a_charge_drew_from():
 
 @pytest.mark.slow
 def test_simulate_with_a_higher_price_triggers_the_top_ups_it_would(tmp_path):
-    from flexbatch.audit.simulate import simulate
-    from flexbatch.config import Paths
-    from flexbatch.job import pipeline
-
-    from helpers import event, plan_toml, write_grants, write_plans, write_topups, write_usage
 
     # acme: G 10, 3 units a day; R tops up 5 below 2.
     # price 1 (actual): 7, 4, 1 -> below 2 on day 3 only: R:day 4 (5).
@@ -459,3 +467,29 @@ def test_simulate_with_a_higher_price_triggers_the_top_ups_it_would(tmp_path):
     assert (row["charged_actual"], row["charged_simulated"]) == (D(9), D(18))
     assert (row["topups_actual"], row["topups_simulated"]) == (D(5), D(10))
     assert (row["available_actual"], row["available_simulated"]) == (D(1), D(0))
+
+
+def test_parquet_topups_and_lifecycle_grants_load_as_their_csv(tmp_path):
+    grants_csv = load_grants(SAMPLE)
+    rules = pl.read_csv(SAMPLE / "topups.csv", infer_schema=False).with_columns(
+        pl.col("threshold").cast(pl.Decimal(38, 2)),
+        pl.col("amount").cast(pl.Int64),
+        pl.col("expires_after_days", "max_per_month").cast(pl.Int16),
+    )
+    rules.write_parquet(tmp_path / "topups.parquet")
+    assert load_topup_rules(tmp_path, grants_csv).equals(load_topup_rules(SAMPLE, grants_csv))
+    grants = pl.read_csv(SAMPLE / "grants.csv", infer_schema=False).with_columns(
+        pl.col("voided_on").str.to_date("%Y-%m-%d"),
+        pl.col("rollover_max").cast(pl.Int32),
+        pl.col("rollover_days").cast(pl.Int64),
+    )
+    grants.write_parquet(tmp_path / "grants.parquet")
+    assert load_grants(tmp_path).equals(grants_csv)
+    rule = load_topup_rules(SAMPLE, grants_csv).row(0, named=True)
+    assert (rule["rule_id"], rule["threshold"], rule["amount"], rule["target"]) == (
+        "R-GLOBEX-AUTO",
+        D(100),
+        D(250),
+        None,
+    )
+    assert (rule["priority"], rule["products"], rule["max_per_month"]) == (10, [], 2)
