@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from flexbatch.cli import cli
@@ -397,3 +398,9 @@ def test_demo_runs_and_prints_the_output_path(flexbatch, tmp_path):
         runs["rows_read"] == runs["rows_accepted"] + runs["rows_quarantined"] + runs["duplicates"]
     ).all()
     assert read_table(out, "charges").height > 0
+    # SPEC §10 in the summary: globex's voided promo, rolled-over bonus and top-ups
+    void = -read_table(out, "credit_ledger").filter(pl.col("entry_type") == "void")["amount"]
+    assert "grant lifecycle:" in result.stdout
+    assert f"G-GLOBEX-PROMO-VOID: {void.sum():,.2f} voided on 2026-09-10" in result.stdout
+    assert "G-GLOBEX-Q3-BONUS: 100.00 rolled over on 2026-10-01" in result.stdout
+    assert "2 top-ups of flex_token, 500.00 in all" in result.stdout
