@@ -22,6 +22,8 @@ from flexbatch.ingest.credit_inputs import load_grants
 from flexbatch.ingest.job_config import JobConfig
 from flexbatch.ingest.topup_rules import load_topup_rules
 from flexbatch.job import pipeline
+from flexbatch.ledger.credit_ledger import BALANCE_COLUMNS, SLICE_COLUMNS
+from flexbatch.ledger.legacy_state import state_columns
 from flexbatch.storage.stores import LocalStore
 
 from helpers import (
@@ -493,3 +495,25 @@ def test_parquet_topups_and_lifecycle_grants_load_as_their_csv(tmp_path):
         None,
     )
     assert (rule["priority"], rule["products"], rule["max_per_month"]) == (10, [], 2)
+
+
+# --- an OUT written before SPEC §10 is continued ------------------------------------------------
+
+
+def test_state_of_an_out_before_the_lifecycle_reads_with_defaults(tmp_path):
+    old_slices = tmp_path / "slices.parquet"
+    pl.DataFrame({"account_id": ["beta"], "grant_id": ["G@T1@T2"], "remaining": [1]}).write_parquet(
+        old_slices
+    )
+    con = duckdb.connect()
+    columns = "account_id, grant_id, origin_id, rolled_over, remaining"
+    read = state_columns(con, [old_slices], columns)
+    assert con.sql(f"select {read} from read_parquet('{old_slices}')").fetchall() == [
+        ("beta", "G@T1@T2", "G", False, 1)
+    ]
+    assert "voided_total" in BALANCE_COLUMNS and "origin_id" in SLICE_COLUMNS
+    # files with the columns, or no files: the columns as given
+    assert state_columns(con, [], columns) == columns
+    new_slices = tmp_path / "new.parquet"
+    con.execute(f"copy (select {read} from read_parquet('{old_slices}')) to '{new_slices}'")
+    assert state_columns(con, [new_slices], columns) == columns

@@ -18,7 +18,8 @@ in, the day (``register_credit_inputs`` and the caller):
 out (``compute_credit_day``):
     the day's ``credit_ledger``, ``balances``, ``forecast``, ``alerts`` and ``topups``
     frames, and the new state ``_state/grants`` (the slices at the end of the day): with
-    ``balances`` and ``topups`` it is all the next day needs. An audit failure raises ``AuditError`` and returns nothing.
+    ``balances`` and ``topups`` it is all the next day needs. An audit failure raises
+    ``AuditError`` and returns nothing.
 
 Every rule is a step of ``sql/ledger/`` (one SELECT per file, materialised by
 ``run_step`` as a temp table of its name); the rules several steps share are written once:
@@ -41,6 +42,7 @@ import polars as pl
 
 from flexbatch.errors import AuditError
 from flexbatch.ingest.topup_rules import TOPUP_RULES_EMPTY
+from flexbatch.ledger.legacy_state import state_columns
 from flexbatch.ledger.rules import register_rules
 from flexbatch.resources import sql_text
 from flexbatch.storage.publish import partition_files
@@ -101,7 +103,8 @@ def _state_table(
     """Temp table ``name`` of ``columns`` over ``files``; the published table's typed empty
     form when there are none (the first day, or a day before any activity)."""
     empty = f"select {columns} from ({empty_select(table_path)}) as empty"
-    relation_over_files(con, name, files, columns, empty, materialise=True)
+    read = state_columns(con, files, columns)  # an OUT from before SPEC §10 too
+    relation_over_files(con, name, files, read, empty, materialise=True)
 
 
 def register_credit_state(
