@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import tempfile
 from datetime import date, timedelta
 from decimal import Decimal as D
+from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ledger_days import Ledger
 
 from flexbatch.audit.explain import Replay
@@ -517,3 +521,78 @@ def test_state_of_an_out_before_the_lifecycle_reads_with_defaults(tmp_path):
     new_slices = tmp_path / "new.parquet"
     con.execute(f"copy (select {read} from read_parquet('{old_slices}')) to '{new_slices}'")
     assert state_columns(con, [new_slices], columns) == columns
+
+
+# --- invariants over random lifecycles (Hypothesis, in memory) ---------------------------------
+
+lifecycle_grants = st.lists(
+    st.tuples(
+        st.sampled_from(["acme", "beta"]),
+        st.sampled_from(["1", "2.5", "4", "10"]),  # amount
+        st.integers(1, 3),  # effective day
+        st.one_of(st.none(), st.integers(2, 5)),  # expires day (exclusive)
+        st.one_of(st.none(), st.integers(1, 5)),  # voided day
+        st.one_of(st.none(), st.sampled_from(["0", "0.5", "3"])),  # rollover_max
+    ),
+    min_size=1,
+    max_size=5,
+)
+lifecycle_charges = st.lists(
+    st.tuples(st.integers(1, 5), st.sampled_from(["acme", "beta"]), st.sampled_from(["1", "2"])),
+    max_size=8,
+)
+
+
+@pytest.mark.slow  # ~50 ledger days: seconds idle, minutes on a loaded machine
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    grants=lifecycle_grants,
+    charges=lifecycle_charges,
+    threshold=st.sampled_from(["0", "1", "3"]),
+    transfer_amount=st.sampled_from([None, "0.5", "2"]),
+)
+def test_random_lifecycles_conserve_and_follow_their_rules(
+    grants, charges, threshold, transfer_amount
+):
+    rows = []
+    for i, (account, amount, eff, exp, void, rollover) in enumerate(grants):
+        row = grant(f"G{i}", amount, day(eff), account_id=account)
+        if exp is not None and exp > eff:
+            row["expires_on"] = day(exp).isoformat()
+            if rollover is not None:
+                row |= {"rollover_max": rollover, "rollover_days": "2"}
+        if void is not None:
+            row["voided_on"] = day(void).isoformat()
+        rows.append(row)
+    rules = [{"rule_id": "RA", "account_id": "acme", "currency": FC, "threshold": threshold,
+              "target": "5", "max_per_month": "2"}]  # fmt: skip
+    moves = [transfer("T1", day(2), amount)] if (amount := transfer_amount) else []
+    with tempfile.TemporaryDirectory() as root:
+        ledger = Ledger(Path(root), grants=rows, transfers=moves, topups=rules)
+        by_day: dict[int, list] = {}
+        for n, account, credits in charges:
+            by_day.setdefault(n, []).append((account, "ADH", credits))
+        # each day's audits (conservation with voids, no negative slice) run inside it
+        run_days(ledger, 5, by_day)
+    for d, frames in ledger.days.items():
+        entries, balances = frames["credit_ledger"], frames["balances"]
+        for b in balances.iter_rows(named=True):
+            mine = entries.filter(
+                (pl.col("account_id") == b["account_id"]) & (pl.col("currency") == b["currency"])
+            )
+            kinds = {k: mine.filter(pl.col("entry_type") == k)["amount"].sum() for k in
+                     ("void", "rollover_out", "rollover_in")}  # fmt: skip
+            assert -kinds["void"] == b["voided"]
+            assert kinds["rollover_out"] + kinds["rollover_in"] == 0  # a move within it
+            assert b["entitled"] == (b["available"] >= 1)
+        # a rolled-over slice never rolls again; what rolls is capped by its grant
+        if d > day(1):
+            before = ledger.slices(d - timedelta(days=1))
+            for r in entries.filter(pl.col("entry_type") == "rollover_out").iter_rows(named=True):
+                assert not before[(r["account_id"], r["grant_id"])]["rolled_over"]
+        for t in frames["topups"].iter_rows(named=True):
+            assert t["available_at_trigger"] < D(threshold)
+            assert t["amount"] == D(5) - t["available_at_trigger"]
+            assert t["effective_on"] == d + timedelta(days=1)
+    issued = [t for t in ledger.topups_issued() if t[3].month == 3]
+    assert len(issued) <= 2  # max_per_month
