@@ -2,10 +2,10 @@
 
 Every ``runs`` row records the day's input manifest (each usage file's path relative to
 IN, size and modification time in ns) with its sha256, and the sha256 of the
-configuration (rate plans, grants, transfers). A day is stale when an interrupted command
-never republished it (``cascade interrupted``, :mod:`flexbatch.storage.cascade`), when
-today's manifest or configuration differs from those of its latest run, or when its usage
-partition has vanished.
+configuration (rate plans, grants, transfers, top-up rules). A day is stale when an
+interrupted command never republished it (``cascade interrupted``,
+:mod:`flexbatch.storage.cascade`), when today's manifest or configuration differs from
+those of its latest run, or when its usage partition has vanished.
 """
 
 from __future__ import annotations
