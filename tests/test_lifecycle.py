@@ -596,3 +596,32 @@ def test_random_lifecycles_conserve_and_follow_their_rules(
             assert t["effective_on"] == d + timedelta(days=1)
     issued = [t for t in ledger.topups_issued() if t[3].month == 3]
     assert len(issued) <= 2  # max_per_month
+
+
+def test_skipped_days_apply_expiry_rollover_void_and_grant_on_the_next_processed_day(tmp_path):
+    # days 2..4 are not processed. On day 5:
+    # K 10 expired on day 2; its rollover slice would have expired on day 4: not made, all
+    #   10 expire. L 10 expired on day 2 too; its rollover slice (day 2 + 5 = day 7) is
+    #   alive: 5 roll (effective day 2), 5 expire. M 10 took effect on day 3 and was voided
+    #   on day 4: added, then voided, the same processed day.
+    ledger = Ledger(
+        tmp_path,
+        grants=[
+            grant("K", "10", expires_on=day(2), rollover_max="5", rollover_days="2"),
+            grant("L", "10", expires_on=day(2), rollover_max="5", rollover_days="5"),
+            grant("M", "10", day(3), voided_on=day(4)),
+        ],
+    )
+    ledger.run(day(1))
+    ledger.run(day(5))
+    assert [e for e in ledger.entries() if e[0] == day(5)] == [
+        (day(5), "acme", "expire", "K", D(-10), D(0), None),
+        (day(5), "acme", "expire", "L", D(-5), D(0), None),
+        (day(5), "acme", "grant", "M", D(10), D(10), None),
+        (day(5), "acme", "rollover_in", "L~rollover", D(5), D(5), "L~rollover"),
+        (day(5), "acme", "rollover_out", "L", D(-5), D(5), "L~rollover"),
+        (day(5), "acme", "void", "M", D(-10), D(0), None),
+    ]
+    rolled = ledger.slices(day(5))[("acme", "L~rollover")]
+    assert (rolled["effective_on"], rolled["expires_on"]) == (day(2), day(7))
+    assert ledger.balance(day(5))["available"] == D(5)

@@ -9,7 +9,9 @@
 -- upstream: slices_prev, grants_in (rollover_max, rollover_days by origin_id),
 --           run_context
 -- The expiry day is the slice's expires_on (the processed day itself unless days were
--- skipped), so a rerun of any day range gives the same slice.
+-- skipped), so a rerun of any day range gives the same slice. A rollover slice that would
+-- already have expired by the day (skipped days longer than rollover_days) is never made,
+-- as a grant already expired when first seen is never added: its credits just expire.
 select
     s.account_id,
     s.grant_id,
@@ -33,3 +35,4 @@ where s.expires_on <= ctx.day
   and s.remaining > 0
   and not s.rolled_over
   and g.rollover_max > 0
+  and s.expires_on + g.rollover_days > ctx.day
