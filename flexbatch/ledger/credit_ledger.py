@@ -38,6 +38,7 @@ import duckdb
 import polars as pl
 
 from flexbatch.errors import AuditError
+from flexbatch.ledger import revenue
 from flexbatch.ledger.rules import register_rules
 from flexbatch.resources import sql_text
 from flexbatch.storage.publish import partition_files
@@ -55,6 +56,9 @@ SLICE_COLUMNS = (
     "account_id, grant_id, currency, priority, expires_on, unit_cost, cost_currency, "
     "effective_on, products, remaining"
 )
+# the state also carries each slice's credits drawn so far and its value (SPEC §9)
+STATE_COLUMNS = f"{SLICE_COLUMNS}, drawn, value"
+REVENUE_COLUMNS = "account_id, currency, cost_currency, deferred_closing"
 ENTRY_COLUMNS = (
     "account_id, grant_id, currency, entry_type, amount, product_code, ref, grant_remaining"
 )
@@ -66,7 +70,12 @@ BALANCE_COLUMNS = (
 # entry_order of each step's entries: the step's place in SPEC §4
 EXPIRE, GRANT, TRANSFER, BURN = 1, 2, 3, 4
 
-AUDITS = ("audit_conservation", "audit_charged", "audit_grants_non_negative")
+AUDITS = (
+    "audit_conservation",
+    "audit_charged",
+    "audit_grants_non_negative",
+    *revenue.AUDITS,
+)
 
 
 @dataclass(frozen=True)
@@ -100,7 +109,10 @@ def register_credit_state(
     before the day, and yesterday's depletion dates."""
     out = store_of(out)
     _state_table(
-        con, "slices_prev", GRANT_STATE, _day_files(out, GRANT_STATE, previous_day), SLICE_COLUMNS
+        con, "slices_prev", GRANT_STATE, _day_files(out, GRANT_STATE, previous_day), STATE_COLUMNS
+    )
+    _state_table(
+        con, "revenue_prev", "revenue", _day_files(out, "revenue", previous_day), REVENUE_COLUMNS
     )
     _state_table(
         con,
@@ -240,6 +252,7 @@ def compute_credit_day(
     _expire_and_grant(con)
     transfers, rejected = _transfers(con)
     rounds = _burn(con)
+    revenue.compute_revenue(con, SLICE_COLUMNS)
     for step in ("balances", "forecast", "forecast_summary"):
         run_step(con, step)
     for step in ("prior_daily_users", "user_counts", "alerts"):
@@ -251,7 +264,9 @@ def compute_credit_day(
         "balances": sorted_lazy(con, "select * from balances", "balances"),
         "forecast": sorted_lazy(con, "select * from forecast", "forecast"),
         "alerts": sorted_lazy(con, "select * from alerts", "alerts"),
-        GRANT_STATE: sorted_lazy(con, f"select {SLICE_COLUMNS} from slices", GRANT_STATE),
+        "revenue": sorted_lazy(con, "select * from revenue", "revenue"),
+        "revenue_entries": sorted_lazy(con, "select * from revenue_entries", "revenue_entries"),
+        GRANT_STATE: sorted_lazy(con, f"select {STATE_COLUMNS} from slices_valued", GRANT_STATE),
     }
     ((entry_rows, alert_rows),) = con.execute(
         "select (select count(*) from ledger_entries), (select count(*) from alerts)"
