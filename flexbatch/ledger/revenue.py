@@ -28,7 +28,7 @@ import duckdb
 from flexbatch.transform.sql_steps import run_step
 
 STEPS = ("value_slices", "value_draws", "slice_values", "revenue_entries", "revenue")
-AUDITS = ("audit_revenue_conservation", "audit_revenue_values")
+AUDITS = ("audit_revenue_values", "audit_revenue_conservation")  # the specific cause first
 
 # round_half_even(x, 6) of a non-negative DECIMAL(38, 12) product, exact: the integer part
 # is kept apart so that scaling the fraction by 10^6 cannot overflow (unit_cost <= 1e6 and a
