@@ -14,9 +14,12 @@ in, the day (``register_credit_inputs`` and the caller):
     ``grants_in``, ``transfers_in``   the validated grants and transfers files
     ``run_context``     day, previous_day, forecast_horizon_days
 out (``compute_credit_day``):
-    the day's ``credit_ledger``, ``balances``, ``forecast`` and ``alerts`` frames, and the
-    new state ``_state/grants`` (the slices at the end of the day): with ``balances`` it is
-    all the next day needs. An audit failure raises ``AuditError`` and returns nothing.
+    the day's ``credit_ledger``, ``balances``, ``forecast`` and ``alerts`` frames, the
+    ``revenue`` and ``revenue_entries`` of SPEC §9 (``flexbatch/ledger/revenue.py``, a pass
+    after the burn; it reads ``revenue_prev``, the previous day's revenue), and the new
+    state ``_state/grants`` (the slices at the end of the day, with the credits drawn from
+    each and its value): with ``balances`` and ``revenue`` it is all the next day needs. An
+    audit failure raises ``AuditError`` and returns nothing.
 
 Every rule is a step of ``sql/ledger/`` (one SELECT per file, materialised by
 ``run_step`` as a temp table of its name); the rules several steps share are written once:
@@ -37,7 +40,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from flexbatch.errors import AuditError
+from flexbatch.errors import AuditError, ConfigError
 from flexbatch.ledger import revenue
 from flexbatch.ledger.rules import register_rules
 from flexbatch.resources import sql_text
@@ -108,9 +111,19 @@ def register_credit_state(
     """The starting state: yesterday's slices and balances, the balances of the burn window
     before the day, and yesterday's depletion dates."""
     out = store_of(out)
-    _state_table(
-        con, "slices_prev", GRANT_STATE, _day_files(out, GRANT_STATE, previous_day), STATE_COLUMNS
-    )
+    try:
+        _state_table(
+            con,
+            "slices_prev",
+            GRANT_STATE,
+            _day_files(out, GRANT_STATE, previous_day),
+            STATE_COLUMNS,
+        )
+    except duckdb.BinderException as exc:  # a state written before revenue (SPEC §9)
+        raise ConfigError(
+            f"{GRANT_STATE} of {previous_day} has no drawn/value columns (written before "
+            "revenue, SPEC §9); fix: flexbatch backfill from the output's first day"
+        ) from exc
     _state_table(
         con, "revenue_prev", "revenue", _day_files(out, "revenue", previous_day), REVENUE_COLUMNS
     )
