@@ -489,3 +489,93 @@ def test_values_add_up_per_slice_and_revenue_conserves(
                 )
                 opening = before["deferred_closing"].sum() if before.height else D(0)
                 assert r["deferred_opening"] == opening
+
+
+# --- entry types of SPEC §10 (void, rollover), on the value pass alone ---------------------
+
+
+def _value_pass(
+    entries: list[tuple], prev: list[tuple], end: list[tuple], opening: str
+) -> duckdb.DuckDBPyConnection:
+    """The value pass over hand-written entries: ``prev`` slices (grant_id, remaining,
+    drawn, value), ``end`` slices (grant_id, remaining), ``entries`` (grant_id, entry_type,
+    amount, grant_remaining), yesterday's deferred ``opening``; one account, flex_credit,
+    unit_cost 0.333333, USD."""
+    from flexbatch.ledger import revenue
+    from flexbatch.ledger.credit_ledger import SLICE_COLUMNS
+
+    con = duckdb.connect()
+    slice_cols = (
+        "'acme' as account_id, grant_id, 'flex_credit' as currency, 10 as priority, "
+        "cast(null as date) as expires_on, 0.333333::decimal(38, 6) as unit_cost, "
+        "'USD' as cost_currency, date '2026-03-01' as effective_on, '' as products"
+    )
+    con.execute(
+        f"create table slices_prev as select {slice_cols}, remaining::decimal(38, 6) as "
+        "remaining, drawn::decimal(38, 6) as drawn, value::decimal(38, 6) as value "
+        "from (values " + ", ".join(map(str, prev)) + ") as t (grant_id, remaining, drawn, value)"
+    )
+    con.execute(
+        f"create table slices as select {slice_cols}, remaining::decimal(38, 6) as remaining "
+        "from (values " + ", ".join(map(str, end)) + ") as t (grant_id, remaining)"
+    )
+    con.execute(
+        "create table ledger_entries as select 'acme' as account_id, grant_id, "
+        "'flex_credit' as currency, entry_type, amount::decimal(38, 6) as amount, "
+        "null::varchar as product_code, null::varchar as ref, "
+        "grant_remaining::decimal(38, 6) as grant_remaining, 1 as entry_order from (values "
+        + ", ".join(map(str, entries))
+        + ") as t (grant_id, entry_type, amount, grant_remaining)"
+    )
+    con.execute(
+        "create table revenue_prev as select 'acme' as account_id, 'flex_credit' as currency, "
+        "'USD' as cost_currency, ?::decimal(38, 6) as deferred_closing",
+        [opening],
+    )
+    revenue.compute_revenue(con, SLICE_COLUMNS)
+    for audit in revenue.AUDITS:
+        from flexbatch.resources import sql_text
+
+        assert con.sql(sql_text(audit)).fetchall() == [], audit
+    return con
+
+
+def test_rollover_moves_its_value_and_the_rest_is_breakage():
+    # G: 10 credits at 0.333333 (3.333330), 1.5 drawn (0.500000), expires with 8.5 left;
+    # 5 roll over to G~rollover: drawn 1.5 -> 6.5, round(2.1666645) = 2.166664, so the
+    # rollover carries 1.666664; the 3.5 expiring empty G: 3.333330 - 2.166664 = 1.166666.
+    # Out and in cancel inside the row; the rolled-over slice holds 1.666664.
+    con = _value_pass(
+        entries=[
+            ("G", "rollover_out", "-5", "3.5"),
+            ("G", "expire", "-3.5", "0"),
+            ("G~rollover", "rollover_in", "5", "5"),
+        ],
+        prev=[("G", "8.5", "1.5", "3.333330")],
+        end=[("G~rollover", "5")],
+        opening="2.833330",
+    )
+    assert con.sql(
+        "select grant_id, entry_type, value from revenue_entries order by all"
+    ).fetchall() == [
+        ("G", "expire", D("-1.166666")),
+        ("G", "rollover_out", D("-1.666664")),
+        ("G~rollover", "rollover_in", D("1.666664")),
+    ]
+    assert con.sql(
+        "select deferred_opening, breakage, deferred_closing from revenue"
+    ).fetchall() == [(D("2.833330"), D("1.166666"), D("1.666664"))]
+    assert con.sql("select drawn, value from slices_valued").fetchall() == [(D("0"), D("1.666664"))]
+
+
+def test_a_void_books_the_value_left_as_voided():
+    # V: 4 credits at 0.333333 = round(1.333332) = 1.333332, nothing drawn, voided whole
+    con = _value_pass(
+        entries=[("V", "void", "-4", "0")],
+        prev=[("V", "4", "0", "1.333332")],
+        end=[("V", "0")],
+        opening="1.333332",
+    )
+    assert con.sql(
+        "select deferred_opening, voided_value, recognised, breakage, deferred_closing from revenue"
+    ).fetchall() == [(D("1.333332"), D("1.333332"), D(0), D(0), D(0))]
