@@ -35,6 +35,8 @@ TABLES = (
     "balances",
     "forecast",
     "alerts",
+    "revenue",
+    "revenue_entries",
     "runs",
     "_state/subjects",
     "_state/grants",
