@@ -364,10 +364,81 @@ class GrantSlices(pa.DataFrameModel):
     origin_id: str  # the grant (grants file or top-up) the slice descends from (SPEC §10)
     rolled_over: pl.Boolean  # a GRANT~rollover slice or one made from it: never rolls again
     remaining: Credits = pa.Field(ge=0)
+    drawn: Credits = pa.Field(ge=0)  # credits drawn from the slice so far (SPEC §9)
+    value: Credits  # the slice's value in its cost currency (SPEC §9)
 
     class Config:
         strict = True
         unique = ["account_id", "grant_id"]
+
+
+class Revenue(pa.DataFrameModel):
+    """SPEC §9: value deferred, recognised and broken per account, credit currency and cost
+    currency, in the cost currency."""
+
+    account_id: str = pa.Field(str_length={"min_value": 1})
+    currency: str = pa.Field(str_length={"min_value": 1})
+    cost_currency: str = pa.Field(str_length={"min_value": 1})
+    deferred_opening: Credits
+    purchased: Credits = pa.Field(ge=0)
+    # a draw is >= 0, but the draw that empties a slice received by transfer carries the
+    # value moved less what was drawn, which can be a micro-unit below 0 (README, revenue)
+    transferred_in_value: Credits
+    transferred_out_value: Credits
+    recognised: Credits
+    breakage: Credits
+    voided_value: Credits
+    deferred_closing: Credits
+
+    @pa.dataframe_check(name="deferred_closing_is_opening_plus_flows")
+    def conserved(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
+        c = pl.col
+        moved = (
+            c("deferred_opening")
+            + c("purchased")
+            + c("transferred_in_value")
+            - c("transferred_out_value")
+            - c("recognised")
+            - c("breakage")
+            - c("voided_value")
+        )
+        return data.lazyframe.select(moved == c("deferred_closing"))
+
+    class Config:
+        strict = True
+        unique = ["account_id", "currency", "cost_currency"]
+
+
+class RevenueEntries(pa.DataFrameModel):
+    """The value (SPEC §9) of each ledger entry that touches a slice, signed like its
+    credits: + puts value into a slice, - draws it."""
+
+    account_id: str = pa.Field(str_length={"min_value": 1})
+    grant_id: str = pa.Field(str_length={"min_value": 1})
+    currency: str = pa.Field(str_length={"min_value": 1})
+    cost_currency: str = pa.Field(str_length={"min_value": 1})
+    entry_type: str = pa.Field(
+        isin=[
+            "grant",
+            "transfer_in",
+            "transfer_out",
+            "consume",
+            "expire",
+            "void",
+            "rollover_out",
+            "rollover_in",
+        ]
+    )
+    product_code: str = pa.Field(nullable=True)
+    ref: str = pa.Field(nullable=True)
+    credits: Credits
+    unit_cost: Credits = pa.Field(ge=0)
+    value: Credits
+    value_remaining: Credits
+    entry_order: pl.Int32 = pa.Field(ge=1)
+
+    class Config:
+        strict = True
 
 
 class Restatements(pa.DataFrameModel):
@@ -403,6 +474,8 @@ OUTPUT_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "alerts": Alerts,
     "topups": Topups,
     "_state/grants": GrantSlices,
+    "revenue": Revenue,
+    "revenue_entries": RevenueEntries,
     "restatements": Restatements,
 }
 

@@ -112,6 +112,18 @@ TABLES: tuple[Table, ...] = (
     Table("alerts", "ledger", "account_id, kind, ref", ("account_id", "kind", "ref")),
     Table("topups", "ledger", "rule_id", ("rule_id",)),  # SPEC §10: by trigger day
     Table(
+        "revenue",
+        "ledger",
+        "account_id, currency, cost_currency",
+        ("account_id", "currency", "cost_currency"),
+    ),
+    Table(
+        "revenue_entries",
+        "ledger",
+        "account_id, entry_order, grant_id, entry_type, ref nulls first",
+        ("account_id", "grant_id", "entry_type", "ref"),
+    ),
+    Table(
         "grant_state",
         "ledger",
         "account_id, grant_id",

@@ -51,6 +51,7 @@ SLOW_MODULES = {
     "test_operations",
     "test_publication",
     "test_report",
+    "test_revenue_cli",
     "test_simulate",
     "test_explain",
     "test_spark_engine",

@@ -208,7 +208,9 @@ def test_cross_column_rules(focus_rows):
             assert row["ChargeFrequency"] == "One-Time"
         if usage:
             assert D(row["BilledCost"]) == 0  # paid by the purchase, billed nothing now
-            assert row["ChargeFrequency"] == "Usage-Based"
+            # a consume is usage-based; a breakage (an expiry) happens once
+            frequency = "One-Time" if row["x_EntryType"] == "expire" else "Usage-Based"
+            assert row["ChargeFrequency"] == frequency
         # BillingPeriodStart/End: inclusive start, exclusive end of the month.
         start = datetime.strptime(row["BillingPeriodStart"], "%Y-%m-%dT%H:%M:%SZ")
         end = datetime.strptime(row["BillingPeriodEnd"], "%Y-%m-%dT%H:%M:%SZ")
@@ -279,19 +281,76 @@ def test_usage_pricing_currency_totals_equal_the_consumed_credits(demo_out, focu
     assert sum(expected.values()) == D("3907.820460")
 
 
-def test_usage_effective_cost_is_credits_times_the_cost_basis_of_their_grant(demo_out, focus_rows):
+def test_usage_effective_cost_is_the_recognised_value_of_each_draw(demo_out, focus_rows):
+    # SPEC §9: EffectiveCost = the draw's value, exact to 6 places; it is within 1.5
+    # micro-units of credits x unit_cost (two roundings of half a micro-unit, and the
+    # value a transfer moved), and the rows add up to the revenue table's recognised
     unit_cost = {g["grant_id"]: D(g["unit_cost"] or "0") for g in sample_grants()}
     # SPEC §10: a top-up's cost is its rule's; a GRANT~rollover slice keeps its grant's
     unit_cost |= {t["grant_id"]: t["unit_cost"] for t in scan(demo_out, "topups").to_dicts()}
     ledger = scan(demo_out, "credit_ledger").filter(pl.col("entry_type") == "consume")
-    assert ledger.filter(pl.col("grant_id").str.ends_with("~rollover")).height > 0
-    expected = sum(
-        -r["amount"] * unit_cost[r["grant_id"].split("@")[0].removesuffix("~rollover")]
-        for r in ledger.iter_rows(named=True)
-    )
+    values = {
+        (str(r["date"]), r["grant_id"], r["ref"]): -r["value"]
+        for r in scan(demo_out, "revenue_entries")
+        .filter(pl.col("entry_type") == "consume")
+        .iter_rows(named=True)
+    }
     usage = [r for r in focus_rows if r["ChargeCategory"] == "Usage"]
-    assert sum(D(r["EffectiveCost"]) for r in usage) == expected
-    assert len(usage) == ledger.height
+    assert len(usage) == ledger.height == len(values)
+    for row in usage:
+        key = (row["ChargePeriodStart"][:10], row["x_GrantId"], row["x_LedgerRef"])
+        cost = D(row["EffectiveCost"])
+        assert cost == values[key] == D(row["ContractedCost"]) == D(row["ListCost"])
+        product = D(row["PricingCurrencyEffectiveCost"]) * unit_cost[row["x_GrantId"].split("@")[0].removesuffix("~rollover")]
+        assert abs(cost - product) <= D("0.0000015")
+    recognised = scan(demo_out, "revenue")["recognised"].sum()
+    assert sum(D(r["EffectiveCost"]) for r in usage) == recognised
+    # the sample's expiring grant is free: no breakage row
+    assert not [r for r in usage if r["x_EntryType"] == "expire"]
+
+
+def test_an_expiry_with_value_is_the_breakage_of_its_grant_purchase(tmp_path, flexbatch):
+    # the sample's legacy cloud credit given a cost basis, 0.123457: its purchase is worth
+    # 1500 x 0.123457 = 185.1855; it burns on 2026-09-30 and expires on 2026-10-01, when the
+    # rest of its value is breakage: a Usage row (One-Time) of its purchase's SKU, and
+    # recognised + breakage = what was paid, exactly
+    inp = tmp_path / "in"
+    (inp / "usage").mkdir(parents=True)
+    for name in ("rate_plans.toml", "transfers.csv"):
+        (inp / name).write_bytes((SAMPLE / name).read_bytes())
+    grants = (SAMPLE / "grants.csv").read_text(encoding="utf-8")
+    legacy = "G-ACME-LEGACY-CC,acme,cloud_credit,1500.000000,2026-09-01,2026-10-01,,,legacy,,"
+    assert legacy in grants
+    (inp / "grants.csv").write_text(grants.replace(legacy, legacy[:-1] + "0.123457,"))
+    for d in ("2026-09-30", "2026-10-01"):
+        (inp / "usage" / f"date={d}").symlink_to(SAMPLE / "usage" / f"date={d}")
+    out = tmp_path / "out"
+    run = flexbatch(*["backfill", "--from", "2026-09-30", "--to", "2026-10-01"],
+                    "--input", str(inp), "--output", str(out))  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    rows = [
+        r for r in export_focus(out, tmp_path / "f.csv") if r["x_GrantId"] == "G-ACME-LEGACY-CC"
+    ]
+    (breakage,) = [r for r in rows if r["x_EntryType"] == "expire"]
+    revenue = scan(out, "revenue").filter(
+        (pl.col("account_id") == "acme") & (pl.col("currency") == "cloud_credit")
+    )
+    assert (
+        D(breakage["EffectiveCost"])
+        == revenue.filter(pl.col("date") == date(2026, 10, 1))["breakage"].item()
+        > 0
+    )
+    assert (breakage["ChargeCategory"], breakage["ChargeFrequency"]) == ("Usage", "One-Time")
+    assert (breakage["SkuId"], breakage["ServiceName"]) == (
+        "CREDITS:cloud_credit",
+        "Prepaid credits (cloud_credit)",
+    )
+    assert D(breakage["BilledCost"]) == 0
+    assert breakage["ConsumedQuantity"] == breakage["PricingQuantity"]
+    (purchase,) = [r for r in rows if r["ChargeCategory"] == "Purchase"]
+    assert D(purchase["BilledCost"]) == D("185.1855")
+    used = sum(D(r["EffectiveCost"]) for r in rows if r["ChargeCategory"] == "Usage")
+    assert used == D(purchase["BilledCost"])
 
 
 def test_consumed_quantities_add_up_to_the_charge_units(demo_out, focus_rows):

@@ -36,6 +36,8 @@ TABLES = (
     "forecast",
     "alerts",
     "topups",
+    "revenue",
+    "revenue_entries",
     "runs",
     "_state/subjects",
     "_state/grants",

@@ -17,9 +17,12 @@ in, the day (``register_credit_inputs`` and the caller):
     ``run_context``     day, previous_day, forecast_horizon_days
 out (``compute_credit_day``):
     the day's ``credit_ledger``, ``balances``, ``forecast``, ``alerts`` and ``topups``
-    frames, and the new state ``_state/grants`` (the slices at the end of the day): with
-    ``balances`` and ``topups`` it is all the next day needs. An audit failure raises
-    ``AuditError`` and returns nothing.
+    frames (SPEC §10), the
+    ``revenue`` and ``revenue_entries`` of SPEC §9 (``flexbatch/ledger/revenue.py``, a pass
+    after the burn; it reads ``revenue_prev``, the previous day's revenue), and the new
+    state ``_state/grants`` (the slices at the end of the day, with the credits drawn from
+    each and its value): with ``balances``, ``topups`` and ``revenue`` it is all the next day needs. An
+    audit failure raises ``AuditError`` and returns nothing.
 
 Every rule is a step of ``sql/ledger/`` (one SELECT per file, materialised by
 ``run_step`` as a temp table of its name); the rules several steps share are written once:
@@ -43,6 +46,8 @@ import polars as pl
 from flexbatch.errors import AuditError
 from flexbatch.ingest.topup_rules import TOPUP_RULES_EMPTY
 from flexbatch.ledger.legacy_state import state_columns
+from flexbatch.errors import AuditError, ConfigError
+from flexbatch.ledger import revenue
 from flexbatch.ledger.rules import register_rules
 from flexbatch.resources import sql_text
 from flexbatch.storage.publish import partition_files
@@ -60,6 +65,9 @@ SLICE_COLUMNS = (
     "account_id, grant_id, currency, priority, expires_on, unit_cost, cost_currency, "
     "effective_on, products, origin_id, rolled_over, remaining"
 )
+# the state also carries each slice's credits drawn so far and its value (SPEC §9)
+STATE_COLUMNS = f"{SLICE_COLUMNS}, drawn, value"
+REVENUE_COLUMNS = "account_id, currency, cost_currency, deferred_closing"
 ENTRY_COLUMNS = (
     "account_id, grant_id, currency, entry_type, amount, product_code, ref, grant_remaining"
 )
@@ -79,7 +87,12 @@ TOPUP_COLUMNS = (
 EXPIRE, GRANT, TRANSFER, BURN = 1, 2, 3, 4
 VOID = GRANT
 
-AUDITS = ("audit_conservation", "audit_charged", "audit_grants_non_negative")
+AUDITS = (
+    "audit_conservation",
+    "audit_charged",
+    "audit_grants_non_negative",
+    *revenue.AUDITS,
+)
 
 
 @dataclass(frozen=True)
@@ -113,8 +126,21 @@ def register_credit_state(
     """The starting state: yesterday's slices and balances, the balances of the burn window
     before the day, and yesterday's depletion dates."""
     out = store_of(out)
+    try:
+        _state_table(
+            con,
+            "slices_prev",
+            GRANT_STATE,
+            _day_files(out, GRANT_STATE, previous_day),
+            STATE_COLUMNS,
+        )
+    except duckdb.BinderException as exc:  # a state written before revenue (SPEC §9)
+        raise ConfigError(
+            f"{GRANT_STATE} of {previous_day} has no drawn/value columns (written before "
+            "revenue, SPEC §9); fix: flexbatch backfill from the output's first day"
+        ) from exc
     _state_table(
-        con, "slices_prev", GRANT_STATE, _day_files(out, GRANT_STATE, previous_day), SLICE_COLUMNS
+        con, "revenue_prev", "revenue", _day_files(out, "revenue", previous_day), REVENUE_COLUMNS
     )
     _state_table(
         con,
@@ -282,6 +308,7 @@ def compute_credit_day(
     _expire_and_grant(con)
     transfers, rejected = _transfers(con)
     rounds = _burn(con)
+    revenue.compute_revenue(con, SLICE_COLUMNS)
     for step in ("balances", "topups", "forecast", "forecast_summary"):
         run_step(con, step)
     for step in ("prior_daily_users", "user_counts", "alerts"):
@@ -294,7 +321,9 @@ def compute_credit_day(
         "forecast": sorted_lazy(con, "select * from forecast", "forecast"),
         "alerts": sorted_lazy(con, "select * from alerts", "alerts"),
         "topups": sorted_lazy(con, "select * from topups", "topups"),
-        GRANT_STATE: sorted_lazy(con, f"select {SLICE_COLUMNS} from slices", GRANT_STATE),
+        "revenue": sorted_lazy(con, "select * from revenue", "revenue"),
+        "revenue_entries": sorted_lazy(con, "select * from revenue_entries", "revenue_entries"),
+        GRANT_STATE: sorted_lazy(con, f"select {STATE_COLUMNS} from slices_valued", GRANT_STATE),
     }
     ((entry_rows, alert_rows),) = con.execute(
         "select (select count(*) from ledger_entries), (select count(*) from alerts)"

@@ -36,7 +36,7 @@ from flexbatch.storage.stores import Store, fsync
 logger = logging.getLogger(__name__)
 
 CATALOG_NAME = "flexbatch.duckdb"
-HELPER_VIEWS = ("usage_by_product_90d", "usage_by_user_90d")
+HELPER_VIEWS = ("usage_by_product_90d", "usage_by_user_90d", "revenue_monthly")
 
 
 def view_sql(name: str) -> str:

@@ -99,6 +99,15 @@ with ledger as (
         and ($end is null or date <= $end)
 ),
 
+slice_values as (
+    -- the value (SPEC §9) of each ledger entry that touches a slice, in its cost currency
+    select date, account_id, grant_id, entry_type, ref, value
+    from revenue_entries
+    where ($account is null or account_id = $account)
+        and ($start is null or date >= $start)
+        and ($end is null or date <= $end)
+),
+
 slices as (
     -- one row per grant slice ever live: its cost basis and validity (constant per slice)
     select
@@ -180,6 +189,7 @@ purchase_rows as (
         ledger.grant_id,
         ledger.amount as credits,
         ledger.ref,
+        cast(slice_values.value as decimal(38, 12)) as value,
         slices.unit_cost,
         slices.cost_currency,
         slices.effective_on,
@@ -194,12 +204,44 @@ purchase_rows as (
     left join topups
         on topups.account_id = ledger.account_id
         and topups.grant_id = ledger.grant_id
+    left join slice_values
+        on slice_values.date = ledger.date
+        and slice_values.account_id = ledger.account_id
+        and slice_values.grant_id = ledger.grant_id
+        and slice_values.entry_type = ledger.entry_type
     where ledger.entry_type = 'grant'
+),
+
+breakage_rows as (
+    -- an expiry that forfeits value: the breakage of its grant's purchase (SPEC §9)
+    select
+        ledger.date,
+        ledger.account_id,
+        ledger.currency,
+        ledger.entry_type,
+        ledger.grant_id,
+        -ledger.amount as credits,
+        cast(-slice_values.value as decimal(38, 12)) as value,
+        slices.unit_cost,
+        slices.cost_currency,
+        slices.effective_on,
+        slices.expires_on
+    from ledger
+    inner join slice_values
+        on slice_values.date = ledger.date
+        and slice_values.account_id = ledger.account_id
+        and slice_values.grant_id = ledger.grant_id
+        and slice_values.entry_type = ledger.entry_type
+    left join slices
+        on slices.account_id = ledger.account_id
+        and slices.grant_id = ledger.grant_id
+    where ledger.entry_type = 'expire' and slice_values.value < 0
 ),
 
 usage_rows as (
     select
         usage_parts.*,
+        cast(-slice_values.value as decimal(38, 12)) as value,
         slices.unit_cost,
         slices.cost_currency,
         slices.effective_on,
@@ -208,12 +250,18 @@ usage_rows as (
     left join slices
         on slices.account_id = usage_parts.account_id
         and slices.grant_id = usage_parts.grant_id
+    left join slice_values
+        on slice_values.date = usage_parts.date
+        and slice_values.account_id = usage_parts.account_id
+        and slice_values.grant_id = usage_parts.grant_id
+        and slice_values.entry_type = usage_parts.entry_type
+        and slice_values.ref = usage_parts.ref
     where usage_parts.entry_type = 'consume'
 ),
 
 focus_rows as (
     select
-        purchase_rows.credits * purchase_rows.unit_cost as "BilledCost",
+        purchase_rows.value as "BilledCost",
         purchase_rows.account_id as "BillingAccountId",
         purchase_rows.account_id as "BillingAccountName",
         purchase_rows.cost_currency as "BillingCurrency",
@@ -231,9 +279,9 @@ focus_rows as (
         purchase_rows.date as charge_period_start,
         cast(null as decimal(38, 6)) as "ConsumedQuantity",
         cast(null as varchar) as "ConsumedUnit",
-        purchase_rows.credits * purchase_rows.unit_cost as "ContractedCost",
+        purchase_rows.value as "ContractedCost",
         cast(0 as decimal(38, 12)) as "EffectiveCost",
-        purchase_rows.credits * purchase_rows.unit_cost as "ListCost",
+        purchase_rows.value as "ListCost",
         'Standard' as "PricingCategory",
         purchase_rows.currency as "PricingCurrency",
         cast(0 as decimal(38, 6)) as "PricingCurrencyEffectiveCost",
@@ -280,9 +328,9 @@ focus_rows as (
         usage_rows.date as charge_period_start,
         usage_rows.units_part as "ConsumedQuantity",
         meter_units.unit as "ConsumedUnit",
-        usage_rows.credits * usage_rows.unit_cost as "ContractedCost",
-        usage_rows.credits * usage_rows.unit_cost as "EffectiveCost",
-        usage_rows.credits * usage_rows.unit_cost as "ListCost",
+        usage_rows.value as "ContractedCost",
+        usage_rows.value as "EffectiveCost",
+        usage_rows.value as "ListCost",
         'Standard' as "PricingCategory",
         usage_rows.currency as "PricingCurrency",
         usage_rows.credits as "PricingCurrencyEffectiveCost",
@@ -306,6 +354,53 @@ focus_rows as (
     inner join focus_units as meter_units
         on meter_units.kind = 'meter'
         and meter_units.identifier = usage_rows.meter
+
+    union all
+
+    select
+        cast(0 as decimal(38, 12)) as "BilledCost",
+        breakage_rows.account_id as "BillingAccountId",
+        breakage_rows.account_id as "BillingAccountName",
+        breakage_rows.cost_currency as "BillingCurrency",
+        date_trunc('month', breakage_rows.date) + interval 1 month as billing_period_end,
+        date_trunc('month', breakage_rows.date) as billing_period_start,
+        'Usage' as "ChargeCategory",
+        cast(null as varchar) as "ChargeClass",
+        'Breakage of ' || cast(breakage_rows.credits as varchar) || ' '
+            || breakage_rows.currency || ' of grant ' || breakage_rows.grant_id
+            || ' expired unused: ' || cast(breakage_rows.value as varchar) || ' '
+            || breakage_rows.cost_currency || ' of its purchase' as "ChargeDescription",
+        'One-Time' as "ChargeFrequency",
+        breakage_rows.date + 1 as charge_period_end,
+        breakage_rows.date as charge_period_start,
+        breakage_rows.credits as "ConsumedQuantity",
+        currency_units.unit as "ConsumedUnit",
+        breakage_rows.value as "ContractedCost",
+        breakage_rows.value as "EffectiveCost",
+        breakage_rows.value as "ListCost",
+        'Standard' as "PricingCategory",
+        breakage_rows.currency as "PricingCurrency",
+        breakage_rows.credits as "PricingCurrencyEffectiveCost",
+        breakage_rows.credits as "PricingQuantity",
+        currency_units.unit as "PricingUnit",
+        'Prepaid credits (' || breakage_rows.currency || ')' as "ServiceName",
+        'CREDITS:' || breakage_rows.currency as "SkuId",
+        breakage_rows.account_id as "SubAccountId",
+        breakage_rows.account_id as "SubAccountName",
+        breakage_rows.entry_type as "x_EntryType",
+        breakage_rows.grant_id as "x_GrantId",
+        breakage_rows.effective_on as "x_GrantEffectiveOn",
+        breakage_rows.expires_on as "x_GrantExpiresOn",
+        breakage_rows.unit_cost as "x_UnitCost",
+        cast(null as varchar) as "x_ScopeId",
+        cast(null as date) as "x_PlanVersion",
+        cast(null as integer) as "x_Tier",
+        cast(null as varchar) as "x_LedgerRef",
+        cast(null as varchar) as "x_Meter"
+    from breakage_rows
+    inner join focus_units as currency_units
+        on currency_units.kind = 'currency'
+        and currency_units.identifier = breakage_rows.currency
 )
 
 select
@@ -403,12 +498,17 @@ def focus_relation(
     params = {"account": account, "start": start, "end": end, "provider": provider}
     relation = con.sql(FOCUS_SQL, params=params)
     missing = (
-        relation.filter('"x_UnitCost" is null or "BillingCurrency" is null')
+        relation.filter(
+            '"x_UnitCost" is null or "BillingCurrency" is null or "EffectiveCost" is null '
+            'or "BilledCost" is null'
+        )
         .project('"x_GrantId"')
         .fetchall()
     )
     if missing:
         raise FlexbatchError(
-            f"export focus: no cost basis for grant slice {missing[0][0]!r} in {out / GRANT_STATE}"
+            f"export focus: no cost basis or value for grant slice {missing[0][0]!r} in "
+            f"{out / GRANT_STATE} or revenue_entries; fix: backfill OUT from its first day "
+            "(an output written before revenue, SPEC §9, has no values)"
         )
     return relation

@@ -15,7 +15,7 @@ import duckdb
 from flexbatch.errors import ConfigError
 from flexbatch.ingest.rate_plans import load_rate_plans
 from flexbatch.serving.catalog import register_helper_views
-from flexbatch.serving.report.data import AccountData, load_account
+from flexbatch.serving.report.data import AccountData, load_account, rows
 from flexbatch.serving.report.index import render_index
 from flexbatch.serving.report.page import Range, render_report
 from flexbatch.serving.views import register_views
@@ -84,7 +84,10 @@ def write_reports(
         written.append(target)
         reports.append((data, target.name))
     index = to_path / INDEX_NAME
-    _write(index, render_index(reports, as_of))
+    revenue = rows(
+        con, "select * from revenue_monthly order by month, cost_currency", {}
+    )  # runs is cut at as_of (``_resolve_as_of``), so the view ends there too
+    _write(index, render_index(reports, as_of, revenue))
     written.append(index)
     logger.info("report: %d account reports and %s", len(accounts), index)
     return written

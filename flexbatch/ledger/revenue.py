@@ -1,0 +1,70 @@
+"""Revenue (SPEC §9): the value of every slice and draw, and the day's deferred,
+recognised and breakage per account, credit currency and cost currency.
+
+A pass after the credit ledger's burn, over what the ledger already produced; the burn's
+SQL is untouched. The contract:
+
+in:
+    ``ledger_entries``  the day's entries (grant_remaining after each draw)
+    ``slices_prev``     the slices at the end of the previous processed day, with their
+                        ``drawn`` credits and ``value`` (``OUT/_state/grants``)
+    ``slices``          the slices at the end of the day
+    ``revenue_prev``    the previous processed day's ``revenue`` rows
+out (temp tables):
+    ``slice_values``    every slice of the day: size, value
+    ``revenue_entries`` the value of each entry that touches a slice (published)
+    ``revenue``         the table of SPEC §9 (published)
+    ``slices_valued``   ``slices`` with ``drawn`` and ``value``: the next day's state
+
+The rules are SQL steps of ``sql/revenue/``: what each entry type does to value is one
+table (``value_entry_types``); the audits ``audit_revenue_conservation`` and
+``audit_revenue_values`` run with the ledger's, before anything is published.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from flexbatch.transform.sql_steps import run_step
+
+STEPS = ("value_slices", "value_draws", "slice_values", "revenue_entries", "revenue")
+AUDITS = ("audit_revenue_values", "audit_revenue_conservation")  # the specific cause first
+
+# round_half_even(x, 6) of a non-negative DECIMAL(38, 12) product, exact: the integer part
+# is kept apart so that scaling the fraction by 10^6 cannot overflow (unit_cost <= 1e6 and a
+# slice < 1e20 credits make x < 1e26, which times 10^6 would not fit DECIMAL(38, 12)).
+ROUND_HALF_EVEN_6 = """
+create or replace temp macro round_half_even_6(x) as (
+    cast(floor(x) as decimal(38, 0)) + cast(
+        case
+            when (x - floor(x)) * 1000000 - floor((x - floor(x)) * 1000000) > 0.5
+                then floor((x - floor(x)) * 1000000) + 1
+            when (x - floor(x)) * 1000000 - floor((x - floor(x)) * 1000000) < 0.5
+                then floor((x - floor(x)) * 1000000)
+            when mod(floor((x - floor(x)) * 1000000), 2) = 0
+                then floor((x - floor(x)) * 1000000)
+            else floor((x - floor(x)) * 1000000) + 1
+        end as decimal(38, 0)
+    ) * cast(0.000001 as decimal(38, 6))
+)
+"""
+
+
+def register_money_rounding(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(ROUND_HALF_EVEN_6)
+
+
+def compute_revenue(con: duckdb.DuckDBPyConnection, slice_columns: str) -> None:
+    """Run the value steps after the day's burn (see the module's contract);
+    ``slice_columns`` are the state columns of ``slices`` the next day's state keeps."""
+    register_money_rounding(con)
+    run_step(con, "value_entry_types")
+    for step in STEPS:
+        run_step(con, step)
+    columns = ", ".join(f"s.{c.strip()}" for c in slice_columns.split(","))
+    con.execute(
+        f"create or replace temp table slices_valued as select {columns}, "
+        "cast(v.size - s.remaining as decimal(38, 6)) as drawn, v.value "
+        "from slices as s left join slice_values as v "
+        "on v.account_id = s.account_id and v.grant_id = s.grant_id"
+    )
