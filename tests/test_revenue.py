@@ -508,7 +508,8 @@ def _value_pass(
     slice_cols = (
         "'acme' as account_id, grant_id, 'flex_credit' as currency, 10 as priority, "
         "cast(null as date) as expires_on, 0.333333::decimal(38, 6) as unit_cost, "
-        "'USD' as cost_currency, date '2026-03-01' as effective_on, '' as products"
+        "'USD' as cost_currency, date '2026-03-01' as effective_on, '' as products, "
+        "split_part(grant_id, '~', 1) as origin_id, grant_id like '%~rollover' as rolled_over"
     )
     con.execute(
         f"create table slices_prev as select {slice_cols}, remaining::decimal(38, 6) as "
