@@ -176,6 +176,20 @@ def backfill(start: str, end: str, input_: str | None, output: str | None, engin
 
 
 @cli.command()
+@click.option("--month", required=True, metavar="YYYY-MM", help="The UTC calendar month to close.")
+@input_option
+@output_option
+def close(month: str, input_: str | None, output: str | None) -> None:
+    """Close a month's books: its statements are issued (status closed) and its ledger
+    exports frozen; later changes to it are booked as corrections (SPEC §8)."""
+    from flexbatch.books import commands
+
+    result = commands.close(resolve_paths(input_, output), month, _settings())
+    state = "closed" if result.closed_now else "already closed"
+    click.echo(f"{result.month:%Y-%m}  {state} at {result.closed_at}")
+
+
+@cli.command()
 @click.argument("query")
 @output_option
 @click.option(

@@ -173,7 +173,7 @@ def _filtered(
     end: date | None,
 ) -> duckdb.DuckDBPyRelation:
     """The table with its partition column first, filtered, sorted by every column."""
-    key = quote_ident(registry_table(table).partition_key)
+    key = quote_ident(registry_table(table).filter_column)
     columns = [name for name, *_ in con.execute(f"describe {table}").fetchall()]
     ordered = [key] + [quote_ident(c) for c in columns if quote_ident(c) != key]
     conditions = []

@@ -95,6 +95,9 @@ def table_dataset(out: Path, spec: Table) -> ds.Dataset | None:
     ]
     if not files:
         return None
+    if spec.partition_in_files:  # the files hold the column; the folder is only layout
+        schema = pa.unify_schemas(list(map(pq.read_schema, files)), promote_options="permissive")
+        return ds.dataset(files, schema=schema, format="parquet")
     key = pa.schema([(spec.partition_key, pa.date32())])
     schema = pa.unify_schemas([*map(pq.read_schema, files), key], promote_options="permissive")
     partitioning = ds.partitioning(key, flavor="hive")
