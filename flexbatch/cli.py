@@ -144,6 +144,12 @@ def status(input_: str | None, output: str | None, fmt: str) -> None:
         if restated.get(s.day):
             note += f"  (restated: {restated[s.day]} rows)"
         click.echo(f"{s.day}  {finished:<20}  {state}{note}")
+    if isinstance(paths.output, Path):  # the books: each month open or closed (SPEC §8)
+        from flexbatch.books.state import status_lines
+        from flexbatch.storage.stores import LocalStore
+
+        for line in status_lines(LocalStore(paths.output)):
+            click.echo(line)
 
 
 def _unread(paths: config.Paths, day: date) -> list[str]:
