@@ -15,6 +15,8 @@ from pathlib import Path
 
 from flexbatch.storage.literal import duckdb_literal, sql_string
 
+MONTH = "month"  # the partition key of the books' tables: ``month=YYYY-MM``
+
 
 @dataclass(frozen=True)
 class Table:
@@ -26,8 +28,8 @@ class Table:
     partition_key: str = "date"  # the partition column
     log: bool = False  # a file per run; a republication adds one and keeps the others
     view: bool = True  # a view of ``flexbatch sql`` and the catalog
-    # the files hold the partition's value in this column (the folder is only the
-    # layout: ``month=YYYY-MM`` of a ``month`` date column); None: the folder holds it
+    # the files hold the partition's value in this column (``corrections``: its
+    # ``booked_month``), so views leave the folder's out; None: the folder holds it
     partition_column: str | None = None
 
     @property
@@ -51,6 +53,17 @@ class Table:
         columns = tuple(c.strip() for c in self.order.split(","))
         return columns if self.key and columns == self.key else None
 
+    def view_select(self, source: str) -> str:
+        """The table as readers see it, from ``source`` (its files with the folder's
+        partition column). A month folder holds ``YYYY-MM`` (SPEC §8), so that every
+        reader (Polars, pyarrow, Spark) reads it as text; the view makes it the month's
+        first day, or leaves it out when the files hold the value (``partition_column``)."""
+        if self.partition_key != MONTH:
+            return f"select * from {source}"
+        if self.partition_in_files:
+            return f"select * exclude ({MONTH}) from {source}"
+        return f"select * replace (cast({MONTH} || '-01' as date) as {MONTH}) from {source}"
+
     def partition(self, day: date | str) -> str:
         """The partition folder of ``day``, relative to OUT."""
         return (
@@ -65,11 +78,12 @@ class Table:
         OUT escaped, the partition pattern not, so ``out`` may hold ``[ ] * ?``."""
         folder = duckdb_literal(Path(out).resolve() / self.path)
         pattern = f"{folder}/{self.partition_key}=*/*.parquet"
-        if self.partition_in_files:
-            return (
-                f"read_parquet({sql_string(pattern)}, hive_partitioning = false, "
-                "union_by_name = true)"
+        if self.partition_key == MONTH:
+            files = (
+                f"read_parquet({sql_string(pattern)}, hive_partitioning = true, "
+                f"hive_types = {{'{MONTH}': 'varchar'}}, union_by_name = true)"
             )
+            return f"({self.view_select(files)})"
         return (
             f"read_parquet({sql_string(pattern)}, hive_partitioning = true, "
             f"hive_types = {{'{self.partition_key}': 'date'}}, union_by_name = true)"
@@ -143,7 +157,6 @@ TABLES: tuple[Table, ...] = (
         "account_id, currency",
         ("account_id", "currency"),
         partition_key="month",
-        partition_column="month",
     ),
     Table(
         "corrections",

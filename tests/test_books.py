@@ -26,7 +26,7 @@ CLOSED_AT = datetime(2026, 11, 1, 12, 0)
 def validate_statements(frame: pl.DataFrame) -> None:
     """The published model, one month (a partition) at a time."""
     for _, month in frame.group_by("month"):
-        OUTPUT_MODELS["statements"].validate(month)
+        OUTPUT_MODELS["statements"].validate(month.drop("month"))
 
 
 def balances(rows: list[dict]) -> pl.DataFrame:

@@ -105,8 +105,9 @@ def close_month(
     folder.mkdir(parents=True, exist_ok=True)
     pq.write_table(ledger, folder / "ledger.parquet")
     pq.write_table(focus_rows, folder / "focus.parquet")
-    OUTPUT_MODELS["statements"].validate(statements)
-    write_parquet(statements, folder / "statements.parquet")
+    published = statements.drop("month")  # the month is the folder
+    OUTPUT_MODELS["statements"].validate(published)
+    write_parquet(published, folder / "statements.parquet")
     closed_now = publish_close(
         out,
         month,

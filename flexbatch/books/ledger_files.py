@@ -92,12 +92,15 @@ def read_balances(store: Store, months: Iterable[date]) -> pl.DataFrame | None:
 
 
 def read_statements(store: Store, months: Iterable[date]) -> pl.DataFrame | None:
-    rels = [
-        f"{month_partition('statements', month)}/part-0.parquet"
-        for month in months
-        if store.exists(f"{month_partition('statements', month)}/part-0.parquet")
-    ]
-    frames = _read(store, rels)
+    """The published statements of ``months``, with ``month`` (from the folder)."""
+    from flexbatch.books.statements import COLUMNS
+
+    frames = []
+    for month in months:
+        rel = f"{month_partition('statements', month)}/part-0.parquet"
+        if store.exists(rel):
+            (frame,) = _read(store, [rel])
+            frames.append(frame.with_columns(pl.lit(month).alias("month")).select(COLUMNS))
     return pl.concat(frames) if frames else None
 
 
@@ -140,7 +143,9 @@ def put_frame(store: Store, frame: pl.DataFrame, rel: str, model: str | None = N
 
 
 def write_statements(store: Store, month: date, frame: pl.DataFrame) -> None:
-    put_frame(store, frame, f"{month_partition('statements', month)}/part-0.parquet", "statements")
+    """The month's statements file (the month is its folder, not a column of it)."""
+    rel = f"{month_partition('statements', month)}/part-0.parquet"
+    put_frame(store, frame.drop("month"), rel, "statements")
 
 
 def write_corrections(store: Store, month: date, frame: pl.DataFrame, run_id: str) -> None:

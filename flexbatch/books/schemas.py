@@ -11,12 +11,12 @@ FLOWS = ("granted", "transferred_in", "transferred_out", "consumed", "expired", 
 
 
 class Statements(pa.DataFrameModel):
-    """One row per account, credit currency and calendar month (partition ``month=YYYY-MM``)."""
+    """One row per account, credit currency and calendar month. The month is the
+    partition (``month=YYYY-MM``; the views give it as its first day, a date)."""
 
     statement_id: str = pa.Field(str_length={"min_value": 1})
     account_id: str = pa.Field(str_length={"min_value": 1})
     currency: str = pa.Field(str_length={"min_value": 1})
-    month: pl.Date
     first_day: pl.Date = pa.Field(nullable=True)  # null: a row only for corrections
     last_day: pl.Date = pa.Field(nullable=True)
     opening: Credits

@@ -13,7 +13,8 @@ from flexbatch.books.schemas import Statements
 from flexbatch.tables import table
 
 SPEC = table("statements")
-COLUMNS = tuple(Statements.to_schema().columns)
+PUBLISHED = tuple(Statements.to_schema().columns)  # the file's columns; the month is its folder
+COLUMNS = (*PUBLISHED[:3], "month", *PUBLISHED[3:])  # as readers see them
 CORRECTION_SUMS = {
     "booked_month": pl.Date,
     "closed_month": pl.Date,
