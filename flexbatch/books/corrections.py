@@ -48,7 +48,7 @@ def compute_corrections(
             "booked_corrections": booked_frame.join(
                 months.rename({"month": "closed_month"}), on="closed_month", how="semi"
             ),
-            "restatement_reasons": reasons(restatements),
+            "restatement_reasons": reasons(restatements, cutoffs(issued, booked_frame)),
             "books_context": pl.DataFrame(
                 {"run_id": [run_id], "booked_month": [booked_month]},
                 schema={"run_id": pl.String, "booked_month": pl.Date},
@@ -58,9 +58,24 @@ def compute_corrections(
     return frame.select(COLUMNS).sort(["closed_month", "account_id", "currency"])
 
 
-def reasons(restatements: pl.DataFrame | None) -> pl.DataFrame:
+def cutoffs(issued: pl.DataFrame, booked: pl.DataFrame) -> pl.DataFrame:
+    """Per closed month, the run that closed it or last booked a correction for it: only
+    restatements after it explain a new correction."""
+    runs = pl.concat(
+        [
+            issued.select("month", "run_id"),
+            booked.select(pl.col("closed_month").alias("month"), "run_id"),
+        ]
+    )
+    return runs.group_by("month").agg(pl.col("run_id").max()).rename({"month": "closed_month"})
+
+
+def reasons(restatements: pl.DataFrame | None, cutoff: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per closed month, account and currency, the reason its ledger moved."""
+    if cutoff is None:
+        cutoff = pl.DataFrame(schema={"closed_month": pl.Date, "run_id": pl.String})
     frame = run_sql(
-        "restatement_reasons", {"month_restatements": conformed(restatements, RESTATEMENTS)}
+        "restatement_reasons",
+        {"month_restatements": conformed(restatements, RESTATEMENTS), "reason_cutoff": cutoff},
     )
     return frame.select(pl.col("closed_month").cast(pl.Date), "account_id", "currency", "reason")

@@ -2,9 +2,12 @@
 -- its correction's reason (SPEC §8: "reason as restatements").
 -- grain: one row per closed month, account and currency restated
 -- key:   (closed_month, account_id, currency)
--- upstream: month_restatements (restatements rows of the closed months' days, with date)
--- The latest run that restated the month decides; within it a day's own change
--- (inputs_changed, config_changed) is the cause and a cascade only its consequence.
+-- upstream: month_restatements (restatements rows of the closed months' days, with date),
+--           reason_cutoff (closed_month, run_id: its close or latest booking)
+-- Only the runs since the month's close or latest booking count (run ids sort by time);
+-- among their rows a day's own change (inputs_changed, config_changed) is the cause and
+-- a cascade only its consequence. So a run that died before booking and the run that
+-- finished after it give the same reason.
 with
 
 ranked as (
@@ -23,14 +26,15 @@ ranked as (
 )
 
 select
-    closed_month,
-    account_id,
-    currency,
-    arg_min(reason, cause_rank) filter (where run_id = latest_run) as reason
-from (
-    select
-        *,
-        max(run_id) over (partition by closed_month, account_id, currency) as latest_run
-    from ranked
-)
-group by closed_month, account_id, currency
+    r.closed_month,
+    r.account_id,
+    r.currency,
+    case min(r.cause_rank)
+        when 1 then 'inputs_changed'
+        when 2 then 'config_changed'
+        else 'cascade'
+    end as reason
+from ranked as r
+left join reason_cutoff as cut on cut.closed_month = r.closed_month
+where cut.run_id is null or r.run_id > cut.run_id
+group by r.closed_month, r.account_id, r.currency
