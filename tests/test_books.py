@@ -198,3 +198,28 @@ def test_statements_plus_corrections_are_the_ledger_now(history, steps):
         on_it = opening.join(last, on=key, how="left", suffix="_last")
         expected = pl.col("closing_last").fill_null(0) + pl.col("corrections_available")
         assert on_it.filter(pl.col("opening") != expected).height == 0
+
+
+def test_the_report_shows_each_statement_with_its_correction_lines():
+    from flexbatch.serving.report.data import AccountData
+    from flexbatch.serving.report.statements import statements
+
+    now = balances(
+        [{"account_id": "a", "currency": "fc", "date": date(2026, 10, 1), "consumed": "1"}]
+    )
+    correction = {
+        "booked_month": date(2026, 10, 1), "closed_month": date(2026, 9, 1), "currency": "fc",
+        "account_id": "a",
+        "reason": "inputs_changed", "available_delta": D("-2.5"),
+        **{f"{f}_delta": D(0) for f in MEASURES}, "consumed_delta": D("2.5"),
+    }  # fmt: skip
+    october = compute_statements(now, pl.DataFrame([correction]), "r").to_dicts()
+    september = {**october[0], "month": date(2026, 9, 1), "status": "closed",
+                 "closed_at": CLOSED_AT}  # fmt: skip
+    data = AccountData("a", date(2026, 10, 1), date(2026, 9, 1), {})
+    data.statements, data.corrections = [*october, september], [correction]
+    html = statements(data)
+    assert html.count('<tr class="open"') == 1 and html.count('<tr class="closed"') == 1
+    assert "closed</span> 2026-11-01" in html
+    assert "correction of 2026-09 (late or changed usage): consumed +2.50" in html
+    assert html.count('class="correction"') == 1  # on October's statement only
