@@ -312,6 +312,12 @@ def test_a_killed_correcting_run_books_each_correction_once(closed_out, tmp_path
         shutil.copytree(out0, out, symlinks=True)
         code, err = run_cli(["run", "--date", str(LATE), *io(inp, out)], kill_at=kill_at)
         assert code == -signal.SIGKILL, err
+        booked = books_state(out)[2] or []
+        if len(booked) < len(want[2]):
+            _, text = run_cli_out(["status", *io(inp, out)])
+            # the ledger moved and nothing is booked yet: status says a correction waits,
+            # or that days are stale (the kill came before the last day was published)
+            assert "corrections pending" in text or "stale" in text, text
         code, err = run_cli(["run", "--since-changed", *io(inp, out)])
         assert code == 0, err
         if books_state(out)[2] != want[2]:  # a kill after the days: the next run of any day
