@@ -325,3 +325,18 @@ def test_a_killed_correcting_run_books_each_correction_once(closed_out, tmp_path
             assert code == 0, err
         assert books_state(out) == want, kill_at
         assert_books_invariants(out)
+
+
+def test_a_backfill_over_a_closed_month_books_what_a_nightly_run_books(closed_out, tmp_path):
+    inp, nightly = fresh_copy(closed_out, tmp_path)
+    add_late_file(inp, LATE)
+    backfilled = tmp_path / "backfilled"
+    shutil.copytree(nightly, backfilled, symlinks=True)
+    code, err = run_cli(["run", "--date", str(LATE), *io(inp, nightly)])
+    assert code == 0, err
+    code, err = run_cli(
+        ["backfill", "--from", str(SPAN[0]), "--to", str(SPAN[-1]), *io(inp, backfilled)]
+    )
+    assert code == 0, err
+    assert books_state(backfilled) == books_state(nightly)
+    assert books_state(nightly)[2]  # something was booked
