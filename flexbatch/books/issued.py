@@ -34,7 +34,16 @@ def _q(name: str) -> str:
 
 
 def _closed(out: Path) -> list[date]:
-    return list(ledger_files.closed_months(LocalStore(out)))
+    """Closed months whose issued copies are in place (a close a kill interrupted after
+    its commit is finished by the next writing command's recovery; until then its month
+    exports live, as it did before)."""
+    return [
+        month
+        for month in ledger_files.closed_months(LocalStore(out))
+        if all(
+            (out / ledger_files.issued_rel(month, n)).is_file() for n in ("credit_ledger", "focus")
+        )
+    ]
 
 
 def _issued_table(out: Path, closed: list[date], name: str, start, end) -> pa.Table | None:
