@@ -155,10 +155,3 @@ def close_due(
             break
         results.append(close_month(inputs, out, config_sha256, month, run_id))
     return results
-
-
-def month_for_close(value: str | date) -> date:
-    return m.parse_month(value)
-
-
-__all__ = ["CloseResult", "close_due", "close_month", "due_months", "month_for_close", "obstacle"]

@@ -21,7 +21,7 @@ import polars as pl
 
 from flexbatch.books import ledger_files as files
 from flexbatch.books import months as m
-from flexbatch.books.corrections import compute_corrections
+from flexbatch.books.corrections import compute_corrections, empty
 from flexbatch.books.statements import compute_statements
 from flexbatch.storage.publish import processed_days
 from flexbatch.storage.stores import Store
@@ -40,8 +40,6 @@ def pending_corrections(store: Store, closed_to_check: Iterable[date], run_id: s
     closed = files.closed_months(store)
     check = sorted(set(closed_to_check) & set(closed))
     if not check:
-        from flexbatch.books.corrections import empty
-
         return empty()
     issued = files.read_statements(store, check)
     if issued is None:
