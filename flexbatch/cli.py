@@ -144,6 +144,12 @@ def status(input_: str | None, output: str | None, fmt: str) -> None:
         if restated.get(s.day):
             note += f"  (restated: {restated[s.day]} rows)"
         click.echo(f"{s.day}  {finished:<20}  {state}{note}")
+    if isinstance(paths.output, Path):  # the books: each month open or closed (SPEC §8)
+        from flexbatch.books.state import status_lines
+        from flexbatch.storage.stores import LocalStore
+
+        for line in status_lines(LocalStore(paths.output)):
+            click.echo(line)
 
 
 def _unread(paths: config.Paths, day: date) -> list[str]:
@@ -173,6 +179,20 @@ def backfill(start: str, end: str, input_: str | None, output: str | None, engin
         with config.removed_if_left_empty(paths):
             results += pipeline.backfill(paths, first, last, engine=engine, settings=settings)
         _print_results(results)
+
+
+@cli.command()
+@click.option("--month", required=True, metavar="YYYY-MM", help="The UTC calendar month to close.")
+@input_option
+@output_option
+def close(month: str, input_: str | None, output: str | None) -> None:
+    """Close a month's books: its statements are issued (status closed) and its ledger
+    exports frozen; later changes to it are booked as corrections (SPEC §8)."""
+    from flexbatch.books import commands
+
+    result = commands.close(resolve_paths(input_, output), month, _settings())
+    state = "closed" if result.closed_now else "already closed"
+    click.echo(f"{result.month:%Y-%m}  {state} at {result.closed_at}")
 
 
 @cli.command()

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 import duckdb
 
+from flexbatch.books.month_end import month_end
 from flexbatch.config import Paths
 from flexbatch.job import pipeline
 from flexbatch.resources import sample_input
@@ -39,6 +40,7 @@ def run_demo(output: Path | None) -> Path:
     click.echo(f"  events read {read}, quarantined {quarantined}, duplicates {duplicates}")
     _echo_balances(out, days[-1])
     _echo_lifecycle(out)
+    month_end(sample, out)  # close September, then late data books a correction (SPEC §8)
     reports = write_reports(
         out,
         account=None,

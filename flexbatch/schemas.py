@@ -13,6 +13,8 @@ from datetime import date, datetime, time, timedelta
 import pandera.polars as pa
 import polars as pl
 
+from flexbatch.books.schemas import Corrections, Statements
+
 Credits = pl.Decimal(38, 6)
 DECIMAL_TOLERANCE = 0.0000005  # half a unit of the sixth place: what half-even rounding moves
 
@@ -477,6 +479,8 @@ OUTPUT_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "revenue": Revenue,
     "revenue_entries": RevenueEntries,
     "restatements": Restatements,
+    "statements": Statements,
+    "corrections": Corrections,
 }
 
 

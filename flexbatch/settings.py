@@ -10,6 +10,7 @@ command line, into a frozen object that is passed down (no module reads the envi
 | ``FLEXBATCH_SPARK_DRIVER_MEMORY`` | the local driver's memory | ``4g`` |
 | ``FLEXBATCH_PROVIDER_NAME`` | FOCUS ``ProviderName`` and publisher | ``flexbatch`` |
 | ``FLEXBATCH_METRICS_FILE`` | the Prometheus textfile a run rewrites | none |
+| ``FLEXBATCH_CLOSE_AFTER_DAYS`` | run/backfill close months N days after their end | never |
 
 Paths (``FLEXBATCH_INPUT``, ``FLEXBATCH_OUTPUT``, ``FLEXBATCH_CONFIG``) are resolved by
 :mod:`flexbatch.config`; the engine (``FLEXBATCH_ENGINE``) is an option of the CLI.
@@ -40,6 +41,7 @@ class Settings:
     spark_driver_memory: str = "4g"
     provider_name: str = "flexbatch"
     metrics_file: Path | None = None
+    close_after_days: int | None = None  # the unattended close's grace period (SPEC §8)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -59,6 +61,9 @@ class Settings:
         driver = get("SPARK_DRIVER_MEMORY") or default.spark_driver_memory
         _check(SPARK_SIZE.fullmatch(driver), "SPARK_DRIVER_MEMORY", driver, "a size such as 4g")
         metrics = get("METRICS_FILE")
+        close_after = get("CLOSE_AFTER_DAYS")
+        if close_after is not None:
+            _check(close_after.isdigit(), "CLOSE_AFTER_DAYS", close_after, "whole days ≥ 0")
         return cls(
             memory_limit=memory,
             work_dir=Path(get("WORK_DIR") or default.work_dir),
@@ -67,6 +72,7 @@ class Settings:
             spark_driver_memory=driver,
             provider_name=get("PROVIDER_NAME") or default.provider_name,
             metrics_file=Path(metrics) if metrics else None,
+            close_after_days=int(close_after) if close_after is not None else None,
         )
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from flexbatch.storage.literal import duckdb_literal, sql_string
 
+MONTH = "month"  # the partition key of the books' tables: ``month=YYYY-MM``
+
 
 @dataclass(frozen=True)
 class Table:
@@ -26,10 +28,22 @@ class Table:
     partition_key: str = "date"  # the partition column
     log: bool = False  # a file per run; a republication adds one and keeps the others
     view: bool = True  # a view of ``flexbatch sql`` and the catalog
+    # the files hold the partition's value in this column (``corrections``: its
+    # ``booked_month``), so views leave the folder's out; None: the folder holds it
+    partition_column: str | None = None
 
     @property
     def path(self) -> str:
         return self.folder or self.name
+
+    @property
+    def partition_in_files(self) -> bool:
+        return self.partition_column is not None
+
+    @property
+    def filter_column(self) -> str:
+        """The column readers filter and order this table's partitions by."""
+        return self.partition_column or self.partition_key
 
     @property
     def key_order(self) -> tuple[str, ...] | None:
@@ -38,6 +52,17 @@ class Table:
         None."""
         columns = tuple(c.strip() for c in self.order.split(","))
         return columns if self.key and columns == self.key else None
+
+    def view_select(self, source: str) -> str:
+        """The table as readers see it, from ``source`` (its files with the folder's
+        partition column). A month folder holds ``YYYY-MM`` (SPEC §8), so that every
+        reader (Polars, pyarrow, Spark) reads it as text; the view makes it the month's
+        first day, or leaves it out when the files hold the value (``partition_column``)."""
+        if self.partition_key != MONTH:
+            return f"select * from {source}"
+        if self.partition_in_files:
+            return f"select * exclude ({MONTH}) from {source}"
+        return f"select * replace (cast({MONTH} || '-01' as date) as {MONTH}) from {source}"
 
     def partition(self, day: date | str) -> str:
         """The partition folder of ``day``, relative to OUT."""
@@ -53,6 +78,12 @@ class Table:
         OUT escaped, the partition pattern not, so ``out`` may hold ``[ ] * ?``."""
         folder = duckdb_literal(Path(out).resolve() / self.path)
         pattern = f"{folder}/{self.partition_key}=*/*.parquet"
+        if self.partition_key == MONTH:
+            files = (
+                f"read_parquet({sql_string(pattern)}, hive_partitioning = true, "
+                f"hive_types = {{'{MONTH}': 'varchar'}}, union_by_name = true)"
+            )
+            return f"({self.view_select(files)})"
         return (
             f"read_parquet({sql_string(pattern)}, hive_partitioning = true, "
             f"hive_types = {{'{self.partition_key}': 'date'}}, union_by_name = true)"
@@ -131,6 +162,24 @@ TABLES: tuple[Table, ...] = (
         folder="_state/grants",
         view=False,
     ),
+    # the books (SPEC §8), published by ``flexbatch.books`` after a command's days, a
+    # month a partition; not part of a day's commit
+    Table(
+        "statements",
+        "books",
+        "account_id, currency",
+        ("account_id", "currency"),
+        partition_key="month",
+    ),
+    Table(
+        "corrections",
+        "books",
+        "closed_month, account_id, currency, correction_id",
+        ("closed_month", "account_id", "currency", "correction_id"),
+        partition_key="month",
+        log=True,
+        partition_column="booked_month",
+    ),
     Table("restatements", "job", "account_id, currency", ("account_id", "currency"), log=True),
     Table("runs", "job", "run_id", ("run_id",), log=True),
 )
@@ -176,6 +225,6 @@ def empty_select(path_or_name: str) -> str:
     spec = table(path_or_name)
     columns = OUTPUT_MODELS[spec.path].to_schema().columns
     casts = [f"cast(null as {duckdb_type(c.dtype.type)}) as {name}" for name, c in columns.items()]
-    if spec.partition_key not in columns:
+    if spec.partition_key not in columns and not spec.partition_in_files:
         casts.append(f"cast(null as date) as {spec.partition_key}")
     return f"select {', '.join(casts)} where false"

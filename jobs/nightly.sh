@@ -16,7 +16,8 @@
 # and FLEXBATCH_OUTPUT must be absolute paths or URIs (or FLEXBATCH_CONFIG an absolute
 # flexbatch.toml, with FLEXBATCH_INPUT still set for the wait). FLEXBATCH_BIN is the
 # flexbatch executable (default: flexbatch on PATH); FLEXBATCH_METRICS_FILE, when set, is
-# the Prometheus textfile flexbatch rewrites after each command.
+# the Prometheus textfile flexbatch rewrites after each command; FLEXBATCH_CLOSE_AFTER_DAYS,
+# when set, makes each run close the months whose last day is that many days behind.
 set -uo pipefail
 
 bin="${FLEXBATCH_BIN:-flexbatch}"

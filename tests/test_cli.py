@@ -393,7 +393,11 @@ def test_demo_runs_and_prints_the_output_path(flexbatch, tmp_path):
     assert len(days) == 61
     assert days[0] == "date=2026-09-01" and days[-1] == "date=2026-10-31"
     runs = read_table(out, "runs")
-    assert runs.height == 61
+    # the month-end: September closed, a late file for 30 September reruns it and the
+    # days after it (32 days), and the correction is booked into October
+    assert runs.height == 61 + 32
+    assert "closed 2026-09" in result.stdout and "2026-09 -> 2026-10" in result.stdout
+    assert list((out / "corrections").glob("month=2026-10/run-*.parquet"))
     assert (
         runs["rows_read"] == runs["rows_accepted"] + runs["rows_quarantined"] + runs["duplicates"]
     ).all()

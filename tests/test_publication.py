@@ -40,7 +40,8 @@ pytestmark = pytest.mark.slow
 
 FIRST = date(2026, 9, 1)
 SUBPROCESS_ENV = {k: v for k, v in os.environ.items() if not k.startswith("FLEXBATCH_")}
-STATE_TABLES = tuple(t for t in TABLES if not t.log)  # a day's results; logs aside
+# a day's results; logs aside, and the books (a month's, written by the run: its run_id)
+STATE_TABLES = tuple(t for t in TABLES if not t.log and t.producer != "books")
 
 KILL_AT_OP = r"""
 import atexit, os, signal, sys
@@ -319,6 +320,9 @@ def test_every_reader_reads_every_table_whole(restated_out, tmp_path):
     for root in (out, copy):
         for spec in VIEWS:
             folder = root / spec.path
+            if not folder.is_dir():
+                assert counts[spec.name] == 0 and spec.name == "corrections"  # no close yet
+                continue
             readers = {
                 "duckdb **": duckdb.sql(
                     f"select count(*) from read_parquet('{folder}/**/*.parquet', "

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from flexbatch.books.commands import after_days
 from flexbatch.config import Paths
 from flexbatch.engines import Engine, make_engine
 from flexbatch.errors import ConfigError
@@ -101,13 +102,14 @@ def process_days(
         for day in days:  # fail before writing anything when a day has no partition
             day_file_infos(stores.inputs, day)
         results = []
+        run_id = new_run_id()
         if days:
             job = Job(
                 stores.inputs,
                 output,
                 config,
                 stores.engine,
-                new_run_id(),
+                run_id,
                 command,
                 settings.memory_limit,
             )
@@ -120,6 +122,17 @@ def process_days(
                     cascade.finish(output, [intent])  # nothing changed, nothing is stale
                 raise
             superseded.append(intent)
+        # the books follow the days (and those an interrupted command left): before the
+        # cascade records go, so a kill in between is finished by the next command
+        touched = [*days, *(d for found in superseded for d in found.before)]
+        after_days(
+            stores.inputs,
+            output,
+            config.config_sha256,
+            run_id,
+            touched,
+            settings,
+        )
         cascade.finish(output, superseded)
         refresh_catalog(output)
     return results

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from flexbatch.books import issued
 from flexbatch.errors import ConfigError
 from flexbatch.serving import focus, result_file
 from flexbatch.serving.views import register_views
@@ -112,7 +113,7 @@ def export_table(
         for needed in ("credit_ledger", "charges"):
             if needed not in views:
                 raise ConfigError(f"export focus: {needed} has no partitions in {out}")
-        relation = focus.focus_relation(
+        relation = issued.focus_rows(  # closed months: their rows as issued (SPEC §8)
             con, out, account=account, start=start, end=end, provider=provider
         )
         if to_file is not None and to_file.suffix.lower() == ".parquet":
@@ -120,6 +121,8 @@ def export_table(
         else:
             _write_text(csv_text(relation), to_file)
         return
+    if table == FOCUS_TABLE:  # closed months: the ledger as issued (SPEC §8)
+        issued.register_issued_ledger(con, out)
     relation = _filtered(con, table, account, start, end)
     if fmt == "csv":
         _write_text(csv_text(relation), to_file)
@@ -173,7 +176,7 @@ def _filtered(
     end: date | None,
 ) -> duckdb.DuckDBPyRelation:
     """The table with its partition column first, filtered, sorted by every column."""
-    key = quote_ident(registry_table(table).partition_key)
+    key = quote_ident(registry_table(table).filter_column)
     columns = [name for name, *_ in con.execute(f"describe {table}").fetchall()]
     ordered = [key] + [quote_ident(c) for c in columns if quote_ident(c) != key]
     conditions = []

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from flexbatch.errors import ConfigError, one_line
 from flexbatch.serving import result_file
 from flexbatch.storage.stores import LocalStore
-from flexbatch.tables import VIEWS, Table, empty_select
+from flexbatch.tables import MONTH, VIEWS, Table, empty_select
 
 READ_ONLY = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 # Types Polars prints and writes as they are; any other column is shown as DuckDB's text.
@@ -74,7 +74,8 @@ def sandbox(out: Path) -> duckdb.DuckDBPyConnection:
         if dataset is None:
             con.execute(f"create view {spec.name} as {empty_select(spec.name)}")
         else:
-            con.register(spec.name, dataset)
+            con.register(f"{spec.name}_files", dataset)
+            con.execute(f"create view {spec.name} as {spec.view_select(spec.name + '_files')}")
     register_helper_views(con)
     for setting in SANDBOX_SETTINGS:
         con.execute(setting)
@@ -95,7 +96,8 @@ def table_dataset(out: Path, spec: Table) -> ds.Dataset | None:
     ]
     if not files:
         return None
-    key = pa.schema([(spec.partition_key, pa.date32())])
+    kind = pa.string() if spec.partition_key == MONTH else pa.date32()  # YYYY-MM: text
+    key = pa.schema([(spec.partition_key, kind)])
     schema = pa.unify_schemas([*map(pq.read_schema, files), key], promote_options="permissive")
     partitioning = ds.partitioning(key, flavor="hive")
     return ds.dataset(

@@ -41,6 +41,8 @@ trigger's conf cannot reach a command.
 - ``flexbatch_engine`` (default ``duckdb``);
 - ``flexbatch_metrics_file``: passed on as ``FLEXBATCH_METRICS_FILE`` (the Prometheus
   textfile flexbatch writes at the end of each command);
+- ``flexbatch_close_after_days``: passed on as ``FLEXBATCH_CLOSE_AFTER_DAYS``: each run
+  ends by closing the months whose last day is that many days behind (unset: never);
 - ``flexbatch_hadoop_bin``: how the sensor looks at a URI input (``hadoop fs -test -d``;
   default ``hadoop``);
 - ``flexbatch_failure_log``: the file ``notify_failure`` appends to (optional).
@@ -130,6 +132,9 @@ def flexbatch(*arguments: str) -> None:
     metrics = setting("flexbatch_metrics_file")
     if metrics:
         env["FLEXBATCH_METRICS_FILE"] = metrics
+    close_after = setting("flexbatch_close_after_days")
+    if close_after:  # the unattended close: months N days past their end (SPEC §8)
+        env["FLEXBATCH_CLOSE_AFTER_DAYS"] = close_after
     log.info("running %s", argv)
     last = ""
     with subprocess.Popen(

@@ -51,6 +51,8 @@ class AccountData:
     monthly_usage: list[dict] = field(default_factory=list)  # month, product_code, credits
     items: list[dict] = field(default_factory=list)  # itemised usage, newest first
     restated: list[dict] = field(default_factory=list)  # restatements, newest first
+    statements: list[dict] = field(default_factory=list)  # monthly, newest first (SPEC §8)
+    corrections: list[dict] = field(default_factory=list)  # booked, newest first
 
     def name(self, product_code: str | None) -> str:
         if not product_code:
@@ -150,6 +152,18 @@ def load_account(
         "left join runs on runs.run_id = r.run_id and runs.date = r.date "
         "where r.account_id = $account and r.date <= $as_of "
         "order by restated_at desc, r.date desc, r.currency",
+        p,
+    )
+    data.statements = rows(
+        con,
+        "select * from statements where account_id = $account and month <= $as_of "
+        "order by month desc, currency",
+        p,
+    )
+    data.corrections = rows(
+        con,
+        "select * from corrections where account_id = $account and booked_month <= $as_of "
+        "order by booked_month desc, currency, closed_month desc, correction_id",
         p,
     )
     return data

@@ -18,6 +18,7 @@ from flexbatch.serving.report import sections
 from flexbatch.serving.report.data import AccountData, CurrencyPanel
 from flexbatch.serving.report.fmt import EVENT_LABELS, day_text, e, money, signed
 from flexbatch.serving.report.script import SCRIPT, range_css
+from flexbatch.serving.report.statements import statements
 from flexbatch.serving.report.status import currency_state
 from flexbatch.serving.report.style import CSS
 
@@ -48,6 +49,7 @@ def render_report(data: AccountData, ranges: list[Range], default: str) -> str:
         f'<div class="grid2">{sections.products(data)}{sections.users(data)}</div>',
         sections.grants(data),
         sections.events(data),
+        statements(data),
         sections.restated(data),
         sections.items(data),
     ]

@@ -70,6 +70,8 @@ tr.over td{color:#9ca3af}
 tr.over .state{background:#f3f4f6;color:#6b7280}
 .state{display:inline-block;padding:1px 7px;border-radius:999px;font-size:11px;
 font-weight:600;background:#fee2e2;color:#991b1b;white-space:nowrap}
+.state.open{background:#dbeafe;color:#1e40af}.state.closed{background:#dcfce7;color:#166534}
+tr.correction td{color:#92400e;font-size:12px;font-style:italic}
 details summary{cursor:pointer;color:#2563eb;font-size:12px;margin-top:6px}
 .sev{padding:2px 8px;border-radius:999px;font-size:11px;font-weight:600;
 background:#e5e7eb;white-space:nowrap}

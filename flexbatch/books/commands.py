@@ -1,0 +1,58 @@
+"""The books' entry points for the commands: ``close``, and what ``run``/``backfill``
+do after their days (book, republish, and the unattended close)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import date
+
+from flexbatch.books.close import CloseResult, close_due, close_month
+from flexbatch.books.commit import recover_closes
+from flexbatch.books.months import parse_month
+from flexbatch.books.settle import settle
+from flexbatch.config import Paths
+from flexbatch.errors import ConfigError
+from flexbatch.ingest.job_config import JobConfig
+from flexbatch.settings import Settings
+from flexbatch.storage.publish import recover
+from flexbatch.storage.stores import Store, is_uri, open_store
+
+logger = logging.getLogger(__name__)
+
+
+def after_days(
+    inputs: Store,
+    out: Store,
+    config_sha256: str,
+    run_id: str,
+    days: Iterable[date],
+    settings: Settings,
+) -> list[CloseResult]:
+    """After a command's days (and those an interrupted command set out to compute):
+    book corrections, republish open statements, then close what is due."""
+    recover_closes(out)  # a close a kill left committed is finished before anything reads
+    settle(out, days, run_id)
+    if settings.close_after_days is None:
+        return []
+    if out.local_root is None:
+        logger.warning("FLEXBATCH_CLOSE_AFTER_DAYS: a URI OUT is closed from a local copy")
+        return []
+    return close_due(inputs, out, config_sha256, settings.close_after_days, run_id)
+
+
+def close(paths: Paths, month: str | date, settings: Settings | None = None) -> CloseResult:
+    """``flexbatch close --month M``: under the output lock, after recovery."""
+    from flexbatch.job.day import new_run_id
+
+    the_month = parse_month(month)
+    if is_uri(paths.input) or is_uri(paths.output):
+        raise ConfigError("close: IN and OUT must be local folders; fix: copy them locally")
+    out = open_store(paths.output, None, settings)
+    if out.local_root is None or not out.local_root.is_dir():
+        raise ConfigError(f"--output {paths.output}: no such folder; fix: run flexbatch run first")
+    inputs = open_store(paths.input, None, settings)
+    config = JobConfig.load(inputs)
+    with out.lock("close"):
+        recover(out)
+        return close_month(inputs, out, config.config_sha256, the_month, new_run_id())

@@ -1,0 +1,64 @@
+"""The frames the books' pure functions take: their columns and types, and a DuckDB to
+run ``sql/books`` on them (frames in, frame out, no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import duckdb
+import polars as pl
+
+from flexbatch.resources import sql_text
+
+Credits = pl.Decimal(38, 6)
+
+BALANCES = {
+    "account_id": pl.String,
+    "currency": pl.String,
+    "date": pl.Date,
+    "opening": Credits,
+    "granted": Credits,
+    "transferred_in": Credits,
+    "transferred_out": Credits,
+    "consumed": Credits,
+    "expired": Credits,
+    "voided": Credits,
+    "overdraft": Credits,
+    "available": Credits,
+}
+RESTATEMENTS = {
+    "date": pl.Date,
+    "run_id": pl.String,
+    "account_id": pl.String,
+    "currency": pl.String,
+    "reason": pl.String,
+}
+
+
+def conformed(frame: pl.DataFrame | None, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """``frame`` with exactly ``schema``'s columns and types; a flow column it lacks
+    (``voided`` before the grant lifecycle) is 0; None is an empty frame."""
+    if frame is None:
+        return pl.DataFrame(schema=dict(schema))
+    columns = []
+    for name, dtype in schema.items():
+        if name in frame.columns:
+            columns.append(pl.col(name).cast(dtype))
+        elif dtype == Credits:
+            columns.append(pl.lit(0).cast(dtype).alias(name))
+        else:
+            raise KeyError(f"frame has no column {name}")
+    return frame.select(columns)
+
+
+def run_sql(step: str, relations: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """``sql/books/<step>.sql`` over ``relations`` (registered by name) in a private
+    in-memory DuckDB."""
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        for name, frame in relations.items():
+            con.register(name, frame.to_arrow())
+        return con.sql(sql_text(step)).pl()
+    finally:
+        con.close()

@@ -1,0 +1,153 @@
+"""The books' files in OUT, read and written in one place.
+
+```
+OUT/statements/month=YYYY-MM/part-0.parquet           the month's statements (one file)
+OUT/corrections/month=YYYY-MM/run-<run_id>.parquet    corrections booked in the month
+OUT/_books/closes/YYYY-MM.json                        the close's commit record (closed)
+OUT/_books/issued/month=YYYY-MM/credit_ledger.parquet the month's ledger as issued
+OUT/_books/issued/month=YYYY-MM/focus.parquet         its FOCUS rows as issued
+```
+
+Each file is replaced by one rename (a reader sees the old file or the new one); a
+month is closed once its commit record exists (:mod:`flexbatch.books.commit`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import date
+
+import polars as pl
+
+from flexbatch.books import months as m
+from flexbatch.schemas import OUTPUT_MODELS
+from flexbatch.storage.publish import (
+    clear_staging,
+    partition_files,
+    processed_days,
+    write_parquet,
+)
+from flexbatch.storage.stores import Store
+from flexbatch.tables import table
+
+BOOKS = "_books"
+CLOSES = f"{BOOKS}/closes"
+ISSUED = f"{BOOKS}/issued"
+STAGED = "books"  # the staging folder of the books' files
+
+
+def close_record_rel(month: date) -> str:
+    return f"{CLOSES}/{m.label(month)}.json"
+
+
+def issued_rel(month: date, name: str) -> str:
+    return f"{ISSUED}/month={m.label(month)}/{name}.parquet"
+
+
+def month_partition(table_name: str, month: date) -> str:
+    return table(table_name).partition(m.label(month))
+
+
+def closed_months(store: Store) -> dict[date, dict]:
+    """Every closed month with its close record (``run_id``, ``closed_at``), in order."""
+    found = {}
+    for info in store.list_files(CLOSES):
+        if info.name.endswith(".json") and not info.name.startswith("."):
+            month = m.parse_month(info.name.removesuffix(".json"))
+            found[month] = json.loads(store.read_bytes(info.rel))
+    return dict(sorted(found.items()))
+
+
+def first_open_month(store: Store) -> date | None:
+    """The month after the latest closed one (None while no month is closed)."""
+    closed = closed_months(store)
+    return m.next_month(max(closed)) if closed else None
+
+
+def statement_months(store: Store) -> list[date]:
+    """Months that have a statements file."""
+    spec = table("statements")
+    return sorted(
+        m.parse_month(folder.split("=", 1)[1])
+        for folder in store.list_dirs(spec.path)
+        if folder.startswith(f"{spec.partition_key}=")
+        and store.exists(f"{spec.path}/{folder}/{spec.file_name('')}")
+    )
+
+
+def _read(store: Store, rels: list[str], columns: list[str] | None = None) -> list[pl.DataFrame]:
+    return [pl.read_parquet(store.local(rel), columns=columns, glob=False) for rel in rels]
+
+
+def read_balances(store: Store, months: Iterable[date]) -> pl.DataFrame | None:
+    """The ``balances`` rows (with ``date``) of every processed day of ``months``."""
+    wanted = set(months)
+    frames = []
+    for day in processed_days(store):
+        if m.month_of(day) in wanted:
+            rels = [f.rel for f in partition_files(store, "balances", day)]
+            frames += [f.with_columns(pl.lit(day).alias("date")) for f in _read(store, rels)]
+    return pl.concat(frames, how="diagonal_relaxed") if frames else None
+
+
+def read_statements(store: Store, months: Iterable[date]) -> pl.DataFrame | None:
+    """The published statements of ``months``, with ``month`` (from the folder)."""
+    from flexbatch.books.statements import COLUMNS
+
+    frames = []
+    for month in months:
+        rel = f"{month_partition('statements', month)}/part-0.parquet"
+        if store.exists(rel):
+            (frame,) = _read(store, [rel])
+            frames.append(frame.with_columns(pl.lit(month).alias("month")).select(COLUMNS))
+    return pl.concat(frames) if frames else None
+
+
+def read_corrections(store: Store) -> pl.DataFrame | None:
+    """Every correction booked so far."""
+    spec = table("corrections")
+    rels = [
+        f.rel
+        for f in store.walk(spec.path, 2)
+        if f.name.endswith(".parquet") and not f.name.startswith((".", "_"))
+    ]
+    frames = _read(store, rels)
+    return pl.concat(frames) if frames else None
+
+
+def read_restatements(store: Store, months: Iterable[date]) -> pl.DataFrame | None:
+    """The ``restatements`` rows (with ``date``) of the days of ``months``."""
+    spec = table("restatements")
+    wanted = set(months)
+    frames = []
+    for folder in store.list_dirs(spec.path):
+        day = date.fromisoformat(folder.split("=", 1)[1])
+        if m.month_of(day) in wanted:
+            for info in store.list_files(f"{spec.path}/{folder}"):
+                if info.name.endswith(".parquet") and not info.name.startswith("."):
+                    frame = pl.read_parquet(store.local(info.rel), glob=False)
+                    frames.append(frame.with_columns(pl.lit(day).alias("date")))
+    return pl.concat(frames, how="diagonal_relaxed") if frames else None
+
+
+def put_frame(store: Store, frame: pl.DataFrame, rel: str, model: str | None = None) -> None:
+    """Validate ``frame`` against the table's model and put it at ``rel`` by one rename."""
+    if model is not None:
+        OUTPUT_MODELS[model].validate(frame)
+    local = store.staging / STAGED / rel
+    write_parquet(frame, local)
+    store.put(local, rel)
+    store.sync([rel])
+    clear_staging(store, STAGED)
+
+
+def write_statements(store: Store, month: date, frame: pl.DataFrame) -> None:
+    """The month's statements file (the month is its folder, not a column of it)."""
+    rel = f"{month_partition('statements', month)}/part-0.parquet"
+    put_frame(store, frame.drop("month"), rel, "statements")
+
+
+def write_corrections(store: Store, month: date, frame: pl.DataFrame, run_id: str) -> None:
+    name = table("corrections").file_name(run_id)
+    put_frame(store, frame, f"{month_partition('corrections', month)}/{name}", "corrections")

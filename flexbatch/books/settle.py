@@ -1,0 +1,92 @@
+"""What every writing command does after its days (SPEC §8): book the corrections the
+closed months need, then republish the open months' statements.
+
+Both steps are idempotent and each writes whole files by one rename, so a command killed
+anywhere in them leaves files that the next command recomputes: corrections compare the
+ledger now with statement + everything already booked (a correction is never lost or
+booked twice), and statements are recomputed from ``balances`` and the corrections. The
+months looked at are those of the days the command published and of the days an
+interrupted command set out to compute (its cascade record is deleted only after this
+step), so a kill between a restatement and its correction is booked by the next command.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+
+from flexbatch.books import ledger_files as files
+from flexbatch.books import months as m
+from flexbatch.books.corrections import compute_corrections, empty
+from flexbatch.books.statements import compute_statements
+from flexbatch.storage.publish import processed_days
+from flexbatch.storage.stores import Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Settled:
+    corrections: pl.DataFrame | None = None  # booked by this call
+    statements: list[date] = field(default_factory=list)  # months republished
+
+
+def pending_corrections(store: Store, closed_to_check: Iterable[date], run_id: str) -> pl.DataFrame:
+    """The corrections the closed months ``closed_to_check`` need now (none booked yet)."""
+    closed = files.closed_months(store)
+    check = sorted(set(closed_to_check) & set(closed))
+    if not check:
+        return empty()
+    issued = files.read_statements(store, check)
+    if issued is None:
+        raise FileNotFoundError(f"{store.display('statements')}: a closed month has no statements")
+    return compute_corrections(
+        files.read_balances(store, check),
+        issued,
+        files.read_corrections(store),
+        files.read_restatements(store, check),
+        m.next_month(max(closed)),
+        run_id,
+    )
+
+
+def open_statements(store: Store, month: date, run_id: str) -> pl.DataFrame:
+    """The statements of ``month`` as the ledger and the corrections booked on it say now."""
+    corrections = files.read_corrections(store)
+    booked = None if corrections is None else corrections.filter(pl.col("booked_month") == month)
+    return compute_statements(files.read_balances(store, [month]), booked, run_id)
+
+
+def settle(store: Store, touched_days: Iterable[date], run_id: str) -> Settled:
+    """Book the corrections of the closed months among ``touched_days``' months, then
+    republish the statements of their open months (and of the month corrections are
+    booked in, and of any processed month that has none yet)."""
+    touched = set(m.months_of(touched_days))
+    closed = files.closed_months(store)
+    result = Settled()
+    if closed:
+        booked_month = m.next_month(max(closed))
+        new = pending_corrections(store, touched, run_id)
+        if new.height:
+            files.write_corrections(store, booked_month, new, run_id)
+            logger.info(
+                "booked %d corrections in %s",
+                new.height,
+                m.label(booked_month),
+                extra={"corrections": new.height, "booked_month": m.label(booked_month)},
+            )
+            result.corrections = new
+        touched.add(booked_month)
+    processed_months = set(m.months_of(processed_days(store)))
+    missing = processed_months - set(files.statement_months(store))
+    for month in sorted((touched & processed_months) | missing):
+        if month in closed:
+            continue
+        frame = open_statements(store, month, run_id)
+        files.write_statements(store, month, frame)
+        result.statements.append(month)
+    return result

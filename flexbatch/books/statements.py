@@ -1,0 +1,74 @@
+"""Statements (SPEC §8): one row per account, credit currency and month, computed from
+the month's ``balances`` rows and the corrections booked on it. A pure function: frames
+in, the statements out (``sql/books/statements.sql``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from flexbatch.books.frames import BALANCES, conformed, run_sql
+from flexbatch.books.schemas import Statements
+from flexbatch.tables import table
+
+SPEC = table("statements")
+PUBLISHED = tuple(Statements.to_schema().columns)  # the file's columns; the month is its folder
+COLUMNS = (*PUBLISHED[:3], "month", *PUBLISHED[3:])  # as readers see them
+CORRECTION_SUMS = {
+    "booked_month": pl.Date,
+    "closed_month": pl.Date,
+    "account_id": pl.String,
+    "currency": pl.String,
+    **{
+        f"{name}_delta": pl.Decimal(38, 6)
+        for name in (
+            "granted",
+            "transferred_in",
+            "transferred_out",
+            "consumed",
+            "expired",
+            "voided",
+            "overdraft",
+            "available",
+        )
+    },
+}
+
+
+def compute_statements(
+    balances: pl.DataFrame | None, corrections: pl.DataFrame | None, run_id: str
+) -> pl.DataFrame:
+    """Open statements of every month ``balances`` has a day of (``balances``: rows of
+    the ``balances`` table with their ``date``; ``corrections``: booked corrections),
+    sorted by month and the table's key."""
+    frame = run_sql(
+        "statements",
+        {
+            "month_balances": conformed(balances, BALANCES),
+            "booked_corrections": conformed(corrections, CORRECTION_SUMS),
+            "books_context": pl.DataFrame({"run_id": [run_id]}),
+        },
+    )
+    return typed(frame).sort(["month", "account_id", "currency"])
+
+
+def typed(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` in the published column order and types."""
+    return frame.select(COLUMNS).with_columns(pl.col("closed_at").cast(pl.Datetime("us")))
+
+
+def closed(statements: pl.DataFrame, closed_at: datetime, run_id: str) -> pl.DataFrame:
+    """``statements`` as issued by a close at ``closed_at`` (UTC, naive)."""
+    return statements.with_columns(
+        pl.lit("closed").alias("status"),
+        pl.lit(closed_at, pl.Datetime("us")).alias("closed_at"),
+        pl.lit(run_id).alias("run_id"),
+    ).select(COLUMNS)
+
+
+def same_figures(a: pl.DataFrame, b: pl.DataFrame) -> bool:
+    """Whether two months' statements say the same (the publishing run aside)."""
+    columns = [c for c in COLUMNS if c != "run_id"]
+    key = ["month", "account_id", "currency"]
+    return a.select(columns).sort(key).equals(b.select(columns).sort(key))
