@@ -435,3 +435,32 @@ def test_the_lease_has_one_holder_and_an_expired_one_one_taker(s3_server, monkey
     first.lease_token = "a" if etag_a is None else "x"
     with pytest.raises(fb.LockHeldError, match="lost its lease"):
         s3_lease.assert_lease(first)
+
+
+# -- failures name the object ----------------------------------------------------------------
+
+
+def test_failures_on_s3_name_the_object_and_carry_the_exit_code(s3_server, tmp_path, monkeypatch):
+    bucket = new_bucket(s3_server)
+    inp = copy_sample(tmp_path / "in", SPAN[:1])
+    bad = inp / "usage" / f"date={SPAN[0]}" / "bad.parquet"
+    pl.read_parquet(sorted(bad.parent.glob("*.parquet"))[0]).drop("meter").write_parquet(bad)
+    upload(inp, bucket, "in")
+    s3_in, s3_out = f"s3://{bucket}/in", f"s3://{bucket}/out"
+    with pytest.raises(fb.InputSchemaError) as info:
+        fb.run(SPAN[0], s3_in, s3_out)
+    assert info.value.exit_code == 2
+    assert f"{s3_in}/usage/date={SPAN[0]}/bad.parquet: required column 'meter'" in str(info.value)
+    with pytest.raises(fb.MissingPartitionError) as info:
+        fb.run(SPAN[1], s3_in, s3_out)
+    assert f"{s3_in}/usage/date={SPAN[1]}" in str(info.value) and info.value.exit_code == 3
+    with pytest.raises(fb.ConfigError, match="no such bucket"):
+        fb.status(s3_in, "s3://no-such-bucket-here/out")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never ask an instance role
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    with pytest.raises(fb.ConfigError, match="no AWS credentials") as info:
+        fb.status(s3_in, s3_out)
+    assert info.value.exit_code == 2

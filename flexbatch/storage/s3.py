@@ -117,6 +117,23 @@ def s3_failure(exc: BaseException, where: str) -> FlexbatchError | None:
     return None
 
 
+MIRROR = "flexbatch-s3-"
+
+
+def _remove_dead_mirrors(work: Path) -> None:
+    """Mirrors left by processes of this host that were killed (named by their pid)."""
+    for folder in work.glob(f"{MIRROR}*-*"):
+        pid = folder.name[len(MIRROR) :].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            continue  # alive, another user's
+
+
 class S3Store:
     """``s3://bucket/prefix`` as a :class:`flexbatch.storage.stores.Store`."""
 
@@ -136,7 +153,9 @@ class S3Store:
         self.local_root: Path | None = None
         work.mkdir(parents=True, exist_ok=True)
         # the mirror of the files this process read: private to it, gone when it is done
-        self.mirror = Path(tempfile.mkdtemp(prefix="flexbatch-s3-", dir=work))
+        # (and, if it was killed, removed by the next process that opens a store here)
+        _remove_dead_mirrors(work)
+        self.mirror = Path(tempfile.mkdtemp(prefix=f"{MIRROR}{os.getpid()}-", dir=work))
         self._fetched: dict[str, str] = {}  # rel -> ETag of the copy in the mirror
         self._finalizer = weakref.finalize(self, shutil.rmtree, self.mirror, True)
         self.lease_seconds = lease_seconds
