@@ -3,11 +3,13 @@ paths and calls one function; ``main`` maps known errors to one line and an exit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import sys
 import warnings
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -137,9 +139,10 @@ def status(input_: str | None, output: str | None, fmt: str) -> None:
         return
     paths = resolve_paths(input_, output)
     restated = pipeline.restated_days(paths, _settings())
+    inputs = _local_or_s3_store(paths.input)
     for s in statuses:
         day = date.fromisoformat(s["date"])
-        unread = _unread(paths, day)
+        unread = _unread(inputs, day)
         finished = s["finished_at"] or "-"
         state = f"stale: {s['reason']}" if s["reason"] else s["state"]
         note = f"  (not read: {', '.join(unread)})" if unread else ""
@@ -148,13 +151,22 @@ def status(input_: str | None, output: str | None, fmt: str) -> None:
         click.echo(f"{day}  {finished:<20}  {state}{note}")
 
 
-def _unread(paths: config.Paths, day: date) -> list[str]:
-    """What the day's partition of a local IN holds that the job does not read."""
-    from flexbatch.ingest.usage_input import unread_files
+def _local_or_s3_store(location: object) -> object | None:
+    """The store of a local or S3 IN (None for a Hadoop URI: its listing needs Spark)."""
+    from flexbatch.storage.stores import open_store
 
-    if not isinstance(paths.input, Path) or not (paths.input / f"usage/date={day}").is_dir():
+    if isinstance(location, Path) or str(location).startswith("s3://"):
+        return open_store(location, settings=_settings())  # type: ignore[arg-type]
+    return None
+
+
+def _unread(inputs: object | None, day: date) -> list[str]:
+    """What the day's partition of IN holds that the job does not read."""
+    from flexbatch.ingest.usage_input import partition_rel, unread_files
+
+    if inputs is None or not inputs.is_dir(partition_rel(day)):  # type: ignore[attr-defined]
         return []
-    return unread_files(paths.input, day, warn=False)  # shown in the listing instead
+    return unread_files(inputs, day, warn=False)  # type: ignore[arg-type]  # listed instead
 
 
 @cli.command()
@@ -295,7 +307,10 @@ def report(
         raise ConfigError("report: give --account A or --all; fix: add one of them")
     day = _parse_day(as_of, "--as-of") if as_of else None
     first = _parse_day(since, "--since") if since else None
-    with _api().local_output(output, "views", _settings()) as out:
+    with (
+        _api().local_output(output, "views", _settings()) as out,
+        _rate_plans(input_) as rate_plans,
+    ):
         written = report_module.write_reports(
             out,
             account=account,
@@ -303,19 +318,32 @@ def report(
             window=window,
             since=first,
             to_path=Path(to_path),
-            rate_plans=_optional_rate_plans(input_),
+            rate_plans=rate_plans,
         )
     for path in written:
         click.echo(str(path))
 
 
-def _optional_rate_plans(input_: str | None) -> Path | None:
-    """IN's rate_plans.toml for product names in the report, when IN is known and local."""
+@contextlib.contextmanager
+def _rate_plans(input_: str | None) -> Iterator[Path | None]:
+    """IN's rate_plans.toml for product names in the report, when IN is known and local
+    or on S3 (a copy, deleted afterwards)."""
     try:
         inp = resolve_path(input_, "input")
     except ConfigError:
-        return None  # no IN configured: the report shows product codes
-    return inp / "rate_plans.toml" if isinstance(inp, Path) else None
+        yield None  # no IN configured: the report shows product codes
+        return
+    if isinstance(inp, Path):
+        yield inp / "rate_plans.toml"
+        return
+    store = _local_or_s3_store(inp)
+    if store is None or not store.exists("rate_plans.toml"):  # type: ignore[attr-defined]
+        yield None
+        return
+    try:
+        yield store.local("rate_plans.toml")  # type: ignore[attr-defined]
+    finally:
+        store.close()  # type: ignore[attr-defined]
 
 
 @cli.command()

@@ -390,6 +390,7 @@ def test_keys_with_spaces_and_glob_characters_are_read_as_themselves(
                          f"in put1/usage/date={SPAN[0]}/more.parquet")  # fmt: skip
     client().upload_file(str(folder / "events [1]*?.parquet"), bucket,
                          f"in put[1]*?x/usage/date={SPAN[0]}/more.parquet")  # fmt: skip
+    client().put_object(Bucket=bucket, Key=f"in put[1]*?/usage/date={SPAN[0]}/notes.csv", Body=b"x")
     s3_in, s3_out = f"s3://{bucket}/in put[1]*?", f"s3://{bucket}/o u t[1]*?"
     summary = fb.backfill(SPAN[0], SPAN[0], s3_in, s3_out)
     assert summary.days[0].rows_read == rows and summary.days[0].input_files == len(files)
@@ -400,6 +401,8 @@ def test_keys_with_spaces_and_glob_characters_are_read_as_themselves(
     assert s3_state_files(bucket, "o u t[1]*?") == state_files(ref)
     result = flexbatch("status", "--input", s3_in, "--output", s3_out, "--format", "json")
     assert [s["state"] for s in json.loads(result.stdout)] == ["fresh"]
+    result = flexbatch("status", "--input", s3_in, "--output", s3_out)
+    assert result.stdout.rstrip().endswith(f"fresh  (not read: usage/date={SPAN[0]}/notes.csv)")
     result = flexbatch("sql", "select count(*) as n from usage_daily", "--output", s3_out,
                        "--format", "csv")  # fmt: skip
     assert result.stdout.split() == ["n", str(len(pl.read_parquet(
