@@ -178,3 +178,21 @@ def test_the_readme_example_runs(tmp_path, monkeypatch):
     summary = namespace["summary"]
     assert summary.processed == (date(2026, 9, 1), date(2026, 9, 2), date(2026, 9, 3))
     assert namespace["by_account"].height == 4  # the sample's four accounts
+
+
+def test_days_months_and_s3_uris_are_parsed_as_the_cli_does():
+    from datetime import datetime
+
+    from flexbatch.api import parse_day, parse_month
+    from flexbatch.storage.s3 import split_uri
+
+    assert parse_day("2026-09-01") == parse_day(date(2026, 9, 1)) == date(2026, 9, 1)
+    with pytest.raises(fb.ConfigError, match="is a datetime"):
+        parse_day(datetime(2026, 9, 1, 12))
+    assert parse_month("2026-09") == parse_month(date(2026, 9, 17)) == date(2026, 9, 1)
+    with pytest.raises(fb.ConfigError, match="not a month"):
+        parse_month("2026-09-01")
+    assert split_uri("s3://bkt") == ("bkt", "")
+    assert split_uri("s3://bkt/a b/[1]*?/") == ("bkt", "a b/[1]*?/")
+    with pytest.raises(fb.ConfigError, match="no bucket"):
+        split_uri("s3://")
