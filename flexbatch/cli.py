@@ -308,7 +308,7 @@ def report(
     day = _parse_day(as_of, "--as-of") if as_of else None
     first = _parse_day(since, "--since") if since else None
     with (
-        _api().local_output(output, "views", _settings()) as out,
+        _api().local_output(output, "all", _settings()) as out,  # grants held: _state
         _rate_plans(input_) as rate_plans,
     ):
         written = report_module.write_reports(

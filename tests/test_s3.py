@@ -365,9 +365,13 @@ def test_reading_commands_on_s3_equal_their_local_answers(s3_backfill, flexbatch
                            "--to", str(tmp_path / name))  # fmt: skip
         assert result.exit_code == 0, result.stderr
     assert (tmp_path / "s3.csv").read_text() == (tmp_path / "local.csv").read_text()
-    result = flexbatch("report", "--all", "--output", s3_out, "--to", str(tmp_path / "rep"))
-    assert result.exit_code == 0, result.stderr
-    assert (tmp_path / "rep" / "index.html").is_file()
+    for where, (i, o) in {"s3": (s3_in, s3_out), "local": (str(inp), str(ref))}.items():
+        args = ["--account", "acme", "--input", i, "--output", o, "--as-of", str(SPAN[2])]
+        result = flexbatch("report", *args, "--to", str(tmp_path / f"{where}.html"))
+        assert result.exit_code == 0, result.stderr
+    page = (tmp_path / "s3.html").read_text()
+    assert "AVEVA Data Hub" in page  # product names from the S3 IN's rate plans
+    assert page == (tmp_path / "local.html").read_text()
     result = flexbatch("status", "--input", s3_in, "--output", s3_out, "--format", "json")
     assert [s["state"] for s in json.loads(result.stdout)] == ["fresh"] * 4
 
