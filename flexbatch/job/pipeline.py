@@ -45,15 +45,13 @@ class _Stores:
         self.settings = settings
         self._engine: Engine | None = None
         session = None
-        uri = next((p for p in (paths.input, paths.output) if is_uri(p)), None)
         s3 = next((p for p in (paths.input, paths.output) if is_s3(p)), None)
-        if s3 is not None:  # boto3 and the DuckDB engine (flexbatch/storage/s3.py)
-            if engine == "spark":
-                raise ConfigError(
-                    f"--input/--output {s3}: with --engine spark, S3 is reached through "
-                    "Hadoop; fix: write s3a:// for Spark, or use the default engine"
-                )
-            uri = None
+        if s3 is not None and engine == "spark":  # s3:// is boto3's (flexbatch/storage/s3.py)
+            raise ConfigError(
+                f"--input/--output {s3}: with --engine spark, S3 is reached through "
+                "Hadoop; fix: write s3a:// for Spark, or use the default engine"
+            )
+        uri = next((p for p in (paths.input, paths.output) if is_uri(p) and not is_s3(p)), None)
         if uri is not None:
             if engine != "spark":
                 raise ConfigError(
