@@ -43,4 +43,17 @@ cp -r "$repo/data" "$work/sample copy"
 "$fb" status --input "$work/sample copy" --output "$work/out" --format json > /dev/null
 "$fb" report --all --output "$work/out" --to "$work/reports" > /dev/null
 test -s "$work/reports/index.html"
-echo "wheel: demo, backfill, sql, status and report --all ran from $work"
+# the library (SPEC §11), as a notebook calls it: typed results, nothing printed
+"$work/venv/bin/python" - "$work/sample copy" "$work/lib-out" > "$work/lib.log" 2>&1 <<'PY' \
+    || { cat "$work/lib.log"; exit 1; }
+import sys
+from datetime import date
+import flexbatch
+summary = flexbatch.backfill("2026-09-01", "2026-09-02", sys.argv[1], sys.argv[2])
+assert summary.processed == (date(2026, 9, 1), date(2026, 9, 2)), summary
+frame = flexbatch.sql("select sum(credits) as credits from charges", sys.argv[2])
+assert frame["credits"][0] == summary.credits, (frame, summary.credits)
+assert [d["state"] for d in flexbatch.status(sys.argv[1], sys.argv[2])] == ["fresh", "fresh"]
+PY
+test ! -s "$work/lib.log" || { echo "the library printed:"; cat "$work/lib.log"; exit 1; }
+echo "wheel: demo, backfill, sql, status, report --all and flexbatch.backfill() ran from $work"

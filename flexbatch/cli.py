@@ -3,20 +3,21 @@ paths and calls one function; ``main`` maps known errors to one line and an exit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import sys
 import warnings
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import click
 
 from flexbatch import __version__, config
-from flexbatch.config import resolve_output, resolve_path, resolve_paths
+from flexbatch.config import resolve_path, resolve_paths
 from flexbatch.errors import ConfigError, FlexbatchError, known_failure, one_line
-from flexbatch.job import metrics
 from flexbatch.logs import configure_logging
 from flexbatch.settings import Settings
 
@@ -33,12 +34,20 @@ ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _parse_day(value: str, option: str) -> date:
+    """An ISO day (the range the job processes is checked by the commands that compute)."""
     try:
         if not ISO_DAY.fullmatch(value):
             raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError as exc:
         raise ConfigError(f"{option} {value!r} is not a date; fix: use YYYY-MM-DD") from exc
+
+
+def _api():  # type: ignore[no-untyped-def]
+    """The library functions every command calls (loaded when a command runs)."""
+    from flexbatch import api
+
+    return api
 
 
 input_option = click.option(
@@ -97,21 +106,15 @@ def run(
     day: str | None, since_changed: bool, input_: str | None, output: str | None, engine: str
 ) -> None:
     """Process one UTC day, then every later day already in OUT."""
-    from flexbatch.job import pipeline
-
     if (day is None) == (not since_changed):
         raise ConfigError("run: give exactly one of --date D and --since-changed; fix: add one")
-    paths = resolve_paths(input_, output)
-    label = "since_changed" if since_changed else "run"
-    settings = _settings()
-    with metrics.recorded(settings.metrics_file, label, paths) as results:
-        with config.removed_if_left_empty(paths):
-            if since_changed:
-                results += pipeline.run_changed(paths, engine=engine, settings=settings)
-            else:
-                the_day = config.check_day(_parse_day(day, "--date"), "--date")
-                results += pipeline.run(paths, the_day, engine=engine, settings=settings)
-        _print_results(results)
+    options = {"engine": engine, "settings": _settings(), "progress": sys.stderr.isatty()}
+    if since_changed:
+        summary = _api().run_since_changed(input_, output, **options)
+    else:
+        the_day = config.check_day(_parse_day(day, "--date"), "--date")  # type: ignore[arg-type]
+        summary = _api().run(the_day, input_, output, **options)
+    _print_results(summary.days)
 
 
 @cli.command()
@@ -130,20 +133,22 @@ def status(input_: str | None, output: str | None, fmt: str) -> None:
     since, or a cascade that was interrupted)."""
     from flexbatch.job import pipeline
 
-    paths = resolve_paths(input_, output)
-    statuses = pipeline.stale_days(paths, _settings())
+    statuses = _api().status(input_, output, settings=_settings())
     if fmt == "json":  # exactly SPEC §2's keys; runs.unread_files has the files not read
-        click.echo(json.dumps([s.as_json() for s in statuses], indent=2))
+        click.echo(json.dumps(statuses, indent=2))
         return
-    unread = {s.day: _unread(paths, s.day) for s in statuses}
+    paths = resolve_paths(input_, output)
     restated = pipeline.restated_days(paths, _settings())
+    inputs = _local_or_s3_store(paths.input)
     for s in statuses:
-        finished = s.as_json()["finished_at"] or "-"
-        state = f"stale: {s.reason}" if s.reason else s.state
-        note = f"  (not read: {', '.join(unread[s.day])})" if unread[s.day] else ""
-        if restated.get(s.day):
-            note += f"  (restated: {restated[s.day]} rows)"
-        click.echo(f"{s.day}  {finished:<20}  {state}{note}")
+        day = date.fromisoformat(s["date"])
+        unread = _unread(inputs, day)
+        finished = s["finished_at"] or "-"
+        state = f"stale: {s['reason']}" if s["reason"] else s["state"]
+        note = f"  (not read: {', '.join(unread)})" if unread else ""
+        if restated.get(day):
+            note += f"  (restated: {restated[day]} rows)"
+        click.echo(f"{day}  {finished:<20}  {state}{note}")
     if isinstance(paths.output, Path):  # the books: each month open or closed (SPEC §8)
         from flexbatch.books.state import status_lines
         from flexbatch.storage.stores import LocalStore
@@ -152,13 +157,22 @@ def status(input_: str | None, output: str | None, fmt: str) -> None:
             click.echo(line)
 
 
-def _unread(paths: config.Paths, day: date) -> list[str]:
-    """What the day's partition of a local IN holds that the job does not read."""
-    from flexbatch.ingest.usage_input import unread_files
+def _local_or_s3_store(location: object) -> object | None:
+    """The store of a local or S3 IN (None for a Hadoop URI: its listing needs Spark)."""
+    from flexbatch.storage.stores import open_store
 
-    if not isinstance(paths.input, Path) or not (paths.input / f"usage/date={day}").is_dir():
+    if isinstance(location, Path) or str(location).startswith("s3://"):
+        return open_store(location, settings=_settings())  # type: ignore[arg-type]
+    return None
+
+
+def _unread(inputs: object | None, day: date) -> list[str]:
+    """What the day's partition of IN holds that the job does not read."""
+    from flexbatch.ingest.usage_input import partition_rel, unread_files
+
+    if inputs is None or not inputs.is_dir(partition_rel(day)):  # type: ignore[attr-defined]
         return []
-    return unread_files(paths.input, day, warn=False)  # shown in the listing instead
+    return unread_files(inputs, day, warn=False)  # type: ignore[arg-type]  # listed instead
 
 
 @cli.command()
@@ -169,16 +183,18 @@ def _unread(paths: config.Paths, day: date) -> list[str]:
 @engine_option
 def backfill(start: str, end: str, input_: str | None, output: str | None, engine: str) -> None:
     """Process every day from --from to --to in order, as nightly runs would."""
-    from flexbatch.job import pipeline
-
     first = config.check_day(_parse_day(start, "--from"), "--from")
     last = config.check_day(_parse_day(end, "--to"), "--to")
-    paths = resolve_paths(input_, output)
-    settings = _settings()
-    with metrics.recorded(settings.metrics_file, "backfill", paths) as results:
-        with config.removed_if_left_empty(paths):
-            results += pipeline.backfill(paths, first, last, engine=engine, settings=settings)
-        _print_results(results)
+    summary = _api().backfill(
+        first,
+        last,
+        input_,
+        output,
+        engine=engine,
+        settings=_settings(),
+        progress=sys.stderr.isatty(),
+    )
+    _print_results(summary.days)
 
 
 @cli.command()
@@ -188,9 +204,7 @@ def backfill(start: str, end: str, input_: str | None, output: str | None, engin
 def close(month: str, input_: str | None, output: str | None) -> None:
     """Close a month's books: its statements are issued (status closed) and its ledger
     exports frozen; later changes to it are booked as corrections (SPEC §8)."""
-    from flexbatch.books import commands
-
-    result = commands.close(resolve_paths(input_, output), month, _settings())
+    result = _api().close(month, input_, output, settings=_settings())
     state = "closed" if result.closed_now else "already closed"
     click.echo(f"{result.month:%Y-%m}  {state} at {result.closed_at}")
 
@@ -211,7 +225,8 @@ def sql(query: str, output: str | None, fmt: str, to_file: str | None) -> None:
     """Run read-only SQL (DuckDB dialect) over the output tables."""
     from flexbatch.serving import query as query_module
 
-    query_module.run_query(resolve_output(output), query, fmt, Path(to_file) if to_file else None)
+    with _api().local_output(output, "views", _settings()) as out:
+        query_module.run_query(out, query, fmt, Path(to_file) if to_file else None)
 
 
 @cli.command()
@@ -245,16 +260,18 @@ def export(
     from flexbatch.serving import export as export_module
 
     end, to_file = _split_to(to_values)
-    export_module.export_table(
-        resolve_output(output),
-        table,
-        fmt=fmt,
-        account=account,
-        start=_parse_day(start, "--from") if start else None,
-        end=end,
-        to_file=to_file,
-        provider=_settings().provider_name,
-    )
+    first = _parse_day(start, "--from") if start else None
+    with _api().local_output(output, "views", _settings()) as out:
+        export_module.export_table(
+            out,
+            table,
+            fmt=fmt,
+            account=account,
+            start=first,
+            end=end,
+            to_file=to_file,
+            provider=_settings().provider_name,
+        )
 
 
 def _split_to(values: tuple[str, ...]) -> tuple[date | None, Path | None]:
@@ -306,26 +323,45 @@ def report(
 
     if bool(account) == all_accounts:
         raise ConfigError("report: give --account A or --all; fix: add one of them")
-    written = report_module.write_reports(
-        resolve_output(output),
-        account=account,
-        as_of=_parse_day(as_of, "--as-of") if as_of else None,
-        window=window,
-        since=_parse_day(since, "--since") if since else None,
-        to_path=Path(to_path),
-        rate_plans=_optional_rate_plans(input_),
-    )
+    day = _parse_day(as_of, "--as-of") if as_of else None
+    first = _parse_day(since, "--since") if since else None
+    with (
+        _api().local_output(output, "all", _settings()) as out,  # grants held: _state
+        _rate_plans(input_) as rate_plans,
+    ):
+        written = report_module.write_reports(
+            out,
+            account=account,
+            as_of=day,
+            window=window,
+            since=first,
+            to_path=Path(to_path),
+            rate_plans=rate_plans,
+        )
     for path in written:
         click.echo(str(path))
 
 
-def _optional_rate_plans(input_: str | None) -> Path | None:
-    """IN's rate_plans.toml for product names in the report, when IN is known and local."""
+@contextlib.contextmanager
+def _rate_plans(input_: str | None) -> Iterator[Path | None]:
+    """IN's rate_plans.toml for product names in the report, when IN is known and local
+    or on S3 (a copy, deleted afterwards)."""
     try:
         inp = resolve_path(input_, "input")
     except ConfigError:
-        return None  # no IN configured: the report shows product codes
-    return inp / "rate_plans.toml" if isinstance(inp, Path) else None
+        yield None  # no IN configured: the report shows product codes
+        return
+    if isinstance(inp, Path):
+        yield inp / "rate_plans.toml"
+        return
+    store = _local_or_s3_store(inp)
+    if store is None or not store.exists("rate_plans.toml"):  # type: ignore[attr-defined]
+        yield None
+        return
+    try:
+        yield store.local("rate_plans.toml")  # type: ignore[attr-defined]
+    finally:
+        store.close()  # type: ignore[attr-defined]
 
 
 @cli.command()
@@ -361,14 +397,21 @@ def explain(
 ) -> None:
     """Explain one charge row: its tier positions, the subjects or events it counted
     (read from IN) and the ledger entries that paid for it."""
-    from flexbatch.audit import explain as explain_module
     from flexbatch.audit import render
 
-    paths = resolve_paths(input_, output)
-    if not isinstance(paths.input, Path) or not isinstance(paths.output, Path):
-        raise ConfigError("explain: IN and OUT must be local folders; fix: copy them locally")
-    result = explain_module.explain(paths.input, paths.output, transaction_id, limit)
+    _local_or_s3(resolve_paths(input_, output), "explain")
+    result = _api()._explain(transaction_id, input_, output, limit, _settings())
     click.echo(render.to_json(result) if fmt == "json" else render.explain_text(result))
+
+
+def _local_or_s3(paths: config.Paths, command: str) -> None:
+    """explain and simulate read IN and OUT with DuckDB: local folders or s3://."""
+    for location in (paths.input, paths.output):
+        if not isinstance(location, Path) and not str(location).startswith("s3://"):
+            raise ConfigError(
+                f"{command}: {location}: IN and OUT must be local folders or s3://; fix: "
+                "copy them locally"
+            )
 
 
 @cli.command()
@@ -394,28 +437,18 @@ def simulate(
     """Re-price processed days under draft rate plans in a scratch folder (OUT is never
     changed) and compare charged credits, balances and depletion dates."""
     from flexbatch.audit import render
-    from flexbatch.audit import simulate as simulate_module
 
-    paths = resolve_paths(input_, output)
-    if not isinstance(paths.input, Path) or not isinstance(paths.output, Path):
-        raise ConfigError("simulate: IN and OUT must be local folders; fix: copy them locally")
-    result = simulate_module.simulate(
-        paths.input,
-        paths.output,
-        Path(draft),
-        _parse_day(start, "--from"),
-        _parse_day(end, "--to"),
-        Path(diff_file) if diff_file else None,
-    )
+    first, last = _parse_day(start, "--from"), _parse_day(end, "--to")
+    _local_or_s3(resolve_paths(input_, output), "simulate")
+    result = _api()._simulate(draft, first, last, input_, output, diff_file, _settings())
     click.echo(render.simulate_text(result, draft))
 
 
-def _print_results(results: list) -> None:
-    for r in results:
-        c = r.counts
+def _print_results(days: tuple) -> None:  # type: ignore[type-arg]
+    for r in days:
         click.echo(
-            f"{r.day}  read {c.rows_read}  accepted {c.rows_accepted}  quarantined "
-            f"{c.rows_quarantined}  duplicates {c.duplicates}  charges {r.charge_rows}  "
+            f"{r.day}  read {r.rows_read}  accepted {r.rows_accepted}  quarantined "
+            f"{r.rows_quarantined}  duplicates {r.duplicates}  charges {r.charge_rows}  "
             f"credits {r.credits}"
         )
 

@@ -139,11 +139,20 @@ def _holds_nothing(folder: Path) -> bool:
 
 def resolve_output(output_option: str | None) -> Path:
     """A local OUT, for the commands that read it with DuckDB (sql, report, export…)."""
+    out = resolve_output_location(output_option)
+    if not isinstance(out, Path):
+        raise ConfigError(f"--output {out}: this command needs a local folder")
+    return out
+
+
+def resolve_output_location(output_option: str | None) -> Location:
+    """OUT for the commands that read it with DuckDB (sql, report, export, explain,
+    simulate): a local folder, or ``s3://`` (read through a local mirror of its tables)."""
     out = resolve_path(output_option, "output")
     _check_folder(out, "output", must_exist=False)
-    if not isinstance(out, Path):
+    if not isinstance(out, Path) and not str(out).startswith("s3://"):
         raise ConfigError(
-            f"--output {out}: this command reads OUT with DuckDB and needs a local folder; "
-            "fix: copy or mount OUT locally (hadoop fs -get, s3 sync) and pass that folder"
+            f"--output {out}: this command reads OUT with DuckDB and needs a local folder "
+            "or s3://; fix: copy or mount OUT locally (hadoop fs -get) and pass that folder"
         )
     return out

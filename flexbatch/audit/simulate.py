@@ -163,7 +163,7 @@ def simulate(
         root = Path(scratch)
         scratch_in = _scratch_input(inputs, draft, root)
         scratch_out = _scratch_output(out, processed, start, root)
-        results = backfill(Paths(scratch_in, scratch_out), start, date_to)
+        results = backfill(Paths(scratch_in, scratch_out), start, date_to, progress=False)
         summary, diff = compare(out, scratch_out, date_from, date_to)
     if diff_file is not None:
         write_diff(diff, diff_file)

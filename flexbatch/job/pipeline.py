@@ -23,6 +23,7 @@ from flexbatch.serving.catalog import refresh_catalog
 from flexbatch.settings import Settings
 from flexbatch.storage import cascade
 from flexbatch.storage.publish import clear_staging, committed_by, processed_days, recover
+from flexbatch.storage.s3 import is_s3
 from flexbatch.storage.stores import Store, is_uri, open_store
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,13 @@ class _Stores:
         self.settings = settings
         self._engine: Engine | None = None
         session = None
-        uri = next((p for p in (paths.input, paths.output) if is_uri(p)), None)
+        s3 = next((p for p in (paths.input, paths.output) if is_s3(p)), None)
+        if s3 is not None and engine == "spark":  # s3:// is boto3's (flexbatch/storage/s3.py)
+            raise ConfigError(
+                f"--input/--output {s3}: with --engine spark, S3 is reached through "
+                "Hadoop; fix: write s3a:// for Spark, or use the default engine"
+            )
+        uri = next((p for p in (paths.input, paths.output) if is_uri(p) and not is_s3(p)), None)
         if uri is not None:
             if engine != "spark":
                 raise ConfigError(
@@ -87,11 +94,12 @@ def process_days(
     command: str,
     engine: str = "duckdb",
     settings: Settings | None = None,
+    progress: bool | None = None,
 ) -> list[DayResult]:
     """Process the days ``choose_days`` lists, in order, under the output lock: the list
     is made after the lock is taken and interrupted publications are finished, so a day
     another run published meanwhile is not missed. Each day's state comes from the days
-    before it."""
+    before it. ``progress``: a bar on stderr (None: when stderr is a terminal)."""
     settings = settings or Settings()
     stores = _Stores(paths, engine, settings)
     config = JobConfig.load(stores.inputs)
@@ -116,7 +124,7 @@ def process_days(
             cascade.begin(output, job.run_id, command, days)
             intent = cascade.Intent(job.run_id, command, {})
             try:
-                results = _process(job, days)
+                results = _process(job, days, progress)
             except Exception:
                 if not committed_by(output, job.run_id):  # refused before any commit:
                     cascade.finish(output, [intent])  # nothing changed, nothing is stale
@@ -138,10 +146,10 @@ def process_days(
     return results
 
 
-def _process(job: Job, days: Sequence[date]) -> list[DayResult]:
+def _process(job: Job, days: Sequence[date], progress: bool | None = None) -> list[DayResult]:
     results = []
     processed = set(processed_days(job.output))  # listed once, then kept up to date
-    for day in _with_progress(days, job.command):
+    for day in _with_progress(days, job.command, progress):
         result = process_day(job, day, previous_processed_day(processed, day))
         processed.add(day)
         c = result.counts
@@ -173,8 +181,8 @@ def _process(job: Job, days: Sequence[date]) -> list[DayResult]:
     return results
 
 
-def _with_progress(days: Sequence[date], label: str) -> Iterator[date]:
-    if not sys.stderr.isatty():
+def _with_progress(days: Sequence[date], label: str, show: bool | None) -> Iterator[date]:
+    if not (sys.stderr.isatty() if show is None else show):
         yield from days
         return
     columns = (
@@ -209,14 +217,21 @@ def run(
     command: str = "run",
     engine: str = "duckdb",
     settings: Settings | None = None,
+    progress: bool | None = None,
 ) -> list[DayResult]:
     chooser: DayChooser = lambda _, out, __: days_for_run(out, day)  # noqa: E731
-    return process_days(paths, chooser, command, engine, settings)
+    return process_days(paths, chooser, command, engine, settings, progress)
+
+
+def _reading_engine(*locations: object) -> str:
+    """The engine whose stores reach ``locations``: Spark's JVM for a Hadoop URI."""
+    hadoop = any(is_uri(p) and not is_s3(p) for p in locations)  # type: ignore[arg-type]
+    return "spark" if hadoop else "duckdb"
 
 
 def stale_days(paths: Paths, settings: Settings | None = None) -> list[DayStatus]:
     """Every processed day, fresh or stale with its reason (no lock: a read)."""
-    engine = "spark" if is_uri(paths.input) or is_uri(paths.output) else "duckdb"
+    engine = _reading_engine(paths.input, paths.output)
     stores = _Stores(paths, engine, settings or Settings())
     config = JobConfig.load(stores.inputs)
     return day_statuses(stores.inputs, stores.output, config.config_sha256)
@@ -224,12 +239,15 @@ def stale_days(paths: Paths, settings: Settings | None = None) -> list[DayStatus
 
 def restated_days(paths: Paths, settings: Settings | None = None) -> dict[date, int]:
     """Restatement rows recorded per day of OUT."""
-    engine = "spark" if is_uri(paths.output) else "duckdb"
+    engine = _reading_engine(paths.output)
     return restatements.counts(_Stores(paths, engine, settings or Settings()).output)
 
 
 def run_changed(
-    paths: Paths, engine: str = "duckdb", settings: Settings | None = None
+    paths: Paths,
+    engine: str = "duckdb",
+    settings: Settings | None = None,
+    progress: bool | None = None,
 ) -> list[DayResult]:
     """``run --since-changed``: recompute from the earliest stale day (and so every later
     day); nothing when every day is fresh."""
@@ -239,7 +257,7 @@ def run_changed(
         stale = [s.day for s in statuses if s.state != "fresh"]
         return days_for_run(out, stale[0]) if stale else []
 
-    return process_days(paths, from_earliest_stale, "run", engine, settings)
+    return process_days(paths, from_earliest_stale, "run", engine, settings, progress)
 
 
 def backfill(
@@ -248,8 +266,9 @@ def backfill(
     end: date,
     engine: str = "duckdb",
     settings: Settings | None = None,
+    progress: bool | None = None,
 ) -> list[DayResult]:
     if end < start:
         raise ConfigError(f"--to {end} is before --from {start}; fix: swap the dates")
     chooser: DayChooser = lambda _, out, __: days_for_backfill(out, start, end)  # noqa: E731
-    return process_days(paths, chooser, "backfill", engine, settings)
+    return process_days(paths, chooser, "backfill", engine, settings, progress)

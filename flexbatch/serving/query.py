@@ -42,6 +42,7 @@ SANDBOX_SETTINGS = (
     "set autoload_known_extensions = false",
     "set allow_community_extensions = false",
     "set python_enable_replacements = false",  # no Python variable is a table
+    "set enable_progress_bar = false",  # a library call prints nothing (nor a notebook bar)
     "set enable_external_access = false",  # no file, network or extension: only the views
     "set lock_configuration = true",  # and no SET can give any of it back
 )

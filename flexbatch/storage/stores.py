@@ -234,7 +234,13 @@ def fsync(path: Path) -> None:
 def open_store(
     location: Location, jvm_session: object | None = None, settings: Settings | None = None
 ) -> Store:
-    """The store of a folder or a URI (a URI needs the Spark session whose JVM reaches it)."""
+    """The store of a folder or a URI: ``s3://`` through boto3 (the DuckDB engine), any
+    other URI through the Spark session whose JVM reaches it."""
+    if isinstance(location, str) and location.startswith("s3://") and jvm_session is None:
+        from flexbatch.storage.s3 import S3Store
+
+        settings = settings or Settings()
+        return S3Store(location, settings.work_dir, settings.lease_seconds)  # type: ignore[arg-type]
     if is_uri(location):
         from flexbatch.storage.hadoop import HadoopStore
 
