@@ -216,6 +216,15 @@ def _burn(con: duckdb.DuckDBPyConnection) -> int:
     return int(rounds)
 
 
+def _forecast(con: duckdb.DuckDBPyConnection) -> None:
+    """The compact forecast row per account and currency (SPEC §5 v3); its expiry model,
+    ``forecast_write_offs``, is the one the ``forecast_daily`` view applies on read."""
+    run_step(con, "forecast_rates")
+    run_step(con, "forecast_slices", view=True)
+    for step in ("forecast_write_offs", "forecast", "forecast_summary"):
+        run_step(con, step)
+
+
 def _audit(con: duckdb.DuckDBPyConnection) -> None:
     for audit in AUDITS:
         bad = con.sql(sql_text(audit)).fetchall()
@@ -240,8 +249,8 @@ def compute_credit_day(
     _expire_and_grant(con)
     transfers, rejected = _transfers(con)
     rounds = _burn(con)
-    for step in ("balances", "forecast", "forecast_summary"):
-        run_step(con, step)
+    run_step(con, "balances")
+    _forecast(con)
     for step in ("prior_daily_users", "user_counts", "alerts"):
         run_step(con, step)
     _audit(con)
