@@ -128,15 +128,15 @@ def run(
 def status(input_: str | None, output: str | None, fmt: str) -> None:
     """List processed days: fresh, or stale with the reason (inputs or config changed
     since, or a cascade that was interrupted)."""
-    from flexbatch.job import pipeline
+    from flexbatch.job.status import restated_days, stale_days  # no engine: answers at once
 
     paths = resolve_paths(input_, output)
-    statuses = pipeline.stale_days(paths, _settings())
+    statuses = stale_days(paths, _settings())
     if fmt == "json":  # exactly SPEC §2's keys; runs.unread_files has the files not read
         click.echo(json.dumps([s.as_json() for s in statuses], indent=2))
         return
     unread = {s.day: _unread(paths, s.day) for s in statuses}
-    restated = pipeline.restated_days(paths, _settings())
+    restated = restated_days(paths, _settings())
     for s in statuses:
         finished = s.as_json()["finished_at"] or "-"
         state = f"stale: {s.reason}" if s.reason else s.state

@@ -46,6 +46,15 @@ def test_command_help_imports_no_engine_or_dataframe_library(command):
     assert loaded(command, "--help") == []
 
 
+def test_status_loads_no_engine_nor_validation_library(tmp_path):
+    # status reads OUT's records and IN's bytes (Polars and pyarrow read the records);
+    # nothing it does needs DuckDB, Pandera or Spark
+    from helpers import SAMPLE
+
+    args = ("status", "--input", str(SAMPLE), "--output", str(tmp_path), "--format", "json")
+    assert {name.split(".")[0] for name in loaded(*args)} <= {"polars", "pyarrow"}
+
+
 def test_the_probe_sees_an_import(tmp_path):
     # the check can fail: the SQL command's work imports DuckDB
     assert "duckdb" in loaded("sql", "select 1", "--output", str(tmp_path))

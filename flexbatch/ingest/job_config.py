@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
-import pyarrow as pa
-
-from flexbatch.ingest.credit_inputs import inputs_sha256, load_grants, load_transfers
-from flexbatch.ingest.rate_plans import load_rate_plans, plan_tables
+from flexbatch.errors import ConfigError
+from flexbatch.ingest.input_files import inputs_sha256
 from flexbatch.storage.stores import Store
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
 
 RATE_PLANS = "rate_plans.toml"
 CONFIG_FILES = (
@@ -34,12 +37,33 @@ class JobConfig:
     def load(cls, inputs: Store) -> JobConfig:
         """From IN's configuration files (a remote IN's through local copies; an error
         names the file where it lives)."""
+        from flexbatch.ingest.credit_inputs import load_grants, load_transfers
+        from flexbatch.ingest.rate_plans import load_rate_plans, plan_tables
+
         with inputs.config_folder(CONFIG_FILES) as folder:
-            path = folder / RATE_PLANS
-            versions, tiers = plan_tables(load_rate_plans(path))
-            digest = hashlib.sha256(path.read_bytes())
-            for name, file_digest in sorted(inputs_sha256(folder).items()):
-                digest.update(f"{name}:{file_digest}".encode())
+            versions, tiers = plan_tables(load_rate_plans(folder / RATE_PLANS))
             return cls(
-                versions, tiers, load_grants(folder), load_transfers(folder), digest.hexdigest()
+                versions, tiers, load_grants(folder), load_transfers(folder), _sha256(folder)
             )
+
+
+def config_sha256(inputs: Store) -> str:
+    """The sha256 ``JobConfig.load`` gives, from the files' bytes alone, nothing parsed or
+    validated: what ``status`` compares with each day's run (a broken file is then
+    "config changed" there, and exit 2 for the run that reads it)."""
+    with inputs.config_folder(CONFIG_FILES) as folder:
+        return _sha256(folder)
+
+
+def _sha256(folder: Path) -> str:
+    """sha256 of the rate plans' bytes and of the grants and transfers files' digests."""
+    path = folder / RATE_PLANS
+    try:
+        digest = hashlib.sha256(path.read_bytes())
+    except FileNotFoundError:  # as load_rate_plans says it
+        raise ConfigError(f"{path}: file not found; fix: put rate_plans.toml there") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}; fix: check the path") from None
+    for name, file_digest in sorted(inputs_sha256(folder).items()):
+        digest.update(f"{name}:{file_digest}".encode())
+    return digest.hexdigest()

@@ -15,9 +15,9 @@ from flexbatch.engines import Engine, make_engine
 from flexbatch.errors import ConfigError
 from flexbatch.ingest.job_config import JobConfig
 from flexbatch.ingest.usage_input import day_file_infos
-from flexbatch.job import restatements
-from flexbatch.job.changes import DayStatus, day_statuses
+from flexbatch.job.changes import day_statuses
 from flexbatch.job.day import DayResult, Job, new_run_id, process_day
+from flexbatch.job.status import restated_days, stale_days  # noqa: F401 (re-exported)
 from flexbatch.serving.catalog import refresh_catalog
 from flexbatch.settings import Settings
 from flexbatch.storage import cascade
@@ -201,18 +201,10 @@ def run(
     return process_days(paths, chooser, command, engine, settings)
 
 
-def stale_days(paths: Paths, settings: Settings | None = None) -> list[DayStatus]:
-    """Every processed day, fresh or stale with its reason (no lock: a read)."""
-    engine = "spark" if is_uri(paths.input) or is_uri(paths.output) else "duckdb"
-    stores = _Stores(paths, engine, settings or Settings())
-    config = JobConfig.load(stores.inputs)
-    return day_statuses(stores.inputs, stores.output, config.config_sha256)
-
-
-def restated_days(paths: Paths, settings: Settings | None = None) -> dict[date, int]:
-    """Restatement rows recorded per day of OUT."""
-    engine = "spark" if is_uri(paths.output) else "duckdb"
-    return restatements.counts(_Stores(paths, engine, settings or Settings()).output)
+def open_stores(paths: Paths, engine: str, settings: Settings) -> tuple[Store, Store]:
+    """IN and OUT as a command of ``engine`` opens them (a URI through Spark's JVM)."""
+    stores = _Stores(paths, engine, settings)
+    return stores.inputs, stores.output
 
 
 def run_changed(
