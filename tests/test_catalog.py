@@ -4,6 +4,7 @@ Parquet files or are written by hand; never from the code under test."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date, timedelta
 from decimal import Decimal as D
@@ -341,3 +342,14 @@ def test_forecast_views_read_an_out_holding_pre_v3_partitions(demo_out, tmp_path
     from flexbatch.serving.query import sandbox
 
     assert _v3(sandbox(out)) == expected
+
+
+def test_forecast_daily_of_one_day_reads_only_that_day_s_files(demo_out):
+    # computed on read, so a reader's as_of must reach the files under the view: the
+    # day's forecast partition and the day's slices, not the 61 of each
+    con = duckdb.connect(str(build_catalog(demo_out)), read_only=True)
+    query = "select * from forecast_daily where as_of = date '2026-10-15' and account_id = 'acme'"
+    plan = con.execute(f"explain analyze {query}").fetchall()[0][1]
+    reads = [int(n) for n in re.findall(r"Total Files Read: (\d+)", plan)]
+    assert reads and set(reads) == {1}, reads
+    assert len(con.execute(query).fetchall()) == 2 * 90  # acme: flex_credit, cloud_credit

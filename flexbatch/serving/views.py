@@ -59,5 +59,9 @@ def computed_select(view: ComputedView) -> str:
     body = sql_text(view.sql)
     if not view.steps:
         return body
-    ctes = ",\n".join(f"{name} as (\n{sql_text(step)}\n)" for name, step in view.steps)
+    # not materialised: a CTE read twice would be computed whole once, and a reader's
+    # filter (an as_of, an account) would not reach the files under it
+    ctes = ",\n".join(
+        f"{name} as not materialized (\n{sql_text(step)}\n)" for name, step in view.steps
+    )
     return f"with\n{ctes}\nselect * from (\n{body}\n) as {view.name}"
