@@ -154,7 +154,7 @@ def print_steps(m: Measurement) -> None:
 
     if not m.work_seconds:
         return
-    table = Table(title="flexbatch: seconds per step (--log-level info)")
+    table = Table(title="flexbatch: seconds per step (its step log lines)")
     table.add_column("step")
     table.add_column("seconds", justify="right")
     table.add_column("share of days' time", justify="right")
