@@ -13,69 +13,83 @@ context as (
     select day from run_context
 ),
 
-breakpoints as (
-    -- the days a write-off happens with all write-offs up to them, and the first day
-    select account_id, currency, expires_on as from_date, written_off_to_date
-    from forecast_write_offs
-    union all
-    select r.account_id, r.currency, ctx.day + 1, cast(0 as decimal(38, 6))
-    from forecast_rates as r
-    cross join context as ctx
-),
-
-depletion as (
-    -- projected(d) never rises, so the first day at or below zero is the earliest over
-    -- breakpoints of max(breakpoint, day when the burn empties what is left after it)
-    select
-        bp.account_id,
-        bp.currency,
-        min(
-            case
-                when r.available - bp.written_off_to_date <= 0 then bp.from_date
-                when r.burn_rate > 0 then greatest(
-                    bp.from_date,
-                    -- capped: a tiny burn may take millions of days (only 365 are shown)
-                    ctx.day + cast(least(ceil(
-                        cast(r.available - bp.written_off_to_date as double)
-                        / cast(r.burn_rate as double)
-                    ), 100000) as integer)
-                )
-            end
-        ) as depletion_date
-    from breakpoints as bp
-    inner join forecast_rates as r
-        on r.account_id = bp.account_id and r.currency = bp.currency
-    cross join context as ctx
-    group by bp.account_id, bp.currency
-),
-
-ahead as (
-    -- write-offs up to 30, 60 and 90 days ahead
+expiries as (
+    -- per account and currency, over its expiry days (available and burn_rate come
+    -- along): the depletion date from them (below) and the write-offs up to 30, 60 and
+    -- 90 days ahead
     select
         w.account_id,
         w.currency,
+        min(
+            case
+                when w.available - w.written_off_to_date <= 0 then w.expires_on
+                when w.burn_rate > 0 then greatest(
+                    w.expires_on,
+                    ctx.day + cast(least(ceil(
+                        cast(w.available - w.written_off_to_date as double)
+                        / cast(w.burn_rate as double)
+                    ), 100000) as integer)
+                )
+            end
+        ) as depletion_date,
         sum(case when w.expires_on <= ctx.day + 30 then w.written_off end) as written_off_30d,
         sum(case when w.expires_on <= ctx.day + 60 then w.written_off end) as written_off_60d,
         sum(case when w.expires_on <= ctx.day + 90 then w.written_off end) as written_off_90d
     from forecast_write_offs as w
     cross join context as ctx
     group by w.account_id, w.currency
+),
+
+projected as (
+    -- projected(d) never rises, so the first day at or below zero is the earliest, over
+    -- the first day and the days a write-off happens, of max(that day, the day the burn
+    -- empties what is left after the write-offs up to it): here the first day's, and
+    -- the earliest of the expiry days' (either may be null: no depletion from there)
+    select
+        r.account_id,
+        r.currency,
+        r.available,
+        r.burn_rate,
+        case
+            when r.available <= 0 then ctx.day + 1
+            when r.burn_rate > 0 then greatest(
+                ctx.day + 1,
+                -- capped: a tiny burn may take millions of days (only 365 are shown)
+                ctx.day + cast(least(ceil(
+                    cast(r.available as double) / cast(r.burn_rate as double)
+                ), 100000) as integer)
+            )
+        end as first_day_depletion,
+        e.depletion_date as expiry_depletion,
+        e.written_off_30d,
+        e.written_off_60d,
+        e.written_off_90d
+    from forecast_rates as r
+    cross join context as ctx
+    left join expiries as e
+        on e.account_id = r.account_id and e.currency = r.currency
+),
+
+depletion as (
+    select
+        *,
+        least(
+            coalesce(first_day_depletion, expiry_depletion),
+            coalesce(expiry_depletion, first_day_depletion)
+        ) as depletion_date
+    from projected
 )
 
 select
-    r.account_id,
-    r.currency,
-    r.burn_rate,
+    d.account_id,
+    d.currency,
+    d.burn_rate,
     case when d.depletion_date <= ctx.day + 365 then d.depletion_date end as depletion_date,
-    cast(r.available - r.burn_rate * 30 - coalesce(a.written_off_30d, 0) as decimal(38, 6))
+    cast(d.available - d.burn_rate * 30 - coalesce(d.written_off_30d, 0) as decimal(38, 6))
         as projected_available_30d,
-    cast(r.available - r.burn_rate * 60 - coalesce(a.written_off_60d, 0) as decimal(38, 6))
+    cast(d.available - d.burn_rate * 60 - coalesce(d.written_off_60d, 0) as decimal(38, 6))
         as projected_available_60d,
-    cast(r.available - r.burn_rate * 90 - coalesce(a.written_off_90d, 0) as decimal(38, 6))
+    cast(d.available - d.burn_rate * 90 - coalesce(d.written_off_90d, 0) as decimal(38, 6))
         as projected_available_90d
-from forecast_rates as r
+from depletion as d
 cross join context as ctx
-left join depletion as d
-    on d.account_id = r.account_id and d.currency = r.currency
-left join ahead as a
-    on a.account_id = r.account_id and a.currency = r.currency

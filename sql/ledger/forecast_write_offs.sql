@@ -4,7 +4,8 @@
 -- from the published forecast row and that day's _state/grants), so both apply one model.
 -- grain: one row per as_of, account, currency and expiry day with a slice holding credits
 -- key:   (as_of, account_id, currency, expires_on)
--- upstream: forecast_slices (slices at the end of as_of), forecast_rates (burn_rate)
+-- upstream: forecast_slices (slices at the end of as_of), forecast_rates (available,
+--           burn_rate: carried along, so the forecast reads them here without a join)
 -- The model: the burn draws from slices in burn order; what a slice still holds when it
 -- expires is written off that day. Expiry comes before the day's burn, so a slice pays
 -- (expires_on - as_of - 1) more days of burn.
@@ -50,6 +51,8 @@ written as (
         e.account_id,
         e.currency,
         e.expires_on,
+        any_value(r.available) as available,  -- one value per account and currency
+        any_value(r.burn_rate) as burn_rate,
         sum(
             e.remaining
             - case
@@ -70,6 +73,8 @@ select
     account_id,
     currency,
     expires_on,
+    available,
+    burn_rate,
     written_off,
     -- all write-offs up to and including this expiry day
     sum(written_off) over (
