@@ -255,6 +255,7 @@ def unreadable_file(
     every file reads, so ``exc`` is not the input's fault. Only runs on that failure path,
     so a good night never reads a file twice for it."""
     import duckdb
+
     store = store_of(input_root)
     root = store.local("")
     columns = ", ".join(REQUIRED_COLUMNS)
