@@ -201,8 +201,10 @@ def run(
     return process_days(paths, chooser, command, engine, settings)
 
 
-def open_stores(paths: Paths, engine: str, settings: Settings) -> tuple[Store, Store]:
-    """IN and OUT as a command of ``engine`` opens them (a URI through Spark's JVM)."""
+def reading_stores(paths: Paths, settings: Settings) -> tuple[Store, Store]:
+    """IN and OUT for a read (``status``), a URI reached as the commands reach it (a
+    Hadoop URI through Spark's JVM); local folders need none of this module."""
+    engine = "spark" if is_uri(paths.input) or is_uri(paths.output) else "duckdb"
     stores = _Stores(paths, engine, settings)
     return stores.inputs, stores.output
 

@@ -15,25 +15,22 @@ from flexbatch.settings import Settings
 from flexbatch.storage.stores import Store, is_uri, open_store
 
 
-def _stores(paths: Paths, settings: Settings) -> tuple[Store, Store]:
-    """IN and OUT; a URI is reached through Spark's JVM, as a command's stores are."""
+def _stores(paths: Paths, settings: Settings | None) -> tuple[Store, Store]:
+    """IN and OUT: local folders directly; a URI as the commands reach it."""
+    settings = settings or Settings()
     if is_uri(paths.input) or is_uri(paths.output):
-        from flexbatch.job.pipeline import open_stores
+        from flexbatch.job.pipeline import reading_stores
 
-        return open_stores(paths, "spark", settings)
+        return reading_stores(paths, settings)
     return open_store(paths.input, None, settings), open_store(paths.output, None, settings)
 
 
 def stale_days(paths: Paths, settings: Settings | None = None) -> list[DayStatus]:
     """Every processed day, fresh or stale with its reason (no lock: a read)."""
-    inputs, output = _stores(paths, settings or Settings())
+    inputs, output = _stores(paths, settings)
     return day_statuses(inputs, output, config_sha256(inputs))
 
 
 def restated_days(paths: Paths, settings: Settings | None = None) -> dict[date, int]:
     """Restatement rows recorded per day of OUT."""
-    if is_uri(paths.output):
-        from flexbatch.job.pipeline import open_stores
-
-        return restatements.counts(open_stores(paths, "spark", settings or Settings())[1])
-    return restatements.counts(open_store(paths.output, None, settings))
+    return restatements.counts(_stores(paths, settings)[1])
