@@ -131,14 +131,14 @@ def run(
 def status(input_: str | None, output: str | None, fmt: str) -> None:
     """List processed days: fresh, or stale with the reason (inputs or config changed
     since, or a cascade that was interrupted)."""
-    from flexbatch.job import pipeline
+    from flexbatch.job.status import restated_days  # no engine: answers at once
 
     statuses = _api().status(input_, output, settings=_settings())
     if fmt == "json":  # exactly SPEC §2's keys; runs.unread_files has the files not read
         click.echo(json.dumps(statuses, indent=2))
         return
     paths = resolve_paths(input_, output)
-    restated = pipeline.restated_days(paths, _settings())
+    restated = restated_days(paths, _settings())
     inputs = _local_or_s3_store(paths.input)
     for s in statuses:
         day = date.fromisoformat(s["date"])

@@ -289,19 +289,30 @@ class Balances(pa.DataFrameModel):
 
 
 class Forecast(pa.DataFrameModel):
-    """Published sorted by its key (the registry's order, tables.py), so uniqueness is checked
-    as strict key order (see ``strictly_ascending``)."""
+    """One compact row per as_of day, account and currency (SPEC §5 v3); the day-by-day
+    curve is the view ``forecast_daily``, computed on read. Published sorted by its key (the
+    registry's order, tables.py), so uniqueness is checked as strict key order (see
+    ``strictly_ascending``)."""
 
     account_id: str
     currency: str
-    date: pl.Date
-    projected_available: Credits
     burn_rate: Credits = pa.Field(ge=0)
     depletion_date: pl.Date = pa.Field(nullable=True)
+    projected_available_30d: Credits
+    projected_available_60d: Credits
+    projected_available_90d: Credits
 
     @pa.dataframe_check(name="key_unique_and_sorted")
     def key_unique_and_sorted(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
-        return data.lazyframe.select(strictly_ascending(("account_id", "currency", "date")))
+        return data.lazyframe.select(strictly_ascending(("account_id", "currency")))
+
+    @pa.dataframe_check(name="projection_never_rises")
+    def projection_never_rises(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
+        c = pl.col
+        return data.lazyframe.select(
+            (c("projected_available_60d") <= c("projected_available_30d"))
+            & (c("projected_available_90d") <= c("projected_available_60d"))
+        )
 
     class Config:
         strict = True

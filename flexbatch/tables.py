@@ -31,6 +31,11 @@ class Table:
     # the files hold the partition's value in this column (``corrections``: its
     # ``booked_month``), so views leave the folder's out; None: the folder holds it
     partition_column: str | None = None
+    # (name, DuckDB type) of columns that files written by earlier releases hold and this
+    # release no longer writes: readers see them (null in newer files) so both can be read
+    legacy_columns: tuple[tuple[str, str], ...] = ()
+    # the view is computed on read from the files (a ComputedView of that name), not them
+    computed: bool = False
 
     @property
     def path(self) -> str:
@@ -136,9 +141,11 @@ TABLES: tuple[Table, ...] = (
     Table(
         "forecast",
         "ledger",
-        "account_id, currency, date",
-        ("account_id", "currency", "date"),
+        "account_id, currency",
+        ("account_id", "currency"),
         partition_key="as_of",
+        computed=True,
+        legacy_columns=(("date", "date"), ("projected_available", "decimal(38, 6)")),
     ),
     Table("alerts", "ledger", "account_id, kind, ref", ("account_id", "kind", "ref")),
     Table("topups", "ledger", "rule_id", ("rule_id",)),  # SPEC §10: by trigger day
@@ -184,6 +191,47 @@ TABLES: tuple[Table, ...] = (
     Table("runs", "job", "run_id", ("run_id",), log=True),
 )
 
+
+@dataclass(frozen=True)
+class ComputedView:
+    """A view readers see that is computed on read from published files (SPEC §5 v3:
+    ``forecast_daily``) rather than read from them: the SELECT of ``sql/<sql>.sql`` over the
+    relations ``_<table>_files`` of the tables it reads (each table's rows with its
+    partition column, legacy columns included) and ``steps``, each a CTE named as given
+    over the SELECT of ``sql/<file>.sql``, in order."""
+
+    name: str
+    sql: str
+    reads: tuple[str, ...]  # registry tables by name
+    steps: tuple[tuple[str, str], ...] = ()  # (relation the SQL reads, sql/ file of it)
+
+
+COMPUTED_VIEWS: tuple[ComputedView, ...] = (
+    # the published compact rows, and partitions written before v3 (90 rows ahead each)
+    # folded into the compact form
+    ComputedView("forecast", "forecast_read", ("forecast",)),
+    # the day-by-day curve from the compact row and that day's slices, by the expiry
+    # model the job applies (forecast_write_offs); legacy partitions' rows as stored
+    ComputedView(
+        "forecast_daily",
+        "forecast_daily",
+        ("forecast", "grant_state"),
+        (
+            ("forecast_slices", "forecast_read_slices"),
+            ("forecast_rates", "forecast_read_rates"),
+            ("forecast_write_offs", "forecast_write_offs"),
+        ),
+    ),
+)
+# the tables whose files the computed views read
+COMPUTED_READS: tuple[str, ...] = tuple(dict.fromkeys(n for v in COMPUTED_VIEWS for n in v.reads))
+
+
+def files_relation(path_or_name: str) -> str:
+    """The relation name under which a computed view reads a table's files."""
+    return f"_{table(path_or_name).name}_files"
+
+
 BY_PATH = {t.path: t for t in TABLES}
 BY_NAME = {t.name: t for t in TABLES}
 VIEWS = tuple(t for t in TABLES if t.view)
@@ -217,9 +265,10 @@ def duckdb_type(dtype: object) -> str:
     return DUCKDB_TYPES[kind.__name__]
 
 
-def empty_select(path_or_name: str) -> str:
+def empty_select(path_or_name: str, *, legacy: bool = False) -> str:
     """A typed SELECT of no rows with the published table's columns and its partition
-    column (for a relation over a table that has no file yet)."""
+    column (for a relation over a table that has no file yet); with ``legacy``, the
+    table's legacy columns too."""
     from flexbatch.schemas import OUTPUT_MODELS  # pandera: only when needed
 
     spec = table(path_or_name)
@@ -227,4 +276,16 @@ def empty_select(path_or_name: str) -> str:
     casts = [f"cast(null as {duckdb_type(c.dtype.type)}) as {name}" for name, c in columns.items()]
     if spec.partition_key not in columns and not spec.partition_in_files:
         casts.append(f"cast(null as date) as {spec.partition_key}")
+    if legacy:
+        casts.extend(f"cast(null as {kind}) as {name}" for name, kind in spec.legacy_columns)
     return f"select {', '.join(casts)} where false"
+
+
+def files_select(path_or_name: str, rows: str | None) -> str:
+    """The SELECT behind ``files_relation``: ``rows`` (a relation over the table's files,
+    None when it has none) with every column of the table and its legacy columns (null
+    where a file lacks one), so SQL over it binds whichever releases wrote the files."""
+    empty = empty_select(path_or_name, legacy=True)
+    if rows is None:
+        return empty
+    return f"select * from {rows} union all by name {empty}"

@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 from flexbatch import bench
+from flexbatch.bench.measure import OTHER
 from flexbatch.config import Paths
 from flexbatch.job import pipeline
 
@@ -108,21 +109,26 @@ def test_run_keeps_a_floor_ratio_to_bare_duckdb_and_agrees_with_it(dataset, tmp_
 def test_parse_log_reads_the_job_s_step_and_day_lines():
     """The benchmark's work and per-step seconds come from ``--log-level info`` lines,
     keyed by logger name: they must follow the modules if they move."""
-    from flexbatch.transform import charging
+    from flexbatch.transform import charging, sql_steps
 
-    step, day = charging.logger.name, pipeline.logger.name
+    step, day, sql = charging.logger.name, pipeline.logger.name, sql_steps.logger.name
     log = "\n".join(
         [
+            f"2026-11-24T15:39:09Z DEBUG {sql}: step user_groups: 11737 rows in 0.040s",
             f"2026-11-24T15:39:09Z INFO {step}: step user_groups           11737 rows    0.041s",
             f"2026-11-24T15:39:09Z INFO {step}: step plan_groups          (view) rows    0.007s",
+            f"2026-11-24T15:39:12Z DEBUG {sql}: step ledger_burn: 812 rows in 0.250s",
+            f"2026-11-24T15:39:13Z DEBUG {sql}: step ledger_burn: 14 rows in 0.125s",
             f"2026-11-24T15:39:17Z INFO {day}: run 2026-01-01: read 20000, accepted 20000, "
             "quarantined 0, duplicates 0, charges 11483, credits 69598.833460 in 7.86s",
         ]
     )
     steps, days, per_day = bench.parse_log(log)
-    assert steps == {"user_groups": 0.041, "plan_groups": 0.007}
+    # a charging step counted once (its info line); the ledger's from its debug lines
+    assert steps == {"user_groups": 0.041, "plan_groups": 0.007, "ledger:ledger_burn": 0.375}
     assert days == {"2026-01-01": 7.86}
     assert per_day[0]["user_groups"] == 0.041
+    assert per_day[0][OTHER] == pytest.approx(7.86 - 0.041 - 0.007 - 0.375)
 
 
 def test_settle_waits_for_the_load_to_fall_and_no_longer_than_its_limit(monkeypatch):

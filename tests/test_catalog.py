@@ -4,6 +4,8 @@ Parquet files or are written by hand; never from the code under test."""
 
 from __future__ import annotations
 
+import re
+import shutil
 from datetime import date, timedelta
 from decimal import Decimal as D
 from pathlib import Path
@@ -274,3 +276,80 @@ def test_without_per_user_rows_the_user_view_is_empty_not_invented(edge_out):
     con = duckdb.connect(str(build_catalog(edge_out)), read_only=True)
     assert con.execute("select count(*) from usage_by_user_90d").fetchone() == (0,)
     assert con.execute("select sum(users_active) from usage_by_product_90d").fetchone() == (0,)
+
+
+# The forecast table as the baseline commit f4bb53d (before SPEC §5 v3) wrote it for the
+# sample backfill: 90 rows per as_of, account and currency. The v3 views must give the
+# same numbers, computed on read.
+PRE_V3_FORECAST = Path(__file__).parent / "fixtures" / "forecast_f4bb53d.parquet"
+DAILY = "as_of, account_id, currency, date, projected_available"
+COMPACT = "as_of, account_id, currency, burn_rate, depletion_date"
+POINTS = (
+    "as_of, account_id, currency, projected_available_30d, projected_available_60d, "
+    "projected_available_90d"
+)
+
+
+def _pre_v3(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    """The baseline rows in the three shapes the v3 views are compared in."""
+    old = f"read_parquet('{PRE_V3_FORECAST}')"
+    points = ", ".join(
+        f"max(case when date = as_of + {n} then projected_available end)" for n in (30, 60, 90)
+    )
+    return {
+        "daily": con.execute(f"select {DAILY} from {old} order by all").fetchall(),
+        "compact": con.execute(f"select distinct {COMPACT} from {old} order by all").fetchall(),
+        "points": con.execute(
+            f"select as_of, account_id, currency, {points} from {old} "
+            "group by as_of, account_id, currency order by all"
+        ).fetchall(),
+    }
+
+
+def _v3(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    return {
+        "daily": con.execute(f"select {DAILY} from forecast_daily order by all").fetchall(),
+        "compact": con.execute(f"select {COMPACT} from forecast order by all").fetchall(),
+        "points": con.execute(f"select {POINTS} from forecast order by all").fetchall(),
+    }
+
+
+def test_forecast_views_equal_the_pre_v3_table_on_the_sample(demo_out):
+    files = sorted((demo_out / "forecast").glob("as_of=*/*.parquet"))
+    assert len(files) == 61 and pl.read_parquet(files[-1]).height == 5  # compact rows
+    expected = _pre_v3(duckdb.connect())
+    assert len(expected["daily"]) == 27_450 and len(expected["compact"]) == 305
+    catalog = duckdb.connect(str(build_catalog(demo_out)), read_only=True)
+    assert _v3(catalog) == expected
+    from flexbatch.serving.query import sandbox  # the views of `flexbatch sql`
+
+    assert _v3(sandbox(demo_out)) == expected
+
+
+def test_forecast_views_read_an_out_holding_pre_v3_partitions(demo_out, tmp_path):
+    # an OUT upgraded mid-way: September's forecast partitions written by the previous
+    # release (90 rows ahead), October's by this one; both views read both
+    out = tmp_path / "mixed"
+    shutil.copytree(demo_out, out)
+    old = pl.read_parquet(PRE_V3_FORECAST)
+    for (as_of,), rows in old.filter(pl.col("as_of") < date(2026, 10, 1)).group_by("as_of"):
+        part = out / "forecast" / f"as_of={as_of}"
+        shutil.rmtree(part)
+        part.mkdir()
+        rows.drop("as_of").write_parquet(part / "part-0.parquet")
+    expected = _pre_v3(duckdb.connect())
+    assert _v3(duckdb.connect(str(build_catalog(out)), read_only=True)) == expected
+    from flexbatch.serving.query import sandbox
+
+    assert _v3(sandbox(out)) == expected
+
+
+def test_forecast_daily_of_one_day_reads_only_that_day_s_files(demo_out):
+    # computed on read, so a reader's as_of must reach the files under the view: the
+    # day's forecast partition and the day's slices, not the 61 of each
+    con = duckdb.connect(str(build_catalog(demo_out)), read_only=True)
+    query = "select * from forecast_daily where as_of = date '2026-10-15' and account_id = 'acme'"
+    plan = con.execute(f"explain analyze {query}").fetchall()[0][1]
+    reads = [int(n) for n in re.findall(r"Total Files Read: (\d+)", plan)]
+    assert reads and set(reads) == {1}, reads
+    assert len(con.execute(query).fetchall()) == 2 * 90  # acme: flex_credit, cloud_credit

@@ -15,10 +15,13 @@ from datetime import date, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from flexbatch.serving.views import register_views
 
 from helpers import (
     event,
@@ -200,9 +203,25 @@ def alerts(out: Path, *kinds: str) -> list[tuple]:
 
 
 def forecast(out: Path, as_of: str) -> pl.DataFrame:
+    """The day-by-day forecast as of a day as readers see it: the view forecast_daily (the
+    curve, computed on read) with the published compact row's burn_rate and
+    depletion_date."""
     files = sorted((out / "forecast" / f"as_of={as_of}").glob("*.parquet"))
     assert files, f"no forecast partition as_of={as_of}"
-    return pl.concat([pl.read_parquet(f) for f in files]).sort("account_id", "currency", "date")
+    assert pl.read_parquet(files[0]).columns == [
+        "account_id", "currency", "burn_rate", "depletion_date",
+        "projected_available_30d", "projected_available_60d", "projected_available_90d",
+    ]  # fmt: skip
+    con = duckdb.connect()
+    register_views(con, out)
+    return con.sql(
+        "select d.account_id, d.currency, d.date, d.projected_available, f.burn_rate, "
+        "f.depletion_date, f.projected_available_30d, f.projected_available_60d, "
+        "f.projected_available_90d from forecast_daily as d "
+        "inner join forecast as f using (as_of, account_id, currency) "
+        "where d.as_of = cast(? as date) order by d.account_id, d.currency, d.date",
+        params=[as_of],
+    ).pl()
 
 
 # 1. burn order (SPEC §4 step 4) ----------------------------------------------------------
@@ -837,6 +856,9 @@ def _projection(out: Path, as_of: str) -> tuple[list[tuple], set]:
     assert set(frame["account_id"]) == {"acme"}
     assert set(frame["currency"]) == {"flex_credit"}
     rows = [(d.isoformat(), p) for d, p in frame.select("date", "projected_available").iter_rows()]
+    # the published 30/60/90-day columns are the curve's points on those days
+    for days in (30, 60, 90):
+        assert set(frame[f"projected_available_{days}d"]) == {rows[days - 1][1]}
     summary = {
         (r, None if d is None else d.isoformat())
         for r, d in frame.select("burn_rate", "depletion_date").iter_rows()

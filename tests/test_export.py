@@ -155,6 +155,17 @@ def test_account_and_date_filters(demo_out, tmp_path):
     forecast = export_csv(demo_out, "forecast", tmp_path, account="acme", start=date(2026, 10, 31))
     assert {r["as_of"] for r in forecast} == {"2026-10-31"}
     assert list(forecast[0])[0] == "as_of"  # the partition column comes first
+    # the burndown curve, computed on read, exports the same way: 90 days per currency
+    daily = export_csv(
+        demo_out, "forecast_daily", tmp_path, account="acme", start=date(2026, 10, 31)
+    )
+    assert list(daily[0]) == ["as_of", "account_id", "currency", "date", "projected_available"]
+    assert {r["as_of"] for r in daily} == {"2026-10-31"}
+    assert len(daily) == 90 * len(forecast)
+    points = {(r["currency"], r["date"]): r["projected_available"] for r in daily}
+    assert {(r["currency"], points[(r["currency"], "2026-11-30")]) for r in forecast} == {
+        (r["currency"], r["projected_available_30d"]) for r in forecast
+    }
 
 
 def test_parquet_keeps_the_types(demo_out, tmp_path):

@@ -301,7 +301,8 @@ def test_usage_effective_cost_is_the_recognised_value_of_each_draw(demo_out, foc
         key = (row["ChargePeriodStart"][:10], row["x_GrantId"], row["x_LedgerRef"])
         cost = D(row["EffectiveCost"])
         assert cost == values[key] == D(row["ContractedCost"]) == D(row["ListCost"])
-        product = D(row["PricingCurrencyEffectiveCost"]) * unit_cost[row["x_GrantId"].split("@")[0].removesuffix("~rollover")]
+        grant = row["x_GrantId"].split("@")[0].removesuffix("~rollover")
+        product = D(row["PricingCurrencyEffectiveCost"]) * unit_cost[grant]
         assert abs(cost - product) <= D("0.0000015")
     recognised = scan(demo_out, "revenue")["recognised"].sum()
     assert sum(D(r["EffectiveCost"]) for r in usage) == recognised

@@ -74,3 +74,18 @@ def test_every_python_package_is_in_the_wheel():
     }
     assert found <= listed, sorted(found - listed)
     assert {"flexbatch.sql", "flexbatch.sample"} <= listed
+
+
+def test_every_computed_table_view_is_declared_once():
+    # a table whose reader view is computed (forecast) has exactly one ComputedView of its
+    # name, and every computed view's SQL files exist and read only declared tables
+    from flexbatch.resources import sql_names
+    from flexbatch.tables import COMPUTED_VIEWS, TABLES, table
+
+    computed = {view.name for view in COMPUTED_VIEWS}
+    assert len(computed) == len(COMPUTED_VIEWS)
+    assert {t.name for t in TABLES if t.computed} == computed & {t.name for t in TABLES}
+    names = set(sql_names())
+    for view in COMPUTED_VIEWS:
+        assert view.sql in names and {step for _, step in view.steps} <= names
+        assert all(table(name) for name in view.reads)

@@ -47,24 +47,30 @@ def test_forecast_key_is_checked_the_same_way():
 
     from flexbatch.schemas import Forecast
 
-    def forecast(days: list[int]) -> pl.DataFrame:
+    def forecast(accounts: list[str], projected=(9, 6, 3)) -> pl.DataFrame:
+        n = len(accounts)
         return pl.DataFrame(
             {
-                "account_id": ["a"] * len(days),
-                "currency": ["flex_credit"] * len(days),
-                "date": [date(2026, 1, d) for d in days],
-                "projected_available": [Decimal("1.000000")] * len(days),
-                "burn_rate": [Decimal("0.000000")] * len(days),
-                "depletion_date": [None] * len(days),
+                "account_id": accounts,
+                "currency": ["flex_credit"] * n,
+                "burn_rate": [Decimal("0.100000")] * n,
+                "depletion_date": [None] * n,
+                **{
+                    f"projected_available_{days}d": [Decimal(value)] * n
+                    for days, value in zip((30, 60, 90), projected, strict=True)
+                },
             },
             schema_overrides={
-                "projected_available": pl.Decimal(38, 6),
                 "burn_rate": pl.Decimal(38, 6),
                 "depletion_date": pl.Date,
+                **{f"projected_available_{d}d": pl.Decimal(38, 6) for d in (30, 60, 90)},
             },
         )
 
-    Forecast.validate(forecast([2, 3, 4]))
-    for bad in ([2, 2], [3, 2]):
+    Forecast.validate(forecast(["a", "b", "c"]))
+    Forecast.validate(forecast(["a"], projected=(5, 5, -1)))  # flat, then below zero
+    for bad in (["a", "a"], ["b", "a"]):
         with pytest.raises(pandera.errors.SchemaError):
             Forecast.validate(forecast(bad))
+    with pytest.raises(pandera.errors.SchemaError, match="projection_never_rises"):
+        Forecast.validate(forecast(["a"], projected=(5, 6, 4)))

@@ -25,6 +25,7 @@ from flexbatch.ingest import duplicates
 from flexbatch.ledger import rules
 from flexbatch.ledger.credit_ledger import BALANCE_COLUMNS, SLICE_COLUMNS
 from flexbatch.resources import sql_names, sql_text
+from flexbatch.serving.views import register_computed_views
 from flexbatch.tables import empty_select
 from flexbatch.transform import sql_steps
 from flexbatch.transform.sql_steps import run_step, sorted_frame
@@ -754,21 +755,88 @@ def test_forecast_depletion_with_an_expiry_written_off(con):
             slice_row("G", "50", account="globex"),
         ],
     )
-    run_step(con, "grant_burn_rank")
-    rows = step(
+    rows = _forecast(con)
+    # 30/60/90 days ahead: acme 100 - 20 written off - 10k; globex 50 - 10k
+    assert rows == [
+        ("acme", Dec(10), d(8), Dec(-220), Dec(-520), Dec(-820)),
+        ("globex", Dec(10), d(5), Dec(-250), Dec(-550), Dec(-850)),
+    ]
+    # the day-by-day curve, on read, from the published row and the day's slices
+    daily = _forecast_daily(con)
+    assert [r for r in daily if r[2] <= d(3)] == [
+        ("acme", D, d(1), Dec(90)),
+        ("acme", D, d(2), Dec(60)),
+        ("acme", D, d(3), Dec(50)),
+        ("globex", D, d(1), Dec(40)),
+        ("globex", D, d(2), Dec(30)),
+        ("globex", D, d(3), Dec(20)),
+    ]
+    assert len(daily) == 2 * 90
+    assert daily[-1] == ("globex", D, d(90), Dec(50 - 900))
+    # and the 30/60/90-day columns are points of that curve
+    by_day = {(a, day): v for a, _, day, v in daily}
+    assert [(a, by_day[(a, d(30))], by_day[(a, d(60))], by_day[(a, d(90))]) for a in (
+        "acme", "globex")] == [(r[0], r[3], r[4], r[5]) for r in rows]  # fmt: skip
+
+
+def _forecast(con) -> list[tuple]:
+    """The day's compact forecast rows, by the job's steps, from balances, burn_history
+    and slices."""
+    run_step(con, "forecast_rates")
+    run_step(con, "forecast_slices", view=True)
+    run_step(con, "forecast_write_offs")
+    return step(
         con,
         "forecast",
-        "account_id, date, projected_available, burn_rate, depletion_date",
-        "account_id, date",
+        "account_id, burn_rate, depletion_date, projected_available_30d, "
+        "projected_available_60d, projected_available_90d",
+        "account_id",
     )
-    assert rows == [
-        ("acme", d(1), Dec(90), Dec(10), d(8)),
-        ("acme", d(2), Dec(60), Dec(10), d(8)),
-        ("acme", d(3), Dec(50), Dec(10), d(8)),
-        ("globex", d(1), Dec(40), Dec(10), d(5)),
-        ("globex", d(2), Dec(30), Dec(10), d(5)),
-        ("globex", d(3), Dec(20), Dec(10), d(5)),
-    ]
+
+
+def _forecast_daily(con) -> list[tuple]:
+    """forecast_daily as readers see it, over the day's published forecast and slices (the
+    forecast table and slices of the connection, as their files would hold them)."""
+    reader = duckdb.connect()
+    reader.register(
+        "f", con.sql(f"select *, cast('{D}' as date) as as_of from forecast").pl().to_arrow()
+    )
+    reader.register(
+        "g", con.sql(f"select *, cast('{D}' as date) as date from slices").pl().to_arrow()
+    )
+    register_computed_views(reader, {"forecast": "f", "grant_state": "g"})
+    return reader.execute(
+        "select account_id, as_of, date, projected_available from forecast_daily "
+        "order by account_id, date"
+    ).fetchall()
+
+
+def test_forecast_daily_reads_legacy_partitions_as_stored(con):
+    # an OUT written before v3: 90 rows per account and currency in the forecast files;
+    # the views read them as stored (daily) and folded (compact), next to a v3 partition
+    legacy = pl.DataFrame(
+        {
+            "account_id": ["acme"] * 90,
+            "currency": ["flex_credit"] * 90,
+            "date": [d(k) for k in range(1, 91)],
+            "projected_available": [Dec(100 - k) for k in range(1, 91)],
+            "burn_rate": [Dec(1)] * 90,
+            "depletion_date": [d(100)] * 90,
+            "as_of": [D] * 90,
+        },
+        schema_overrides={"projected_available": pl.Decimal(38, 6), "burn_rate": pl.Decimal(38, 6)},
+    )
+    reader = duckdb.connect()
+    reader.register("f", legacy.to_arrow())
+    register_computed_views(reader, {"forecast": "f", "grant_state": None})
+    assert reader.execute(
+        "select as_of, account_id, burn_rate, depletion_date, projected_available_30d, "
+        "projected_available_60d, projected_available_90d from forecast"
+    ).fetchall() == [(D, "acme", Dec(1), d(100), Dec(70), Dec(40), Dec(10))]
+    daily = reader.execute(
+        "select date, projected_available from forecast_daily order by date"
+    ).fetchall()
+    assert daily == [(d(k), Dec(100 - k)) for k in range(1, 91)]
 
 
 # --- meta ---------------------------------------------------------------------------------

@@ -109,3 +109,24 @@ def test_shapes_are_cached_apart(skewed):
 def test_an_unknown_shape_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown shape 'flat'"):
         synthetic.write_day(tmp_path, START_DAY, 10, shape="flat")
+
+
+def test_shared_shape_spreads_events_over_many_accounts_and_few_shared_ids(tmp_path):
+    # Zipf s = 1.05 over 200,000 accounts: P(rank 1) = 1 / H, H = the sum of k ** -1.05
+    # for k to 200,000 ~ 9.72, so the top account holds ~10.3 % and most events fall on
+    # other accounts; 3,000 resource and 200 user ids, each shared by many accounts
+    events, accounts = 50_000, 200_000
+    dataset = ensure_dataset(tmp_path, events, files=1, accounts=accounts, shape="shared")
+    con = _events(dataset)
+    counts = _account_counts(con)
+    assert counts[0][0] == "account-000000.tenant.example.com"
+    assert 0.09 < counts[0][1] / events < 0.12
+    assert len(counts) > 10_000
+    ((resources, users),) = con.execute(
+        "select count(distinct resource_id), count(distinct user_id) from events"
+    ).fetchall()
+    assert (resources, users) == (3000, 200)
+    ((grants,),) = duckdb.sql(
+        f"select count(distinct account_id) from read_csv('{dataset.input / 'grants.csv'}')"
+    ).fetchall()
+    assert grants == accounts  # every account holds a grant

@@ -12,7 +12,7 @@ from pathlib import Path
 from flexbatch.bench.bare import BARE_ENGINES, child
 from flexbatch.bench.measure import ENGINES
 from flexbatch.bench.modes import aggregation, backfill
-from flexbatch.bench.synthetic import SHAPES
+from flexbatch.bench.synthetic import MAX_ACCOUNTS, SHAPES
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -26,12 +26,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=1, help="days of usage (default 1)")
     parser.add_argument("--files", type=int, help="Parquet files per day (default 8; 2 with "
                         "--backfill-days)")  # fmt: skip
-    parser.add_argument("--accounts", type=int, default=10_000, help="accounts (default 10,000)")
+    parser.add_argument("--accounts", type=int, default=10_000, help="accounts, each holding "
+                        "a grant (default 10,000; at most 1,000,000)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
     parser.add_argument(
         "--shape", choices=SHAPES, default="default",
-        help="how events fall on accounts: default (log-uniform, the largest account ~7.5 %%) "
-        "or skewed (Zipf s=1.3: one account holds the plurality, ~27 %%)",
+        help="how events fall on accounts: default (log-uniform, the largest account ~7.5 %%), "
+        "skewed (Zipf s=1.3: one account holds the plurality, ~27 %%) or shared (Zipf "
+        "s=1.05 over many accounts; 3,000 resource and 200 user ids shared by all)",
     )  # fmt: skip
     parser.add_argument(
         "--work", type=Path, default=Path(tempfile.gettempdir()) / "flexbatch-bench",
@@ -59,6 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if not 1 <= args.accounts <= MAX_ACCOUNTS:
+        sys.exit(f"--accounts {args.accounts}: choose 1 to {MAX_ACCOUNTS:,}")
     if args.child:
         child(args.child, args.child_glob, args.child_result)
         return

@@ -26,9 +26,13 @@ ENGINES = ("flexbatch", *BARE_ENGINES)
 LOADED_ABOVE = 0.5
 LOADED_NOTE = "loaded — not a result"
 
-OTHER = "(ledger, outputs, publish)"  # a day's time outside the logged charging steps
+OTHER = "(writes, publication, the rest)"  # a day's time outside the logged SQL steps
 # logger names: flexbatch.transform.charging, flexbatch.job.pipeline (any package depth)
 STEP_LINE = re.compile(r"flexbatch(?:\.\w+)*\.charging: step (\S+)\s+\S+ rows\s+([0-9.]+)s")
+# every SQL step's debug line (flexbatch.transform.sql_steps): the ledger's steps are read
+# from these; the charging steps, which also log one, from their info lines above
+SQL_STEP_LINE = re.compile(r"flexbatch(?:\.\w+)*\.sql_steps: step (\S+): \d+ rows in ([0-9.]+)s")
+LEDGER_PREFIX = "ledger:"
 DAY_LINE = re.compile(
     r"flexbatch(?:\.\w+)*\.pipeline: (?:run|backfill) (\d{4}-\d{2}-\d{2}): .* in ([0-9.]+)s"
 )
@@ -127,7 +131,8 @@ def run_bare(engine: str, dataset: Dataset, logs: Path) -> Measurement:
 
 
 def flexbatch_command(dataset: Dataset, output: Path) -> list[str]:
-    cmd = [sys.executable, "-m", "flexbatch.cli", "--log-level", "info"]
+    # debug: the ledger's steps log their seconds there (a line per step, not per row)
+    cmd = [sys.executable, "-m", "flexbatch.cli", "--log-level", "debug"]
     first, last = dataset.days[0].isoformat(), dataset.days[-1].isoformat()
     if len(dataset.days) == 1:
         cmd += ["run", "--date", first]
@@ -137,15 +142,24 @@ def flexbatch_command(dataset: Dataset, output: Path) -> list[str]:
 
 
 def parse_log(text: str) -> tuple[dict[str, float], dict[str, float], list[dict[str, float]]]:
-    """From a ``--log-level info`` log: seconds per step (summed over days), seconds per
-    day, and each day's step seconds (in day order)."""
+    """From a ``--log-level debug`` log: seconds per step (summed over days; the credit
+    ledger's steps named ``ledger:STEP``), seconds per day, and each day's step seconds
+    (in day order)."""
+    from flexbatch.transform.charging import STEPS as CHARGING_STEPS
+
     steps: dict[str, float] = {}
     days: dict[str, float] = {}
     per_day: list[dict[str, float]] = []
     current: dict[str, float] = {}
     for line in text.splitlines():
-        if match := STEP_LINE.search(line):
-            step, seconds = match.group(1), float(match.group(2))
+        match = STEP_LINE.search(line)
+        sql_step = None if match else SQL_STEP_LINE.search(line)
+        if sql_step and sql_step.group(1) not in CHARGING_STEPS:
+            match, name = sql_step, LEDGER_PREFIX + sql_step.group(1)
+        elif match:
+            name = match.group(1)
+        if match:
+            step, seconds = name, float(match.group(2))
             steps[step] = steps.get(step, 0.0) + seconds
             current[step] = current.get(step, 0.0) + seconds
         elif match := DAY_LINE.search(line):

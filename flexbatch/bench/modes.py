@@ -63,10 +63,10 @@ def aggregation(args: argparse.Namespace, engines: list[str]) -> dict[str, Any]:
     results = run_engines(
         dataset, engines, args.work, args.repeat, env_pairs(args.env), args.settle
     )
-    rows = rows_with_ratios(results, dataset.events)
+    rows = rows_with_ratios(results, dataset.events, args.accounts)
     title = (
-        f"{dataset.events:,} events ({dataset.shape} shape), {len(dataset.days)} day(s), "
-        f"{dataset.files} files/day"
+        f"{dataset.events:,} events ({dataset.shape} shape), {args.accounts:,} accounts, "
+        f"{len(dataset.days)} day(s), {dataset.files} files/day"
     )
     print_table(rows, title)
     if "flexbatch" in results:
@@ -122,6 +122,10 @@ def backfill(args: argparse.Namespace) -> dict[str, Any]:
         "wall_seconds": round(run.seconds, 2),
         "cpu_seconds": round(run.cpu_seconds, 2),
         "peak_rss_mib": round(run.peak_rss_mib, 1),
+        "accounts": args.accounts,
+        "median_day_us_per_account": round(
+            sorted(per_day)[len(per_day) // 2] * 1e6 / args.accounts, 1
+        ),
         "tenth_days": tenth,
         "first_tenth_mean_s": round(sum(first) / len(first), 3),
         "last_tenth_mean_s": round(sum(last) / len(last), 3),

@@ -59,9 +59,12 @@ def _git_revision() -> str | None:
     return head + ("+dirty" if dirty else "")
 
 
-def rows_with_ratios(results: dict[str, Measurement], events: int) -> list[dict[str, Any]]:
+def rows_with_ratios(
+    results: dict[str, Measurement], events: int, accounts: int | None = None
+) -> list[dict[str, Any]]:
     """One row per engine: its figures, its ratios to chdb and DuckDB, whether its totals
-    agree, and the load around its run (``note`` says when it is not a result)."""
+    agree, the load around its run (``note`` says when it is not a result), and with
+    ``accounts`` the cost per account (microseconds of the whole run per account)."""
     rows = []
     for engine in ENGINES:
         if engine not in results:
@@ -76,6 +79,8 @@ def rows_with_ratios(results: dict[str, Measurement], events: int) -> list[dict[
             "events_per_s": None if m.error else round(events / m.seconds),
             "peak_rss_mib": round(m.peak_rss_mib, 1),
         }
+        if accounts:
+            row["us_per_account"] = round(m.seconds * 1e6 / accounts, 1)
         ratios_loaded = m.loaded
         for ref in ("chdb", "duckdb"):
             base = results.get(ref)
@@ -114,8 +119,8 @@ def print_table(rows: list[dict[str, Any]], title: str) -> None:
     from rich.table import Table
 
     table = Table(title=title)
-    columns = ("engine", "wall s", "cpu s", "work s", "events/s", "peak RSS MiB", "× chdb",
-               "× duckdb", "agree", "load 1m", "note")  # fmt: skip
+    columns = ("engine", "wall s", "cpu s", "work s", "events/s", "peak RSS MiB", "µs/account",
+               "× chdb", "× duckdb", "agree", "load 1m", "note")  # fmt: skip
     for name in columns:
         table.add_column(name, justify="left" if name in ("engine", "note") else "right",
                          no_wrap=name != "note")  # fmt: skip
@@ -125,6 +130,7 @@ def print_table(rows: list[dict[str, Any]], title: str) -> None:
             r["engine"], _fmt(r["seconds"], ".2f"), _fmt(r["cpu_seconds"], ".2f"),
             _fmt(r["work_seconds"], ".2f"),
             _fmt(r["events_per_s"], ",d"), _fmt(r["peak_rss_mib"], ",.0f"),
+            _fmt(r.get("us_per_account"), ",.1f"),
             _fmt(r["x_chdb"], ".2f"), _fmt(r["x_duckdb"], ".2f"),
             {True: "yes", False: "NO", None: "FAILED"}[r["totals_agree"]],
             _load(r), r["note"] or "",
@@ -148,7 +154,7 @@ def print_steps(m: Measurement) -> None:
 
     if not m.work_seconds:
         return
-    table = Table(title="flexbatch: seconds per step (--log-level info)")
+    table = Table(title="flexbatch: seconds per step (its step log lines)")
     table.add_column("step")
     table.add_column("seconds", justify="right")
     table.add_column("share of days' time", justify="right")

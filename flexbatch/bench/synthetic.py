@@ -6,8 +6,13 @@ flex-credit vendor (SPEC §6, performance issue), generated inside DuckDB in sec
   Zipf-like; the largest holds ~7.5 %); ``skewed``, a Zipf law of exponent 1.3 over the N
   accounts (P(rank k) proportional to k ** -1.3), so one account holds the plurality of the
   events (~27 % of them over 10,000 accounts) and the day has few distinct groups;
+  ``shared``, a milder Zipf law (exponent 1.05) over the N accounts, so the day touches
+  most of a large account base (the performance issue's 200,000 to 1,000,000 accounts),
+  each account with few events;
 - every account has 3 scopes, ~50 users and ~2,000 resources, the same 50 user ids and
-  2,000 resource ids in every account; ids are ~30 bytes;
+  2,000 resource ids in every account (``shared``: 200 users and 3,000 resources, drawn
+  from pools every account shares, so the day has a few thousand distinct ids in all);
+  ids are ~30 bytes;
 - five meters cover daily-unique resources, unique resources, daily-unique users, peak and
   sum, each priced by a plan in ``rate_plans()``.
 Every value is a hash of the event number and the seed, so the same arguments always give
@@ -91,8 +96,8 @@ drawn as (
         (h1 % 1000003) / 1000003.0 as account_u,
         h2 % 3 as scope_n,
         (h2 // 3) % 5 as meter_n,
-        (h3 % 50) as user_n,
-        (h3 // 50) % 2000 as resource_n,
+        (h3 % {users}) as user_n,
+        (h3 // {users}) % {resources} as resource_n,
         (h1 // 1000003) % 86400000 as ms_of_day,
         h3
     from numbered
@@ -121,26 +126,23 @@ from placed
 order by i
 """
 
-ZIPF_EXPONENT = 1.3
+ZIPF_EXPONENT = 1.3  # skewed
+SHARED_ZIPF_EXPONENT = 1.05  # shared: a long tail of small accounts
+# (users, resources): the ids every account draws from
+POOLS = {"default": (50, 2000), "skewed": (50, 2000), "shared": (200, 3000)}
+MAX_ACCOUNTS = 1_000_000  # account ids hold six digits
 
-# ``placed``: every drawn event with its account_n, from its uniform ``account_u``
-ACCOUNT_DRAWS = {
-    "default": """
-placed as (
-    select *, cast(floor(pow({accounts}, account_u)) as bigint) - 1 as account_n
-    from drawn
-)""",
-    "skewed": f"""
+ZIPF_DRAW = """
 zipf_ranks as (
     -- account k - 1 has rank k; p_below = P(rank < k) under P(rank k) ~ k ** -s
     select
         k - 1 as account_n,
         coalesce(
-            sum(pow(k, -{ZIPF_EXPONENT})) over (
+            sum(pow(k, -{exponent})) over (
                 order by k rows between unbounded preceding and 1 preceding
             ),
             0
-        ) / sum(pow(k, -{ZIPF_EXPONENT})) over () as p_below
+        ) / sum(pow(k, -{exponent})) over () as p_below
     from range(1, {{accounts}} + 1) as t(k)
 ),
 
@@ -149,7 +151,17 @@ placed as (
     select drawn.*, zipf_ranks.account_n
     from drawn
     asof join zipf_ranks on drawn.account_u >= zipf_ranks.p_below
+)"""
+
+# ``placed``: every drawn event with its account_n, from its uniform ``account_u``
+ACCOUNT_DRAWS = {
+    "default": """
+placed as (
+    select *, cast(floor(pow({accounts}, account_u)) as bigint) - 1 as account_n
+    from drawn
 )""",
+    "skewed": ZIPF_DRAW.format(exponent=ZIPF_EXPONENT),
+    "shared": ZIPF_DRAW.format(exponent=SHARED_ZIPF_EXPONENT),
 }
 SHAPES = tuple(ACCOUNT_DRAWS)
 
@@ -158,7 +170,12 @@ def events_sql(shape: str) -> str:
     """The events query of ``shape`` (placeholders: seed, start, stop, accounts, day)."""
     if shape not in ACCOUNT_DRAWS:
         raise ValueError(f"unknown shape {shape!r}; choose from {', '.join(SHAPES)}")
-    return EVENTS_SQL.replace("{account_draw}", ACCOUNT_DRAWS[shape].strip("\n"))
+    users, resources = POOLS[shape]
+    return (
+        EVENTS_SQL.replace("{account_draw}", ACCOUNT_DRAWS[shape].strip("\n"))
+        .replace("{users}", str(users))
+        .replace("{resources}", str(resources))
+    )
 
 
 def write_rate_plans(input_root: Path) -> None:

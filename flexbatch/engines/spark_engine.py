@@ -26,9 +26,9 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 import sqlglot
-from pyspark.sql import DataFrame, SparkSession
 from sqlglot import exp
 
+from flexbatch.engines.pyspark_quiet import DataFrame, SparkSession
 from flexbatch.errors import AuditError
 from flexbatch.ingest.usage_input import (
     EMPTY_RAW_EVENTS,

@@ -9,7 +9,6 @@ file, row, field and fix. A bad row is never skipped.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +19,12 @@ import polars as pl
 from pandera.config import ValidationDepth, config_context
 
 from flexbatch.errors import ConfigError
+from flexbatch.ingest.input_files import grants_file, inputs_sha256, transfers_file
 from flexbatch.limits import CREDIT_LIMIT, PRICE_LIMIT
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["grants_file", "inputs_sha256", "load_grants", "load_transfers", "transfers_file"]
 
 CREDITS = pl.Decimal(38, 6)
 GRANTS_SCHEMA: dict[str, pl.DataType] = {
@@ -214,23 +216,6 @@ TransfersText = _text_model("TransfersText", TRANSFERS_SCHEMA, TRANSFER_RULES)
 
 
 # --------------------------------------------------------------------------- reading
-def _input_file(input_root: Path, stem: str) -> Path | None:
-    found = [p for ext in ("csv", "parquet") if (p := input_root / f"{stem}.{ext}").exists()]
-    if len(found) > 1:
-        raise ConfigError(f"{found[0]} and {found[1]}: both present; fix: keep only one of them")
-    return found[0] if found else None
-
-
-def grants_file(input_root: Path) -> Path | None:
-    """IN/grants.csv or IN/grants.parquet; None if neither; ConfigError if both."""
-    return _input_file(Path(input_root), "grants")
-
-
-def transfers_file(input_root: Path) -> Path | None:
-    """IN/transfers.csv or IN/transfers.parquet; None if neither; ConfigError if both."""
-    return _input_file(Path(input_root), "transfers")
-
-
 def _unreadable(path: Path, kind: str, exc: BaseException) -> ConfigError:
     text = " ".join(str(exc).split())  # one line, at most 200 characters
     text = text if len(text) <= 200 else text[:197] + "..."
@@ -384,15 +369,3 @@ def load_transfers(input_root: Path) -> pl.DataFrame:
     transfers = transfers.cast(TRANSFERS_SCHEMA).sort("transfer_id")  # type: ignore[arg-type]
     logger.info("loaded %d transfers from %s", transfers.height, path)
     return transfers
-
-
-def inputs_sha256(input_root: Path) -> dict[str, str]:
-    """sha256 hex of the grants and transfers file bytes; "" for a file that is absent."""
-    digests = {}
-    for name, find in (("grants", grants_file), ("transfers", transfers_file)):
-        path = find(input_root)
-        try:
-            digests[name] = "" if path is None else hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror}; fix: check the path") from None
-    return digests

@@ -13,14 +13,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flexbatch.errors import InputSchemaError, MissingPartitionError, one_line
 from flexbatch.storage.literal import duckdb_files
 from flexbatch.storage.stores import FileInfo, Location, Store, store_of
+
+if TYPE_CHECKING:  # DuckDB loads with the job that uses it, not with status
+    import duckdb
 
 logger = logging.getLogger(__name__)
 
@@ -251,6 +254,8 @@ def unreadable_file(
     timestamp beyond DuckDB's range), as a one-line error naming it and the fix; None when
     every file reads, so ``exc`` is not the input's fault. Only runs on that failure path,
     so a good night never reads a file twice for it."""
+    import duckdb
+
     store = store_of(input_root)
     root = store.local("")
     columns = ", ".join(REQUIRED_COLUMNS)

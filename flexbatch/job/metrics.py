@@ -26,10 +26,13 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flexbatch.config import Paths
 from flexbatch.errors import FlexbatchError
-from flexbatch.job.day import DayResult
+
+if TYPE_CHECKING:  # the job's modules (DuckDB, Polars) load only when a command runs one
+    from flexbatch.job.day import DayResult
 
 LAST_SUCCESS = "flexbatch_last_success_timestamp_seconds"
 

@@ -16,9 +16,9 @@ from flexbatch.engines import Engine, make_engine
 from flexbatch.errors import ConfigError
 from flexbatch.ingest.job_config import JobConfig
 from flexbatch.ingest.usage_input import day_file_infos
-from flexbatch.job import restatements
-from flexbatch.job.changes import DayStatus, day_statuses
+from flexbatch.job.changes import day_statuses
 from flexbatch.job.day import DayResult, Job, new_run_id, process_day
+from flexbatch.job.status import restated_days, stale_days  # noqa: F401 (re-exported)
 from flexbatch.serving.catalog import refresh_catalog
 from flexbatch.settings import Settings
 from flexbatch.storage import cascade
@@ -229,18 +229,12 @@ def _reading_engine(*locations: object) -> str:
     return "spark" if hadoop else "duckdb"
 
 
-def stale_days(paths: Paths, settings: Settings | None = None) -> list[DayStatus]:
-    """Every processed day, fresh or stale with its reason (no lock: a read)."""
+def reading_stores(paths: Paths, settings: Settings) -> tuple[Store, Store]:
+    """IN and OUT for a read (``status``), a URI reached as the commands reach it (a
+    Hadoop URI through Spark's JVM); local folders need none of this module."""
     engine = _reading_engine(paths.input, paths.output)
-    stores = _Stores(paths, engine, settings or Settings())
-    config = JobConfig.load(stores.inputs)
-    return day_statuses(stores.inputs, stores.output, config.config_sha256)
-
-
-def restated_days(paths: Paths, settings: Settings | None = None) -> dict[date, int]:
-    """Restatement rows recorded per day of OUT."""
-    engine = _reading_engine(paths.output)
-    return restatements.counts(_Stores(paths, engine, settings or Settings()).output)
+    stores = _Stores(paths, engine, settings)
+    return stores.inputs, stores.output
 
 
 def run_changed(

@@ -21,8 +21,8 @@ out (``compute_credit_day``):
     ``revenue`` and ``revenue_entries`` of SPEC §9 (``flexbatch/ledger/revenue.py``, a pass
     after the burn; it reads ``revenue_prev``, the previous day's revenue), and the new
     state ``_state/grants`` (the slices at the end of the day, with the credits drawn from
-    each and its value): with ``balances``, ``topups`` and ``revenue`` it is all the next day needs. An
-    audit failure raises ``AuditError`` and returns nothing.
+    each and its value): with ``balances``, ``topups`` and ``revenue`` it is all the next
+    day needs. An audit failure raises ``AuditError`` and returns nothing.
 
 Every rule is a step of ``sql/ledger/`` (one SELECT per file, materialised by
 ``run_step`` as a temp table of its name); the rules several steps share are written once:
@@ -43,11 +43,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from flexbatch.errors import AuditError
-from flexbatch.ingest.topup_rules import TOPUP_RULES_EMPTY
-from flexbatch.ledger.legacy_state import state_columns
 from flexbatch.errors import AuditError, ConfigError
+from flexbatch.ingest.topup_rules import TOPUP_RULES_EMPTY
 from flexbatch.ledger import revenue
+from flexbatch.ledger.legacy_state import state_columns
 from flexbatch.ledger.rules import register_rules
 from flexbatch.resources import sql_text
 from flexbatch.storage.publish import partition_files
@@ -284,6 +283,15 @@ def _burn(con: duckdb.DuckDBPyConnection) -> int:
     return int(rounds)
 
 
+def _forecast(con: duckdb.DuckDBPyConnection) -> None:
+    """The compact forecast row per account and currency (SPEC §5 v3); its expiry model,
+    ``forecast_write_offs``, is the one the ``forecast_daily`` view applies on read."""
+    run_step(con, "forecast_rates")
+    run_step(con, "forecast_slices", view=True)
+    for step in ("forecast_write_offs", "forecast", "forecast_summary"):
+        run_step(con, step)
+
+
 def _audit(con: duckdb.DuckDBPyConnection) -> None:
     for audit in AUDITS:
         bad = con.sql(sql_text(audit)).fetchall()
@@ -309,8 +317,9 @@ def compute_credit_day(
     transfers, rejected = _transfers(con)
     rounds = _burn(con)
     revenue.compute_revenue(con, SLICE_COLUMNS)
-    for step in ("balances", "topups", "forecast", "forecast_summary"):
-        run_step(con, step)
+    run_step(con, "balances")
+    run_step(con, "topups")
+    _forecast(con)
     for step in ("prior_daily_users", "user_counts", "alerts"):
         run_step(con, step)
     _audit(con)

@@ -30,11 +30,16 @@ from flexbatch.books import issued
 from flexbatch.errors import ConfigError
 from flexbatch.serving import focus, result_file
 from flexbatch.serving.views import register_views
-from flexbatch.tables import VIEWS
+from flexbatch.tables import COMPUTED_VIEWS, VIEWS
 from flexbatch.tables import table as registry_table
 
 FORMATS = ("csv", "parquet", "focus")
-TABLES = tuple(spec.name for spec in VIEWS)
+# a view computed on read (forecast_daily) exports like the table it is computed from: it
+# has rows when that table has files, and filters on that table's partition column
+COMPUTED_FROM = {
+    v.name: v.reads[0] for v in COMPUTED_VIEWS if v.name not in {t.name for t in VIEWS}
+}
+TABLES = (*(spec.name for spec in VIEWS), *COMPUTED_FROM)
 FOCUS_TABLE = "credit_ledger"
 ACCOUNT_TABLES = ("usage_daily", "balances", "credit_ledger", "charges")
 # OWASP CSV injection: cells starting with these are read as formulas by spreadsheets.
@@ -103,6 +108,7 @@ def export_table(
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     views = register_views(con, out)
+    views += [name for name, source in COMPUTED_FROM.items() if source in views]
     if table not in views:
         raise ConfigError(
             f"export: {table} has no partitions in {out}; fix: run flexbatch run first"
@@ -176,7 +182,7 @@ def _filtered(
     end: date | None,
 ) -> duckdb.DuckDBPyRelation:
     """The table with its partition column first, filtered, sorted by every column."""
-    key = quote_ident(registry_table(table).filter_column)
+    key = quote_ident(registry_table(COMPUTED_FROM.get(table, table)).filter_column)
     columns = [name for name, *_ in con.execute(f"describe {table}").fetchall()]
     ordered = [key] + [quote_ident(c) for c in columns if quote_ident(c) != key]
     conditions = []

@@ -24,8 +24,9 @@ import pyarrow.parquet as pq
 
 from flexbatch.errors import ConfigError, one_line
 from flexbatch.serving import result_file
+from flexbatch.serving.views import register_computed_views
 from flexbatch.storage.stores import LocalStore
-from flexbatch.tables import MONTH, VIEWS, Table, empty_select
+from flexbatch.tables import COMPUTED_READS, MONTH, VIEWS, Table, empty_select, table
 
 READ_ONLY = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 # Types Polars prints and writes as they are; any other column is shown as DuckDB's text.
@@ -70,13 +71,23 @@ def sandbox(out: Path) -> duckdb.DuckDBPyConnection:
 
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
-    for spec in VIEWS:
+    computed: dict[str, str | None] = {}
+    for name in dict.fromkeys([*(spec.name for spec in VIEWS), *COMPUTED_READS]):
+        spec = table(name)
         dataset = table_dataset(out, spec)
+        if name in COMPUTED_READS:
+            # read by a computed view (the forecast), under a name of its own
+            computed[name] = None if dataset is None else f"_{name}_dataset"
+            if dataset is not None:
+                con.register(f"_{name}_dataset", dataset)
+        if not spec.view or spec.computed:
+            continue
         if dataset is None:
             con.execute(f"create view {spec.name} as {empty_select(spec.name)}")
         else:
             con.register(f"{spec.name}_files", dataset)
             con.execute(f"create view {spec.name} as {spec.view_select(spec.name + '_files')}")
+    register_computed_views(con, computed)
     register_helper_views(con)
     for setting in SANDBOX_SETTINGS:
         con.execute(setting)

@@ -216,8 +216,10 @@ def _panel(con: duckdb.DuckDBPyConnection, p: dict, balance: dict) -> CurrencyPa
         p,
     )
     forecast = con.execute(
-        "select date, projected_available, depletion_date from forecast "
-        "where account_id = $account and currency = $currency and as_of = $as_of order by date",
+        "select d.date, d.projected_available, f.depletion_date from forecast_daily as d "
+        "inner join forecast as f using (as_of, account_id, currency) "
+        "where d.account_id = $account and d.currency = $currency and d.as_of = $as_of "
+        "order by d.date",
         p,
     ).fetchall()
     [rate] = rows(
