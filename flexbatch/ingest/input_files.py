@@ -1,5 +1,5 @@
-"""Which grants and transfers files IN holds, and the sha256 of their bytes: what a run
-records in ``runs.config_sha256`` (with the rate plans, ``job_config``) and ``status``
+"""Which grants, transfers and top-up rules files IN holds, and the sha256 of their bytes:
+what a run records in ``runs.config_sha256`` (with the rate plans, ``job_config``) and ``status``
 compares. Kept apart from reading and validating them (``credit_inputs``, Pandera), so
 ``status`` tells a changed configuration without loading a validation library."""
 
@@ -26,6 +26,11 @@ def grants_file(input_root: Path) -> Path | None:
 def transfers_file(input_root: Path) -> Path | None:
     """IN/transfers.csv or IN/transfers.parquet; None if neither; ConfigError if both."""
     return _input_file(Path(input_root), "transfers")
+
+
+def topups_file(input_root: Path) -> Path | None:
+    """IN/topups.csv or IN/topups.parquet (SPEC §10); None if neither; ConfigError if both."""
+    return _input_file(Path(input_root), "topups")
 
 
 def inputs_sha256(input_root: Path) -> dict[str, str]:

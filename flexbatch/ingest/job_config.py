@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flexbatch.errors import ConfigError
-from flexbatch.ingest.input_files import inputs_sha256
+from flexbatch.ingest.input_files import inputs_sha256, topups_file
 from flexbatch.storage.stores import Store
 
 if TYPE_CHECKING:
@@ -81,7 +81,6 @@ def _sha256(folder: Path) -> str:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}; fix: check the path") from None
     for name, file_digest in sorted(inputs_sha256(folder).items()):
         digest.update(f"{name}:{file_digest}".encode())
-    from flexbatch.ingest.topup_rules import topups_file  # polars: not at start-up
 
     topups = topups_file(folder)
     if topups is not None:  # absent: the digest of a configuration before top-ups

@@ -26,7 +26,6 @@ from flexbatch.ingest.credit_inputs import (
     _amount_rules,
     _days_rule,
     _decimal,
-    _input_file,
     _required,
     _Rule,
     _text_frame,
@@ -34,6 +33,7 @@ from flexbatch.ingest.credit_inputs import (
     _unique,
     _validate,
 )
+from flexbatch.ingest.input_files import topups_file
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +46,6 @@ TOPUPS_SCHEMA: dict[str, pl.DataType] = {
 TOPUPS_REQUIRED = ("rule_id", "account_id", "currency", "threshold")
 TOPUP_RULES_EMPTY = pl.DataFrame(schema=TOPUPS_SCHEMA)
 MAX_PER_MONTH = 31  # one top-up a day at most: a larger cap is no cap
-
-
-def topups_file(input_root: Path) -> Path | None:
-    """IN/topups.csv or IN/topups.parquet; None if neither; ConfigError if both."""
-    return _input_file(Path(input_root), "topups")
 
 
 def _rules(currencies: list[str]) -> list[_Rule]:
