@@ -320,11 +320,11 @@ def status(
     """Every processed day: ``date``, ``state`` (fresh | stale), ``reason``, ``run_id``,
     ``finished_at`` (ISO text, UTC with ``Z``), exactly the keys of ``status --format
     json``."""
-    from flexbatch.job import pipeline
+    from flexbatch.job.status import stale_days  # no engine nor validation library
 
     with known_failures():
         paths = _paths(input, output)
-        return [s.as_json() for s in pipeline.stale_days(paths, _settings(settings))]
+        return [s.as_json() for s in stale_days(paths, _settings(settings))]
 
 
 @contextlib.contextmanager
