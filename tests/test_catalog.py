@@ -290,9 +290,15 @@ POINTS = (
 )
 
 
+# The fixture was made from the sample before SPEC §10 gave globex a voided promo, a
+# rolling grant and a top-up rule: its inputs changed since, so it is compared on the
+# accounts whose inputs did not
+SAME_INPUTS = "account_id <> 'globex'"
+
+
 def _pre_v3(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
     """The baseline rows in the three shapes the v3 views are compared in."""
-    old = f"read_parquet('{PRE_V3_FORECAST}')"
+    old = f"(select * from read_parquet('{PRE_V3_FORECAST}') where {SAME_INPUTS})"
     points = ", ".join(
         f"max(case when date = as_of + {n} then projected_available end)" for n in (30, 60, 90)
     )
@@ -308,9 +314,12 @@ def _pre_v3(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
 
 def _v3(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
     return {
-        "daily": con.execute(f"select {DAILY} from forecast_daily order by all").fetchall(),
-        "compact": con.execute(f"select {COMPACT} from forecast order by all").fetchall(),
-        "points": con.execute(f"select {POINTS} from forecast order by all").fetchall(),
+        name: con.execute(f"select {cols} from {view} where {SAME_INPUTS} order by all").fetchall()
+        for name, cols, view in (
+            ("daily", DAILY, "forecast_daily"),
+            ("compact", COMPACT, "forecast"),
+            ("points", POINTS, "forecast"),
+        )
     }
 
 
@@ -318,7 +327,13 @@ def test_forecast_views_equal_the_pre_v3_table_on_the_sample(demo_out):
     files = sorted((demo_out / "forecast").glob("as_of=*/*.parquet"))
     assert len(files) == 61 and pl.read_parquet(files[-1]).height == 5  # compact rows
     expected = _pre_v3(duckdb.connect())
-    assert len(expected["daily"]) == 27_450 and len(expected["compact"]) == 305
+    ((currencies,),) = duckdb.sql(  # account-currencies the comparison keeps, 61 days each
+        f"select count(distinct (account_id, currency)) from read_parquet('{PRE_V3_FORECAST}') "
+        f"where {SAME_INPUTS}"
+    ).fetchall()
+    assert 0 < currencies < 5
+    assert len(expected["compact"]) == 61 * currencies
+    assert len(expected["daily"]) == 90 * 61 * currencies
     catalog = duckdb.connect(str(build_catalog(demo_out)), read_only=True)
     assert _v3(catalog) == expected
     from flexbatch.serving.query import sandbox  # the views of `flexbatch sql`
