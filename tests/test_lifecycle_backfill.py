@@ -28,7 +28,10 @@ def _table(out: Path, spec) -> pl.DataFrame:
     if spec.partition_key == "date":
         return read_table(out, spec.path)
     files = sorted((out / spec.path).glob(f"{spec.partition_key}=*/*.parquet"))
-    return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+    frame = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+    # a statement names the run that last wrote it (SPEC §8): which run that is differs
+    # between a backfill and nightly runs, the statement's figures do not
+    return frame.drop("run_id", strict=False)
 
 
 def _config(inp: Path, amounts: tuple[str, str, str], threshold: str) -> None:
