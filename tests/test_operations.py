@@ -206,6 +206,8 @@ def status_lines(flexbatch, inp: Path, out: Path) -> dict[date, str]:
     states = {}
     for line in result.stdout.splitlines():
         day, _, rest = line.partition(" ")
+        if len(day) != 10:  # the books' month lines (SPEC §8) follow the days
+            continue
         parts = [part.strip() for part in rest.split("  ") if part.strip()]
         states[date.fromisoformat(day)] = parts[1]  # after finished_at; notes follow
     return states
