@@ -30,7 +30,8 @@ def sql_json(flexbatch, out: Path, query: str) -> list[dict]:
 def test_revenue_in_sql_export_and_the_report_index(flexbatch, tmp_path_factory, tmp_path):
     out = demo_output(tmp_path_factory.getbasetemp())
     # purchased on the first day, amount x unit_cost: acme 2500 x 0.95 (its legacy cloud
-    # credit costs nothing: a row at 0), globex 1000 x 1.10 + 400 x 1.00 (EUR), initech
+    # credit costs nothing: a row at 0), globex 500 x 1.10 + 400 x 1.00 (EUR; its voided
+    # promo and rolling bonus are free), initech
     # 600 x 0.90 (cost currency empty = USD), umbrella 150 x 1.00
     first = sql_json(
         flexbatch,
@@ -41,7 +42,7 @@ def test_revenue_in_sql_export_and_the_report_index(flexbatch, tmp_path_factory,
     assert [tuple(r.values()) for r in first] == [
         ("acme", "cloud_credit", "USD", "0.000000"),
         ("acme", "flex_credit", "USD", "2375.000000"),
-        ("globex", "flex_token", "EUR", "1500.000000"),
+        ("globex", "flex_token", "EUR", "950.000000"),
         ("initech", "flex_credit", "USD", "540.000000"),
         ("umbrella", "flex_credit", "USD", "150.000000"),
     ]
@@ -58,7 +59,8 @@ def test_revenue_in_sql_export_and_the_report_index(flexbatch, tmp_path_factory,
         ("initech", "190.000000", "0.000000"),
     ]
     # the month per cost currency: September USD 2375 + 540 + 150; October USD initech's
-    # replenishment 250 x 0.90 (acme's promotional grant is free)
+    # replenishment 250 x 0.90 (acme's promotional grant is free); October EUR globex's
+    # top-up triggered on 10-19, effective 10-20: 250 x 1.10 (the 10-31 one is November's)
     months = sql_json(
         flexbatch,
         out,
@@ -67,9 +69,9 @@ def test_revenue_in_sql_export_and_the_report_index(flexbatch, tmp_path_factory,
     )
     purchased = {(r["month"], r["cost_currency"]): r["purchased"] for r in months}
     assert purchased == {
-        ("2026-09-01", "EUR"): "1500.000000",
+        ("2026-09-01", "EUR"): "950.000000",
         ("2026-09-01", "USD"): "3065.000000",
-        ("2026-10-01", "EUR"): "0.000000",
+        ("2026-10-01", "EUR"): "275.000000",
         ("2026-10-01", "USD"): "225.000000",
     }
     revenue = pl.read_parquet(out / "revenue" / "date=*" / "*.parquet", hive_partitioning=True)
