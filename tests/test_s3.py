@@ -43,7 +43,8 @@ pytestmark = pytest.mark.slow
 
 FIRST = date(2026, 9, 1)
 SPAN = [FIRST + timedelta(days=i) for i in range(3)]
-STATE_TABLES = [t for t in TABLES if not t.log]
+# the books' statements name the run that wrote them (SPEC §8), so two OUTs differ there
+STATE_TABLES = [t for t in TABLES if not t.log and t.producer != "books"]
 
 
 # -- the server ------------------------------------------------------------------------------
