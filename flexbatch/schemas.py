@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 import pandera.polars as pa
 import polars as pl
 
-from flexbatch.books.schemas import Corrections, Statements
+from flexbatch.books.schemas import Corrections, Statements, opening_plus_movements
 
 Credits = pl.Decimal(38, 6)
 DECIMAL_TOLERANCE = 0.0000005  # half a unit of the sixth place: what half-even rounding moves
@@ -268,15 +268,7 @@ class Balances(pa.DataFrameModel):
     @pa.dataframe_check(name="available_is_opening_plus_movements")
     def conserved(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
         c = pl.col
-        moved = (
-            c("opening")
-            + c("granted")
-            + c("transferred_in")
-            - c("transferred_out")
-            - c("consumed")
-            - c("expired")
-            - c("voided")
-        )
+        moved = opening_plus_movements()
         return data.lazyframe.select(moved == c("available"))
 
     @pa.dataframe_check(name="entitled_is_available_at_least_one")

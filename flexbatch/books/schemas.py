@@ -10,6 +10,22 @@ Credits = pl.Decimal(38, 6)
 FLOWS = ("granted", "transferred_in", "transferred_out", "consumed", "expired", "voided")
 
 
+def opening_plus_movements() -> pl.Expr:
+    """opening + granted + transferred_in - transferred_out - consumed - expired - voided:
+    the day's or month's closing credits (SPEC §10's conservation), written once for the
+    balances and statements models."""
+    c = pl.col
+    return (
+        c("opening")
+        + c("granted")
+        + c("transferred_in")
+        - c("transferred_out")
+        - c("consumed")
+        - c("expired")
+        - c("voided")
+    )
+
+
 class Statements(pa.DataFrameModel):
     """One row per account, credit currency and calendar month. The month is the
     partition (``month=YYYY-MM``; the views give it as its first day, a date)."""
@@ -39,15 +55,7 @@ class Statements(pa.DataFrameModel):
     @pa.dataframe_check(name="closing_is_opening_plus_movements")
     def conserved(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
         c = pl.col
-        moved = (
-            c("opening")
-            + c("granted")
-            + c("transferred_in")
-            - c("transferred_out")
-            - c("consumed")
-            - c("expired")
-            - c("voided")
-        )
+        moved = opening_plus_movements()
         return data.lazyframe.select(moved == c("closing"))
 
     @pa.dataframe_check(name="charged_is_consumed_plus_overdraft")
