@@ -474,3 +474,66 @@ def test_failures_on_s3_name_the_object_and_carry_the_exit_code(s3_server, tmp_p
     with pytest.raises(fb.ConfigError, match="no AWS credentials") as info:
         fb.status(s3_in, s3_out)
     assert info.value.exit_code == 2
+
+
+# -- the books -------------------------------------------------------------------------------
+
+MONTH_END = [date(2026, 9, 28), date(2026, 9, 29), date(2026, 9, 30)]
+
+
+def _books(out) -> dict[str, pl.DataFrame]:
+    """The statements and corrections of an OUT, in one order, without the columns that
+    name the run or the moment that wrote them."""
+    frames = {}
+    for name in ("statements", "corrections"):
+        frame = fb.sql(f"select * exclude (run_id) from {name}", out)
+        frame = frame.drop([c for c in ("closed_at",) if c in frame.columns])
+        frames[name] = frame.sort(frame.columns)
+    return frames
+
+
+def _export_ledger(flexbatch, out, to: Path) -> str:
+    result = flexbatch("export", "credit_ledger", "--output", str(out), "--format", "csv",
+                       "--to", str(to))  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    return to.read_text()
+
+
+def test_month_end_on_s3_closes_and_books_corrections_like_a_local_output(
+    s3_server, flexbatch, tmp_path
+):
+    # September's last three days from S3 into S3, closed there (SPEC §8 and §11), then a
+    # late file for 09-29: the same statements, the same correction booked in October and
+    # the same frozen September export as a local OUT given the same commands
+    inp = copy_sample(tmp_path / "in", MONTH_END)
+    bucket = new_bucket(s3_server)
+    upload(inp, bucket, "in")
+    s3_in, s3_out, ref = f"s3://{bucket}/in", f"s3://{bucket}/out", tmp_path / "ref"
+    issued = {}
+    for i, o in ((s3_in, s3_out), (inp, ref)):
+        fb.backfill(MONTH_END[0], MONTH_END[-1], i, o)
+        result = fb.close("2026-09", i, o)
+        assert result.closed_now and result.statements > 0
+        issued[str(o)] = _export_ledger(flexbatch, o, tmp_path / "issued.csv")
+    assert fb.close("2026-09", s3_in, s3_out).closed_now is False  # closing twice: nothing
+    assert "_books/closes/2026-09.json" in keys(bucket, "out")
+    closed = _books(s3_out)
+    assert closed["statements"]["status"].unique().to_list() == ["closed"]
+    assert all(a.equals(b) for a, b in zip(closed.values(), _books(ref).values(), strict=True))
+
+    late = add_late_file(inp, MONTH_END[1])
+    client().upload_file(str(late), bucket, f"in/usage/date={MONTH_END[1]}/{late.name}")
+    for i, o in ((s3_in, s3_out), (inp, ref)):
+        assert fb.run_since_changed(i, o).processed == (MONTH_END[1], MONTH_END[2])
+    got, want = _books(s3_out), _books(ref)
+    corrections = got["corrections"]
+    assert corrections.height > 0
+    assert corrections["closed_month"].unique().to_list() == [date(2026, 9, 1)]
+    assert corrections["booked_month"].unique().to_list() == [date(2026, 10, 1)]
+    assert got["statements"].equals(want["statements"])
+    assert corrections.equals(want["corrections"])
+    # issued means immutable: September's ledger exports as it did at the close
+    for o in (s3_out, ref):
+        assert _export_ledger(flexbatch, o, tmp_path / "again.csv") == issued[str(o)]
+    assert issued[s3_out] == issued[str(ref)]
+    assert_no_leftovers(bucket, "out")

@@ -27,6 +27,7 @@ from flexbatch.errors import ConfigError
 from flexbatch.job.changes import day_statuses
 from flexbatch.schemas import OUTPUT_MODELS
 from flexbatch.storage import cascade
+from flexbatch.storage.mirror import readable_root
 from flexbatch.storage.publish import clear_staging, processed_days, write_parquet
 from flexbatch.storage.stores import Store
 
@@ -91,16 +92,11 @@ def close_month(
     why = obstacle(inputs, out, config_sha256, month)
     if why is not None:
         raise ConfigError(f"close --month {m.label(month)}: {why}")
-    if out.local_root is None:
-        raise ConfigError(
-            f"close: {out.display()} is a URI; the issued copies are written from a local "
-            "OUT; fix: close on a local copy or mount"
-        )
     interrupted = [d for intent in cascade.intents(out) for d in intent.before]
     settle(out, [*interrupted, month], run_id)
     closed_at = datetime.now(UTC).replace(tzinfo=None)
     statements = closed(open_statements(out, month, run_id), closed_at, run_id)
-    ledger, focus_rows = issue(out.local_root, month)
+    ledger, focus_rows = issue(readable_root(out), month)
     folder = out.staging / run_id / "close"
     folder.mkdir(parents=True, exist_ok=True)
     pq.write_table(ledger, folder / "ledger.parquet")

@@ -35,9 +35,6 @@ def after_days(
     settle(out, days, run_id)
     if settings.close_after_days is None:
         return []
-    if out.local_root is None:
-        logger.warning("FLEXBATCH_CLOSE_AFTER_DAYS: a URI OUT is closed from a local copy")
-        return []
     return close_due(inputs, out, config_sha256, settings.close_after_days, run_id)
 
 
@@ -46,10 +43,14 @@ def close(paths: Paths, month: str | date, settings: Settings | None = None) -> 
     from flexbatch.job.day import new_run_id
 
     the_month = parse_month(month)
-    if is_uri(paths.input) or is_uri(paths.output):
-        raise ConfigError("close: IN and OUT must be local folders; fix: copy them locally")
+    for location in (paths.input, paths.output):
+        if is_uri(location) and not str(location).startswith("s3://"):
+            raise ConfigError(
+                f"close: {location}: IN and OUT must be local folders or s3://; "
+                "fix: copy or mount it"
+            )
     out = open_store(paths.output, None, settings)
-    if out.local_root is None or not out.local_root.is_dir():
+    if out.local_root is not None and not out.local_root.is_dir():
         raise ConfigError(f"--output {paths.output}: no such folder; fix: run flexbatch run first")
     inputs = open_store(paths.input, None, settings)
     config = JobConfig.load(inputs)
