@@ -239,7 +239,7 @@ def counted(name):
     real = getattr(S3Store, name)
     def operation(self, *args, **kwargs):
         global ops
-        if threading.current_thread().name == "flexbatch-s3-lease":
+        if threading.current_thread().name == "flexbatch-lease":
             return real(self, *args, **kwargs)  # renewals: as many as the run lasts
         ops += 1
         if ops == stop_at:

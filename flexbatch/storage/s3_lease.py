@@ -19,28 +19,25 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
-import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from flexbatch.errors import LockHeldError
+from flexbatch.storage.lease import (
+    LOCK,
+    check_held,
+    lease_body,
+    locked_by,
+    new_holder,
+    renewed,
+    who,
+)
 
 if TYPE_CHECKING:
     from flexbatch.storage.s3 import S3Store
 
 logger = logging.getLogger(__name__)
-
-LOCK = "_lock"
-
-
-def _body(store: S3Store, holder: dict) -> bytes:
-    return json.dumps({**holder, "expires_at": time.time() + store.lease_seconds}).encode()
 
 
 def _parse(found: tuple[bytes, str] | None) -> dict:
@@ -62,19 +59,10 @@ def _expired(held: dict) -> bool:
         return True
 
 
-def _who(held: dict) -> str:
-    if not held:
-        return "an unknown process"
-    return (
-        f"pid {held.get('pid', '?')} on {held.get('host', '?')} "
-        f"(command {held.get('command', '?')}, started {held.get('started_at', '?')})"
-    )
-
-
 def _take(store: S3Store, holder: dict) -> str:
     """The ETag of the lease this run now holds; LockHeldError when another run holds it."""
     for _ in range(2):  # a lease released between the put and the read: try once more
-        etag = store.put_conditional(LOCK, _body(store, holder), if_none_match=True)
+        etag = store.put_conditional(LOCK, lease_body(store, holder), if_none_match=True)
         if etag is not None:
             return etag
         found = store.read_with_etag(LOCK)
@@ -82,25 +70,17 @@ def _take(store: S3Store, holder: dict) -> str:
             break
     held = _parse(found)
     if found is not None and _expired(held):
-        etag = store.put_conditional(LOCK, _body(store, holder), if_match=found[1])
+        etag = store.put_conditional(LOCK, lease_body(store, holder), if_match=found[1])
         if etag is not None:
-            logger.warning("took over the expired lease of %s", _who(held))
+            logger.warning("took over the expired lease of %s", who(held))
             return etag
         held = _parse(store.read_with_etag(LOCK)) or held
-    raise LockHeldError(
-        f"{store.display()}: locked by {_who(held)}; fix: wait for it to finish (a lease "
-        f"whose holder died expires {store.lease_seconds} s after its last renewal)"
-    )
+    raise locked_by(store, held)
 
 
 def assert_lease(store: S3Store) -> None:
     """Raise LockHeldError unless this process still holds the lease."""
-    held = _parse(store.read_with_etag(LOCK))
-    if store.lease_token is None or held.get("token") != store.lease_token:
-        raise LockHeldError(
-            f"{store.display()}: this run lost its lease to {_who(held)}; nothing more is "
-            "published; fix: raise FLEXBATCH_LEASE_SECONDS above the longest pause"
-        )
+    check_held(store, _parse(store.read_with_etag(LOCK)))
 
 
 def _release(store: S3Store, token: str, etag: str | None) -> None:
@@ -121,36 +101,19 @@ def _release(store: S3Store, token: str, etag: str | None) -> None:
 @contextmanager
 def s3_lock(store: S3Store, command: str) -> Iterator[None]:
     """Hold the lease on OUT for the block; LockHeldError (exit 4) at once if held."""
-    holder = {
-        "token": uuid.uuid4().hex,
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-        "command": command,
-        "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+    holder = new_holder(command)
     store.lease_etag = _take(store, holder)
-    store.lease_token = holder["token"]
-    stop = threading.Event()
 
-    def renew() -> None:
-        while not stop.wait(store.lease_seconds / 3):
-            try:
-                etag = store.put_conditional(LOCK, _body(store, holder), if_match=store.lease_etag)
-            except Exception as exc:  # a store hiccup: try again at the next beat
-                logger.warning("lease renewal failed: %s", exc)
-                continue
-            if etag is None:
-                logger.error("the lease on %s was taken over", store.display())
-                return  # assert_lease refuses the next commit
-            store.lease_etag = etag
+    def renew() -> bool:
+        etag = store.put_conditional(LOCK, lease_body(store, holder), if_match=store.lease_etag)
+        if etag is None:
+            return False
+        store.lease_etag = etag
+        return True
 
-    renewer = threading.Thread(target=renew, name="flexbatch-s3-lease", daemon=True)
-    renewer.start()
     try:
-        yield
+        with renewed(store, holder, renew):
+            yield
     finally:
-        stop.set()
-        renewer.join()
-        store.lease_token = None
         _release(store, holder["token"], store.lease_etag)
         store.lease_etag = None
