@@ -74,9 +74,16 @@ def given(con: duckdb.DuckDBPyConnection, name: str, columns: str, rows: Sequenc
         con.executemany(f"insert into {name} values ({marks})", [list(r) for r in rows])
 
 
-def step(con: duckdb.DuckDBPyConnection, name: str, columns: str, order_by: str) -> list[tuple]:
-    """``columns`` of the rows of step ``name``, materialised as its temp table."""
-    run_step(con, name)
+def step(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    columns: str,
+    order_by: str,
+    params: dict[str, object] | None = None,
+) -> list[tuple]:
+    """``columns`` of the rows of step ``name`` (with its prepared ``params``),
+    materialised as its temp table."""
+    run_step(con, name, params=params)
     return con.execute(f"select {columns} from {name} order by {order_by}").fetchall()
 
 
@@ -417,9 +424,9 @@ BURN_ENTRY = (
 
 
 def burn(con: duckdb.DuckDBPyConnection, product_rank: int = 1) -> list[tuple]:
-    given(con, "burn_pass", "product_rank bigint", [(product_rank,)])
     run_step(con, "grant_burn_rank")
-    return step(con, "ledger_burn", BURN_ENTRY, "account_id, ref, grant_id nulls last")
+    order = "account_id, ref, grant_id nulls last"
+    return step(con, "ledger_burn", BURN_ENTRY, order, {"product_rank": product_rank})
 
 
 def test_burn_takes_slices_in_burn_order_across_charges(con):
@@ -539,8 +546,8 @@ def transfer_slices(con: duckdb.DuckDBPyConnection) -> None:
 def test_transfer_slices_the_sender_in_burn_order_keeping_terms(con):
     # flex_credit in burn order: G-A [0, 10), G-B [10, 30), G-C: 25 takes 10 + 15
     transfer_slices(con)
-    given(con, "transfer_pass", "transfer_order bigint", [(1,)])
-    assert step(con, "ledger_transfer", "grant_id, remaining, moved", "grant_id") == [
+    first = {"transfer_order": 1}
+    assert step(con, "ledger_transfer", "grant_id, remaining, moved", "grant_id", first) == [
         ("G-A", Dec(10), Dec(10)),
         ("G-B", Dec(20), Dec(15)),
     ]
@@ -556,14 +563,14 @@ def test_transfer_slices_the_sender_in_burn_order_keeping_terms(con):
         ("initech", "G-B@T1", "flex_credit", 10, d(200), Dec(0), "USD", date(2026, 3, 1),
          "", "G-B", False, Dec(15)),
     ]  # fmt: skip
-    assert step(con, "transfer_rejected", "*", "transfer_id") == []
+    assert step(con, "transfer_rejected", "*", "transfer_id", first) == []
 
 
 def test_transfer_larger_than_the_sender_holds_moves_nothing(con):
     transfer_slices(con)
-    given(con, "transfer_pass", "transfer_order bigint", [(2,)])
-    assert step(con, "ledger_transfer", "grant_id", "grant_id") == []
-    rows = step(con, "transfer_rejected", "*", "transfer_id")
+    second = {"transfer_order": 2}
+    assert step(con, "ledger_transfer", "grant_id", "grant_id", second) == []
+    rows = step(con, "transfer_rejected", "*", "transfer_id", second)
     assert rows == [("T2", "acme", "initech", Dec(81), Dec(80))]  # flex_credit only
 
 
@@ -713,8 +720,9 @@ def test_balances_band_is_red_at_exactly_the_band_share(con):
     given(con, "depletion_prev", "account_id varchar, currency varchar, depletion_date date", [])
     given(
         con,
-        "user_counts",
-        "account_id varchar, plan_id varchar, users bigint, user_limit bigint, users_before bigint",
+        "usage_alerts",
+        "account_id varchar, kind varchar, severity varchar, message varchar, "
+        "amount decimal(38, 6), ref varchar",
         [],
     )
     alerts = step(con, "alerts", "account_id, kind, message", "account_id, kind")
