@@ -1,9 +1,9 @@
 """A fast multi-day driver of the credit ledger for golden-row tests: each day runs the
-ledger's SQL steps (``compute_credit_day``) on an in-memory DuckDB, from hand-written
-charges and the validated grants, transfers and top-up rules files, and keeps the day's
-state tables as Parquet partitions in a scratch OUT, where the next day's
-``register_credit_state`` reads them, exactly as the job does. No usage, no charging
-steps, no publication protocol: a day takes milliseconds.
+ledger (``ledger(con, CreditInputs, CreditState)``) on an in-memory DuckDB, from
+hand-written charges and the validated grants, transfers and top-up rules files, and keeps
+the day's tables as Parquet partitions in a scratch OUT, where the next day's
+``read_credit_state`` reads them, exactly as the job does. No usage, no charging steps,
+no publication protocol: a day takes milliseconds.
 """
 
 from __future__ import annotations
@@ -17,32 +17,34 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from flexbatch.ingest.credit_inputs import load_grants, load_transfers
 from flexbatch.ingest.topup_rules import load_topup_rules
-from flexbatch.job.day import register_context
-from flexbatch.ledger.credit_ledger import (
-    compute_credit_day,
-    register_credit_inputs,
-    register_credit_state,
-)
+from flexbatch.ledger.contract import CreditInputs
+from flexbatch.ledger.credit_ledger import ledger
+from flexbatch.ledger.state import read_credit_state
 from flexbatch.schemas import OUTPUT_MODELS
-from flexbatch.tables import table
+from flexbatch.tables import empty_select, table
 
-STUBS = {
-    # the user_limit alert's inputs (charging steps): none here
-    "charges_history": "plan_id varchar, account_id varchar, threshold_scope varchar, "
-    "scope_id varchar, date date, units decimal(38, 6), algorithm varchar, "
-    "billing_period varchar",
-    "active_plans": "plan_id varchar, algorithm varchar, user_limit bigint",
-    "period_units": "plan_id varchar, period_key varchar, account_id varchar, "
-    "threshold_key varchar, units decimal(38, 6), position_end decimal(38, 6), "
-    "position_start decimal(38, 6)",
-}
 CHARGES = (
     "account_id varchar, scope_id varchar, product_code varchar, plan_id varchar, "
     "tier integer, transaction_id varchar, credits decimal(38, 6)"
 )
+# charging's user_limit_exceeded alerts: none here
+USAGE_ALERTS = "select account_id, kind, severity, message, amount, ref from ({}) as empty"
+
+
+def charges_table(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple]) -> pa.Table:
+    """The charges the ledger is handed: ``rows`` of CHARGES' columns."""
+    con.execute(f"create or replace temp table hand_charges ({CHARGES})")
+    if rows:
+        con.executemany("insert into hand_charges values (?, ?, ?, ?, ?, ?, ?)", rows)
+    return con.table("hand_charges").to_arrow_table()
+
+
+def no_usage_alerts(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    return con.sql(USAGE_ALERTS.format(empty_select("alerts"))).to_arrow_table()
 
 
 def write_csv(path: Path, rows: Sequence[dict]) -> None:
@@ -86,17 +88,18 @@ class Ledger:
         con = duckdb.connect()
         try:
             con.execute("set TimeZone = 'UTC'")
-            register_context(con, day, previous)
-            for name, columns in STUBS.items():
-                con.execute(f"create temp table {name} ({columns})")
-            con.execute(f"create temp table charges ({CHARGES})")
             rows = [(a, "ns", p, f"P-{p}", 1, f"{a}:{p}:{day}", Decimal(c)) for a, p, c in charges]
-            if rows:
-                con.executemany("insert into charges values (?, ?, ?, ?, ?, ?, ?)", rows)
-            register_credit_inputs(con, self.grant_frame, self.transfer_frame, self.topup_frame)
-            register_credit_state(con, self.out, day, previous)
-            lazy, _ = compute_credit_day(con)
-            frames = {path: frame.collect() for path, frame in lazy.items()}
+            inputs = CreditInputs(
+                charges=charges_table(con, rows),
+                usage_alerts=no_usage_alerts(con),
+                grants=self.grant_frame,
+                transfers=self.transfer_frame,
+                topup_rules=self.topup_frame,
+                day=day,
+                previous_day=previous,
+            )
+            result = ledger(con, inputs, read_credit_state(self.out, day, previous, con))
+            frames = {path: frame.collect() for path, frame in result.tables().items()}
         finally:
             con.close()
         for path, frame in frames.items():

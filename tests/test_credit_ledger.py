@@ -1129,6 +1129,51 @@ def test_user_limit_exceeded_alerts(tmp_path, flexbatch):
     ]
 
 
+def test_user_limit_on_hour_and_scope_plans_alerts_once_per_account_plan_and_day(
+    tmp_path, flexbatch
+):
+    # HOURLY: unique_users per hour, user_limit 1: day 1 02h {u1, u2} = 2 and 05h
+    #   {u1, u2, u3} = 3 both pass the limit: ONE alert on day 1, the most users (3);
+    #   day 2 02h {u1} = 1: none.
+    # SCOPED: unique_users per month and scope, user_limit 1: day 1 ns-1 {u1, u2} = 2 and
+    #   ns-2 {u3, u4, u5, u6} = 4: ONE alert on day 1 (4); day 2 ns-1 adds u7 (already
+    #   past), ns-3 {u8, u9} = 2 passes: one alert on day 2 (2).
+    # Before: one alert per period or scope, duplicates of (date, account, kind, ref).
+    price0 = "[ { above = 0, price = 0 } ]"
+    plans = plan_toml(
+        "HOURLY",
+        algorithm="unique_users",
+        chargeable="user",
+        billing_period="hour",
+        meter="seat",
+        tiers=price0,
+        extra="user_limit = 1",
+    ) + plan_toml(
+        "SCOPED",
+        algorithm="unique_users",
+        chargeable="user",
+        billing_period="month",
+        meter="login",
+        product="CONNECT",
+        tiers=price0,
+        extra='user_limit = 1\nthreshold_scope = "scope"',
+    )
+    hourly = [(1, "02", "u1"), (1, "02", "u2"), (1, "05", "u1"), (1, "05", "u2")]
+    hourly += [(1, "05", "u3"), (2, "02", "u1")]
+    scoped = [(1, "ns-1", u) for u in ("u1", "u2")] + [(1, "ns-2", f"u{i}") for i in range(3, 7)]
+    scoped += [(2, "ns-1", "u7"), (2, "ns-3", "u8"), (2, "ns-3", "u9")]
+    usage = [event(f"{day(n)}T{h}:10:00", meter="seat", user=u) for n, h, u in hourly] + [
+        event(f"{day(n)}T03:00:00", scope=s, product="CONNECT", meter="login", user=u)
+        for n, s, u in scoped
+    ]
+    out = job(tmp_path, flexbatch, last=day(2), usage=usage, plans=plans)
+    assert alerts(out) == [
+        (day(1), "acme", "user_limit_exceeded", "HOURLY", D(3)),
+        (day(1), "acme", "user_limit_exceeded", "SCOPED", D(4)),
+        (day(2), "acme", "user_limit_exceeded", "SCOPED", D(2)),
+    ]
+
+
 # 8. conservation (SPEC §4), as a property ------------------------------------------------
 
 ACCOUNTS = ("a", "b")

@@ -403,24 +403,26 @@ def test_long_backfill_reads_each_raw_day_once_in_order(flexbatch, tmp_path, mon
     assert flexbatch(*backfill_args(tail, inp, out)).exit_code == 0
 
     registered: list[date] = []
-    listed: list[date] = []
-    real_register, real_day_files = duckdb_engine.register_raw_events, usage_input.day_files
+    listed: list[str] = []
+    real_register, real_list_files = duckdb_engine.register_raw_events, LocalStore.list_files
 
-    def spy_register(con, input_root, day):
-        registered.append(day)
-        return real_register(con, input_root, day)
+    def spy_register(con, input_root, listing):
+        registered.append(listing.day)
+        return real_register(con, input_root, listing)
 
-    def spy_day_files(input_root, day):
-        listed.append(day)
-        return real_day_files(input_root, day)
+    def spy_list_files(self, folder):
+        if folder.startswith("usage/"):
+            listed.append(folder)
+        return real_list_files(self, folder)
 
     monkeypatch.setattr(duckdb_engine, "register_raw_events", spy_register)
-    monkeypatch.setattr(usage_input, "day_files", spy_day_files)
+    monkeypatch.setattr(LocalStore, "list_files", spy_list_files)
 
     result = flexbatch(*backfill_args(span[:18], inp, out))
     assert result.exit_code == 0, result.stderr
     assert registered == span  # 1..18 asked for, then 19..20 already there: once each
-    assert listed == span
+    # IN's day folder is listed once per day: that listing is read, recorded and checked
+    assert listed == [usage_input.partition_rel(d) for d in span]
     assert printed_days(result.stdout) == span
 
 

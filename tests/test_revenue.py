@@ -11,6 +11,7 @@ in the comments are round_half_even(unit_cost x drawn, 6), worked out by hand.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN
@@ -19,18 +20,17 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flexbatch.errors import AuditError
 from flexbatch.ingest.credit_inputs import load_grants, load_transfers
-from flexbatch.job.day import connect, register_context
-from flexbatch.ledger.credit_ledger import (
-    compute_credit_day,
-    register_credit_inputs,
-    register_credit_state,
-)
+from flexbatch.job.day import connect
+from flexbatch.ledger.contract import CreditInputs, CreditState
+from flexbatch.ledger.credit_ledger import ledger
+from flexbatch.ledger.state import read_credit_state
 from flexbatch.schemas import OUTPUT_MODELS
 from flexbatch.tables import empty_select, table
 
@@ -85,20 +85,12 @@ def _charges(con: duckdb.DuckDBPyConnection, n: int, rows: list[tuple[str, str]]
         )
 
 
-def _stubs(con: duckdb.DuckDBPyConnection) -> None:
-    """The charging-side relations the alerts read, empty: no user-limited plan."""
-    con.execute(
-        "create or replace temp table active_plans as select cast(null as varchar) as plan_id,"
-        " cast(null as varchar) as algorithm, cast(null as bigint) as user_limit where false"
-    )
-    con.execute(
-        "create or replace temp table period_units as select cast(null as varchar) as plan_id,"
-        " cast(null as varchar) as period_key, cast(null as varchar) as account_id, "
-        "cast(null as varchar) as threshold_key, cast(null as decimal(38, 6)) as units, "
-        "cast(null as decimal(38, 6)) as position_start, "
-        "cast(null as decimal(38, 6)) as position_end where false"
-    )
-    con.execute(f"create or replace temp table charges_history as {empty_select('charges')}")
+def _no_usage_alerts(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Charging's user_limit_exceeded alerts, none: no user-limited plan."""
+    return con.sql(
+        "select account_id, kind, severity, message, amount, ref "
+        f"from ({empty_select('alerts')}) as empty"
+    ).to_arrow_table()
 
 
 def run_days(
@@ -110,7 +102,7 @@ def run_days(
     tamper=None,
 ) -> dict[int, dict[str, pl.DataFrame]]:
     """Days 1..last of the credit ledger; returns each day's frames by table path.
-    ``tamper(con, n)`` runs just before day n's ledger (to plant a fault)."""
+    ``tamper(state, n)`` returns the state day n's ledger starts from (to plant a fault)."""
     inp, out = tmp / "in", tmp / "out"
     inp.mkdir(parents=True, exist_ok=True)
     write_grants(inp, grants)
@@ -121,17 +113,23 @@ def run_days(
         previous = day(n - 1) if n > 1 else None
         con = connect()
         try:
-            register_context(con, day(n), previous)
-            _stubs(con)
             _charges(con, n, charges.get(n, []))
-            register_credit_inputs(con, grants_frame, transfers_frame)
-            register_credit_state(con, out, day(n), previous)
+            inputs = CreditInputs(
+                charges=con.table("charges").to_arrow_table(),
+                usage_alerts=_no_usage_alerts(con),
+                grants=grants_frame,
+                transfers=transfers_frame,
+                topup_rules=None,
+                day=day(n),
+                previous_day=previous,
+            )
+            state = read_credit_state(out, day(n), previous, con)
             if tamper is not None:
-                tamper(con, n)
-            frames, _ = compute_credit_day(con)
+                state = tamper(state, n)
+            frames = ledger(con, inputs, state).tables()
         finally:
             con.close()
-        days[n] = {path: frame.collect() for path, frame in frames.items()}  # type: ignore[union-attr]
+        days[n] = {path: frame.collect() for path, frame in frames.items()}
         for path in days[n]:
             OUTPUT_MODELS[path].validate(days[n][path])
         for path in STATE_TABLES:
@@ -302,9 +300,16 @@ def test_a_planted_violation_stops_the_day_before_anything_is_published(tmp_path
     # yesterday's published deferred_closing raised by one micro-unit: today's opening no
     # longer matches what the slices hold, so the conservation audit fails and the day
     # returns no frame at all (the job publishes nothing: AuditError, exit 1)
-    def plant(con: duckdb.DuckDBPyConnection, n: int) -> None:
-        if n == 2:
-            con.execute("update revenue_prev set deferred_closing = deferred_closing + 0.000001")
+    def plant(state: CreditState, n: int) -> CreditState:
+        if n != 2:
+            return state
+        con = duckdb.connect()
+        con.register("revenue_prev", state.revenue_prev)
+        raised = con.sql(
+            "select * replace (cast(deferred_closing + 0.000001 as decimal(38, 6)) "
+            "as deferred_closing) from revenue_prev"
+        ).to_arrow_table()
+        return dataclasses.replace(state, revenue_prev=raised)
 
     with pytest.raises(AuditError, match="audit_revenue_conservation"):
         run_days(tmp_path, [grant("G", "10")], {1: [("acme", "1.5")]}, last=2, tamper=plant)

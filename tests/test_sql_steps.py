@@ -74,9 +74,16 @@ def given(con: duckdb.DuckDBPyConnection, name: str, columns: str, rows: Sequenc
         con.executemany(f"insert into {name} values ({marks})", [list(r) for r in rows])
 
 
-def step(con: duckdb.DuckDBPyConnection, name: str, columns: str, order_by: str) -> list[tuple]:
-    """``columns`` of the rows of step ``name``, materialised as its temp table."""
-    run_step(con, name)
+def step(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    columns: str,
+    order_by: str,
+    params: dict[str, object] | None = None,
+) -> list[tuple]:
+    """``columns`` of the rows of step ``name`` (with its prepared ``params``),
+    materialised as its temp table."""
+    run_step(con, name, params=params)
     return con.execute(f"select {columns} from {name} order by {order_by}").fetchall()
 
 
@@ -417,9 +424,9 @@ BURN_ENTRY = (
 
 
 def burn(con: duckdb.DuckDBPyConnection, product_rank: int = 1) -> list[tuple]:
-    given(con, "burn_pass", "product_rank bigint", [(product_rank,)])
     run_step(con, "grant_burn_rank")
-    return step(con, "ledger_burn", BURN_ENTRY, "account_id, ref, grant_id nulls last")
+    order = "account_id, ref, grant_id nulls last"
+    return step(con, "ledger_burn", BURN_ENTRY, order, {"product_rank": product_rank})
 
 
 def test_burn_takes_slices_in_burn_order_across_charges(con):
@@ -539,8 +546,8 @@ def transfer_slices(con: duckdb.DuckDBPyConnection) -> None:
 def test_transfer_slices_the_sender_in_burn_order_keeping_terms(con):
     # flex_credit in burn order: G-A [0, 10), G-B [10, 30), G-C: 25 takes 10 + 15
     transfer_slices(con)
-    given(con, "transfer_pass", "transfer_order bigint", [(1,)])
-    assert step(con, "ledger_transfer", "grant_id, remaining, moved", "grant_id") == [
+    first = {"transfer_order": 1}
+    assert step(con, "ledger_transfer", "grant_id, remaining, moved", "grant_id", first) == [
         ("G-A", Dec(10), Dec(10)),
         ("G-B", Dec(20), Dec(15)),
     ]
@@ -556,14 +563,14 @@ def test_transfer_slices_the_sender_in_burn_order_keeping_terms(con):
         ("initech", "G-B@T1", "flex_credit", 10, d(200), Dec(0), "USD", date(2026, 3, 1),
          "", "G-B", False, Dec(15)),
     ]  # fmt: skip
-    assert step(con, "transfer_rejected", "*", "transfer_id") == []
+    assert step(con, "transfer_rejected", "*", "transfer_id", first) == []
 
 
 def test_transfer_larger_than_the_sender_holds_moves_nothing(con):
     transfer_slices(con)
-    given(con, "transfer_pass", "transfer_order bigint", [(2,)])
-    assert step(con, "ledger_transfer", "grant_id", "grant_id") == []
-    rows = step(con, "transfer_rejected", "*", "transfer_id")
+    second = {"transfer_order": 2}
+    assert step(con, "ledger_transfer", "grant_id", "grant_id", second) == []
+    rows = step(con, "transfer_rejected", "*", "transfer_id", second)
     assert rows == [("T2", "acme", "initech", Dec(81), Dec(80))]  # flex_credit only
 
 
@@ -713,8 +720,9 @@ def test_balances_band_is_red_at_exactly_the_band_share(con):
     given(con, "depletion_prev", "account_id varchar, currency varchar, depletion_date date", [])
     given(
         con,
-        "user_counts",
-        "account_id varchar, plan_id varchar, users bigint, user_limit bigint, users_before bigint",
+        "usage_alerts",
+        "account_id varchar, kind varchar, severity varchar, message varchar, "
+        "amount decimal(38, 6), ref varchar",
         [],
     )
     alerts = step(con, "alerts", "account_id, kind, message", "account_id, kind")
@@ -837,6 +845,82 @@ def test_forecast_daily_reads_legacy_partitions_as_stored(con):
         "select date, projected_available from forecast_daily order by date"
     ).fetchall()
     assert daily == [(d(k), Dec(100 - k)) for k in range(1, 91)]
+
+
+# --- usage rules (charging's user_limit_exceeded) -----------------------------------------
+
+USAGE_PLANS = "plan_id varchar, algorithm varchar, user_limit bigint"
+PRIOR_DAILY_USERS = (
+    "plan_id varchar, account_id varchar, threshold_key varchar, max_daily_users decimal(38, 6)"
+)
+
+
+def header_key(name: str) -> tuple[str, ...]:
+    """The columns of the ``-- key: (…)`` line of ``name``.sql's header."""
+    for line in sql_text(name).splitlines():
+        found = re.match(r"-- key:\s*\(([^)]*)\)", line)
+        if found:
+            return tuple(c.strip() for c in found.group(1).split(","))
+    raise AssertionError(f"{name}.sql declares no key")
+
+
+@pytest.fixture
+def usage_rules(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """HOUR: unique_users per hour, limit 1; two hours of D each pass it (2 and 3 users).
+    SCOPED: unique_users per month and scope, limit 1: ns-1 passes it today (0 -> 2),
+    ns-2 had passed before today (2 -> 3). CALM: limit 5, 2 users."""
+    given(
+        con,
+        "active_plans",
+        USAGE_PLANS,
+        [("HOUR", "unique_users", 1), ("SCOPED", "unique_users", 1), ("CALM", "unique_users", 5)],
+    )
+    given(
+        con,
+        "period_units",
+        PERIOD_UNITS,
+        [
+            ("HOUR", V1, "2026-03-10T02", "acme", "", "ns-1", Dec(2), Dec(0), Dec(2)),
+            ("HOUR", V1, "2026-03-10T05", "acme", "", "ns-1", Dec(3), Dec(0), Dec(3)),
+            ("SCOPED", V1, "2026-03", "acme", "ns-1", "ns-1", Dec(2), Dec(0), Dec(2)),
+            ("SCOPED", V1, "2026-03", "acme", "ns-2", "ns-2", Dec(1), Dec(2), Dec(3)),
+            ("CALM", V1, "2026-03", "acme", "", "ns-1", Dec(2), Dec(0), Dec(2)),
+        ],
+    )
+    given(con, "prior_daily_users", PRIOR_DAILY_USERS, [])
+    return con
+
+
+def test_user_counts_key_is_its_output_grain(usage_rules):
+    # one row per plan, period instance, account and threshold key: the declared key is
+    # in the output and unique there (an hour plan has two periods today, SCOPED two keys)
+    key = header_key("user_counts")
+    assert key == ("plan_id", "period_key", "account_id", "threshold_key")
+    rows = step(
+        usage_rules, "user_counts", ", ".join(key) + ", users, users_before", ", ".join(key)
+    )
+    assert rows == [
+        ("CALM", "2026-03", "acme", "", Dec(2), Dec(0)),
+        ("HOUR", "2026-03-10T02", "acme", "", Dec(2), Dec(0)),
+        ("HOUR", "2026-03-10T05", "acme", "", Dec(3), Dec(0)),
+        ("SCOPED", "2026-03", "acme", "ns-1", Dec(2), Dec(0)),
+        ("SCOPED", "2026-03", "acme", "ns-2", Dec(3), Dec(2)),
+    ]
+    assert len({row[:4] for row in rows}) == len(rows)
+
+
+def test_user_limit_alert_once_per_account_and_plan_on_hour_and_scope_plans(usage_rules):
+    # HOUR passes its limit in two periods of the day, SCOPED in one threshold key (ns-2
+    # had passed before today): one alert each, for the crossing with the most users
+    run_step(usage_rules, "user_counts")
+    rows = step(usage_rules, "usage_alerts", "account_id, kind, ref, amount, message", "ref")
+    assert rows == [
+        ("acme", "user_limit_exceeded", "HOUR", Dec(3),
+         "plan HOUR: 3.000000 users in the period, limit 1"),
+        ("acme", "user_limit_exceeded", "SCOPED", Dec(2),
+         "plan SCOPED: 2.000000 users in the period, limit 1"),
+    ]  # fmt: skip
+    assert header_key("usage_alerts") == ("account_id", "kind", "ref")
 
 
 # --- meta ---------------------------------------------------------------------------------

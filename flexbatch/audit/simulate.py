@@ -30,6 +30,7 @@ from flexbatch.ingest.rate_plans import load_rate_plans, plan_tables
 from flexbatch.job.pipeline import backfill
 from flexbatch.resources import sql_text
 from flexbatch.serving.views import register_views
+from flexbatch.storage.partitions import partition_files
 from flexbatch.storage.publish import processed_days
 from flexbatch.storage.stores import LocalStore
 from flexbatch.tables import TABLES
@@ -82,15 +83,15 @@ def _scratch_output(out: Path, processed: list[date], before: date, root: Path) 
     (file contents, whatever OUT's layout links); nothing of OUT is opened for writing."""
     scratch = root / "out"
     scratch.mkdir()
+    store = LocalStore(out)
     for day in (d for d in processed if d < before):
         for spec in TABLES:
             partition = spec.partition(day)
             if not (out / partition).is_dir():
                 continue
             (scratch / partition).mkdir(parents=True)
-            for part in (out / partition).iterdir():
-                if part.name.endswith(".parquet") and part.name[0] not in "._":
-                    shutil.copyfile(part, scratch / partition / part.name)
+            for part in partition_files(store, spec.path, day):
+                shutil.copyfile(out / part.rel, scratch / part.rel)
     return scratch
 
 

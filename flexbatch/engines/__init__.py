@@ -1,28 +1,25 @@
 """Where the event-sized SQL steps of a day run: DuckDB (embedded, the default) or Spark.
 
-Both fulfil one contract, :class:`Engine`: given the day's connection (holding
-``run_context``, ``plan_versions`` and ``plan_tiers``), IN, OUT and the day's stage, run
-the charging steps and leave in the connection everything the credit ledger reads; return
-the number of input files, the output frames the driver publishes, and the row counts. A
-table the engine wrote into the stage itself is not among the frames.
+Both fulfil one contract, :class:`Engine`: ``charging(con, inputs, state, stage)``, the
+charging stage of ``transform/contract.py``. Given a fresh DuckDB connection to work in,
+the day's inputs (IN's listing, the rate plans), the month state and the day's stage, run
+the charging steps and return a ``ChargingResult``: the published frames the driver
+writes (a table the engine wrote into the stage itself is not among them), the relations
+the credit ledger is handed, and the counts. Nothing is left in the connection for anyone.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import duckdb
-import polars as pl
 
 from flexbatch.errors import ConfigError
 from flexbatch.settings import Settings
 
 if TYPE_CHECKING:
     from flexbatch.storage.publish import DayStage
-    from flexbatch.storage.stores import Store
-    from flexbatch.transform.charging import DayCounts
+    from flexbatch.transform.contract import ChargingInputs, ChargingResult, ChargingState
 
 ENGINES = ("duckdb", "spark")
 
@@ -32,14 +29,13 @@ class Engine(Protocol):
     #: the Spark session whose JVM reaches Hadoop URIs, or None
     jvm_session: object | None
 
-    def compute_day(
+    def charging(
         self,
         con: duckdb.DuckDBPyConnection,
-        inputs: Store,
-        output: Store,
-        day: date,
+        inputs: ChargingInputs,
+        state: ChargingState,
         stage: DayStage,
-    ) -> tuple[int, dict[str, pl.LazyFrame | Path], DayCounts]: ...
+    ) -> ChargingResult: ...
 
 
 def make_engine(name: str, settings: Settings | None = None) -> Engine:

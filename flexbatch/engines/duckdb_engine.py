@@ -2,45 +2,42 @@
 
 from __future__ import annotations
 
-from datetime import date
-from pathlib import Path
-
 import duckdb
-import polars as pl
 
 from flexbatch.errors import FlexbatchError
 from flexbatch.ingest.usage_input import register_raw_events, unreadable_file
 from flexbatch.storage.publish import DayStage
-from flexbatch.storage.stores import Store
-from flexbatch.transform.charging import DayCounts, compute_day
-from flexbatch.transform.month_state import register_history
+from flexbatch.transform.charging import charging_result, compute_day, register_day
+from flexbatch.transform.contract import ChargingInputs, ChargingResult, ChargingState
+from flexbatch.transform.month_state import register_month_state
 
 
 class DuckDBEngine:
     name = "duckdb"
     jvm_session = None
 
-    def compute_day(
+    def charging(
         self,
         con: duckdb.DuckDBPyConnection,
-        inputs: Store,
-        output: Store,
-        day: date,
+        inputs: ChargingInputs,
+        state: ChargingState,
         stage: DayStage,
-    ) -> tuple[int, dict[str, pl.LazyFrame | Path], DayCounts]:
+    ) -> ChargingResult:
         try:
-            register_history(con, output, day)
-            input_files = register_raw_events(con, inputs, day)
+            register_day(con, inputs)
+            register_month_state(con, state)
+            input_files = register_raw_events(con, inputs.inputs, inputs.listing)
             try:
-                frames, counts = compute_day(con, stage.scratch)
+                tables, counts = compute_day(con, stage.scratch)
             except duckdb.Error as exc:  # a damaged usage file is the input's fault: exit 2
-                damaged = unreadable_file(con, inputs, day, exc)
+                damaged = unreadable_file(con, inputs.inputs, inputs.listing, exc)
                 if damaged is None:
                     raise
                 raise damaged from exc
         except FlexbatchError as exc:  # name a file of a remote IN where it lives, not
-            local, shown = str(inputs.local("")), inputs.display("")  # its local copy
+            store = inputs.inputs  # its local copy
+            local, shown = str(store.local("")), store.display("")
             if local == shown or local not in str(exc):
                 raise
             raise type(exc)(str(exc).replace(local, shown)) from exc
-        return input_files, frames, counts
+        return charging_result(con, tables, counts, input_files)

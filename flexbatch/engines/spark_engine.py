@@ -4,8 +4,9 @@ The steps from validation to the charge positions (``charging.STEPS``) read ever
 the day; here they run as Spark SQL, transpiled by sqlglot from the same ``sql/`` files
 DuckDB runs — one copy of the logic. What they leave is account-sized (usage per account
 and meter, charges per account and tier, the day's new subjects, quarantined rows), so it
-comes back to the driver as Arrow and the rest of the day (credit ledger, balances,
-forecast, alerts, validation, publication) runs exactly as with ``--engine duckdb``.
+comes back to the driver as Arrow, as the same ``ChargingResult`` the DuckDB engine
+returns, and the rest of the day (credit ledger, balances, forecast, alerts, validation,
+publication) runs exactly as with ``--engine duckdb``.
 
 This module (pyspark, sqlglot) is imported only for ``--engine spark``: the base install
 does not need it (``pip install 'flexbatch[spark]'``).
@@ -20,7 +21,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 from functools import cache
-from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -30,31 +30,28 @@ from sqlglot import exp
 
 from flexbatch.engines.pyspark_quiet import DataFrame, SparkSession
 from flexbatch.errors import AuditError
-from flexbatch.ingest.usage_input import (
-    EMPTY_RAW_EVENTS,
-    REQUIRED_COLUMNS,
-    day_file_infos,
-    file_signature,
-)
+from flexbatch.ingest.usage_input import EMPTY_RAW_EVENTS, REQUIRED_COLUMNS, file_signature
 from flexbatch.resources import sql_text
 from flexbatch.schemas import OUTPUT_MODELS
 from flexbatch.settings import Settings
 from flexbatch.storage.literal import hadoop_literal
 from flexbatch.storage.publish import DayStage
 from flexbatch.storage.stores import FileInfo, Store
-from flexbatch.transform.charging import OUTPUTS, STEPS, VIEWS, DayCounts, day_counts, output_frames
-from flexbatch.transform.month_state import COLUMNS as HISTORY_COLUMNS
-from flexbatch.transform.month_state import (
-    HISTORY_TABLES,
-    empty_history,
-    history_files,
-    register_history,
+from flexbatch.transform.charging import (
+    LEDGER_RELATIONS,
+    OUTPUTS,
+    STEPS,
+    VIEWS,
+    charging_result,
+    day_counts,
+    output_frames,
+    register_day,
 )
+from flexbatch.transform.contract import ChargingInputs, ChargingResult, ChargingState
+from flexbatch.transform.month_state import COLUMNS as HISTORY_COLUMNS
+from flexbatch.transform.month_state import SUBJECTS, empty_history
 
 logger = logging.getLogger(__name__)
-
-# Steps the credit ledger reads, besides the published outputs.
-LEDGER_INPUTS = ("active_plans", "period_units")
 
 # Tables that grow with the day's distinct subjects, not with accounts: on an OUT given as
 # a URI, Spark writes them into the day's generation itself (never through the driver),
@@ -223,12 +220,14 @@ class SparkEngine:
             raw = raw.unionByName(frame)
         return raw
 
-    def _history(self, outs: Store, day: date) -> None:
+    def _history(self, state: ChargingState) -> None:
         """charges_history and subjects_history straight from OUT's Parquet files."""
-        for view, table in HISTORY_TABLES:
-            files = [
-                hadoop_literal(outs.engine_path(f.rel)) for f in history_files(outs, table, day)
-            ]
+        outs = state.output
+        for view, table, infos in (
+            ("charges_history", "charges", state.charges_history),
+            ("subjects_history", SUBJECTS, state.subjects_history),
+        ):
+            files = [hadoop_literal(outs.engine_path(f.rel)) for f in infos]
             if files:
                 frame = (
                     self.spark.read.option("basePath", outs.engine_path(table))
@@ -252,30 +251,26 @@ class SparkEngine:
         frame.orderBy(*(c.strip() for c in order.split(","))).coalesce(1).write.parquet(target)
         stage.adopt(table)
 
-    def compute_day(
+    def charging(
         self,
         con: duckdb.DuckDBPyConnection,
-        ins: Store,
-        outs: Store,
-        day: date,
+        inputs: ChargingInputs,
+        state: ChargingState,
         stage: DayStage,
-    ) -> tuple[int, dict[str, pl.LazyFrame | Path], DayCounts]:
-        """Run ``charging.STEPS`` on Spark for ``day`` and leave, in ``con``, every table
-        the rest of the day reads (the published outputs, ``active_plans``,
-        ``period_units``) as DuckDB temp tables. Where the stage gives a Spark target (an
-        OUT on a Hadoop URI) the ``SPARK_WRITTEN`` tables go straight into its generation.
-        Returns the number of input files, the driver's output frames (as
-        ``charging.compute_day`` returns them) and the row counts. ``con`` must already
-        hold run_context,
-        plan_versions and plan_tiers."""
-        register_history(con, outs, day, views=("charges_history",))  # the ledger's
-        files = day_file_infos(ins, day)
+    ) -> ChargingResult:
+        """Run ``charging.STEPS`` on Spark for the day and bring back to ``con`` (as DuckDB
+        temp tables) what the result holds: the published outputs and
+        ``LEDGER_RELATIONS``. Where the stage gives a Spark target (an OUT on a Hadoop
+        URI) the ``SPARK_WRITTEN`` tables go straight into its generation and are not
+        among the result's tables."""
+        register_day(con, inputs)
+        ins, files = inputs.inputs, inputs.listing.files
         for name in ("run_context", "plan_versions", "plan_tiers"):
             self._from_duckdb(con, name)
         # raw_events is not kept: like DuckDB's view, each step streams the day's files
-        raw = self._raw_events(ins, day, files)
+        raw = self._raw_events(ins, inputs.day, files)
         raw.createOrReplaceTempView("raw_events")
-        self._history(outs, day)
+        self._history(state)
         tables: list[DataFrame] = []
         rows: dict[str, int] = {}
         for step in STEPS:
@@ -296,7 +291,7 @@ class SparkEngine:
             self._write(table, stage)
             logger.info("spark write %-18s %8.3fs", table, time.perf_counter() - started)
         collected = [step for table, (step, _) in OUTPUTS.items() if table not in direct]
-        wanted = set(collected) | set(LEDGER_INPUTS)
+        wanted = set(collected) | set(LEDGER_RELATIONS)
         for step in sorted(wanted):
             started = time.perf_counter()
             table = _naive_utc(self.spark.table(step).toArrow())
@@ -313,4 +308,5 @@ class SparkEngine:
         for frame in tables:  # free the checkpointed blocks (a backfill runs many days)
             frame._jdf.queryExecution().logical().rdd().unpersist(False)
         counts = day_counts(con, rows_read, rows["quarantine"], rows["duplicate_rows"])
-        return len(files), output_frames(con, skip=direct, scratch=stage.scratch), counts
+        published = output_frames(con, skip=direct, scratch=stage.scratch)
+        return charging_result(con, published, counts, len(files))

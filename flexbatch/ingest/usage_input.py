@@ -8,9 +8,11 @@ signature, each group cast to the canonical types, so nothing is read twice.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,8 +60,45 @@ def partition_dir(input_root: Path, day: date) -> Path:
     return input_root / partition_rel(day)
 
 
-def day_file_infos(input_root: Location | Store, day: date) -> list[FileInfo]:
-    """The day's Parquet files, sorted; an existing empty folder is a day with no usage."""
+@dataclass(frozen=True)
+class DayListing:
+    """IN's usage partition of one day, listed once: the files the day reads are the files
+    its ``runs`` row records (``manifest``) and those it reports unread (``unread``)."""
+
+    day: date
+    files: tuple[FileInfo, ...]  # the usage files, sorted by path
+    unread: tuple[str, ...]  # entries of the partition not read, relative to IN, sorted
+
+    @property
+    def folder(self) -> str:
+        return partition_rel(self.day)
+
+    @property
+    def manifest(self) -> str:
+        """JSON list of [path, size, mtime_ns] of the files read (the ``runs`` row's
+        ``input_manifest``; on a Hadoop store mtime has millisecond precision)."""
+        return json.dumps([[f.rel, f.size, f.mtime_ns] for f in self.files])
+
+    def paths(self, store: Store) -> list[Path]:
+        """Local copies of the files (a remote IN's are fetched into its cache)."""
+        return [store.local(f.rel) for f in self.files]
+
+
+def list_day(input_root: Location | Store, day: date) -> DayListing:
+    """The day's listing; MissingPartitionError when IN has no folder for it (an existing
+    empty folder is a day with no usage)."""
+    store = store_of(input_root)
+    folder = require_partition(store, day)
+    entries = store.list_files(folder)
+    files = tuple(f for f in entries if is_usage_file(f.name))
+    unread = [f.rel for f in entries if not is_usage_file(f.name) and not _hidden(f.name)]
+    unread += [f"{folder}/{name}/" for name in store.list_dirs(folder) if not _hidden(name)]
+    return DayListing(day, files, tuple(sorted(unread)))
+
+
+def require_partition(input_root: Location | Store, day: date) -> str:
+    """The day's folder under IN; MissingPartitionError when IN has none (checked before a
+    command writes anything, without listing it)."""
     store = store_of(input_root)
     folder = partition_rel(day)
     if not store.is_dir(folder):
@@ -67,7 +106,12 @@ def day_file_infos(input_root: Location | Store, day: date) -> list[FileInfo]:
             f"{store.display(folder)}: usage partition for {day} is missing; fix: deliver "
             "the day's files (an empty folder means a day without usage)"
         )
-    return [f for f in store.list_files(folder) if is_usage_file(f.name)]
+    return folder
+
+
+def day_file_infos(input_root: Location | Store, day: date) -> list[FileInfo]:
+    """The day's Parquet files, sorted (``list_day``'s)."""
+    return list(list_day(input_root, day).files)
 
 
 def is_usage_file(name: str) -> bool:
@@ -79,7 +123,7 @@ def is_usage_file(name: str) -> bool:
 def day_files(input_root: Location | Store, day: date) -> list[Path]:
     """The day's Parquet files of a local IN, sorted."""
     store = store_of(input_root)
-    return [store.local(f.rel) for f in day_file_infos(store, day)]
+    return list_day(store, day).paths(store)
 
 
 def _kind(column: str, dtype: pa.DataType) -> str | None:
@@ -229,12 +273,13 @@ def raw_events_sql(input_root: Path, files: Sequence[Path]) -> str:
 
 
 def register_raw_events(
-    con: duckdb.DuckDBPyConnection, input_root: Location | Store, day: date
+    con: duckdb.DuckDBPyConnection, input_root: Location | Store, day: date | DayListing
 ) -> int:
-    """Create view ``raw_events`` over the day's files of a local IN; returns the number
-    of files."""
+    """Create view ``raw_events`` over the day's files (``day``'s listing, or listed now)
+    of a local IN; returns the number of files."""
     store = store_of(input_root)
-    files = day_files(store, day)
+    listing = day if isinstance(day, DayListing) else list_day(store, day)
+    files = listing.paths(store)
     input_root = store.local("")
     # Parquet min/max statistics leave NaN out, and DuckDB's statistics propagation then
     # folds isnan(quantity) to false for a file whose other values are all 0 or -0: the
@@ -242,30 +287,33 @@ def register_raw_events(
     # optimiser pass off on the 10 M-event benchmark day: none (within noise).
     con.execute("set disabled_optimizers = 'statistics_propagation'")
     con.execute(f"create or replace temp view raw_events as\n{raw_events_sql(input_root, files)}")
-    logger.debug("raw_events for %s: %d files", day, len(files))
+    logger.debug("raw_events for %s: %d files", listing.day, len(files))
     return len(files)
 
 
 def unreadable_file(
-    con: duckdb.DuckDBPyConnection, input_root: Location | Store, day: date, exc: duckdb.Error
+    con: duckdb.DuckDBPyConnection,
+    input_root: Location | Store,
+    listing: DayListing,
+    exc: duckdb.Error,
 ) -> InputSchemaError | None:
-    """After the day's steps failed with ``exc``: the first usage file that cannot be read
-    on its own (corrupt data pages under a valid footer, text that is not UTF-8, a
-    timestamp beyond DuckDB's range), as a one-line error naming it and the fix; None when
-    every file reads, so ``exc`` is not the input's fault. Only runs on that failure path,
-    so a good night never reads a file twice for it."""
+    """After the day's steps failed with ``exc``: the first usage file of ``listing`` that
+    cannot be read on its own (corrupt data pages under a valid footer, text that is not
+    UTF-8, a timestamp beyond DuckDB's range), as a one-line error naming it and the fix;
+    None when every file reads, so ``exc`` is not the input's fault. Only runs on that
+    failure path, so a good night never reads a file twice for it."""
     import duckdb
 
     store = store_of(input_root)
     root = store.local("")
     columns = ", ".join(REQUIRED_COLUMNS)
-    for path in day_files(store, day):
+    for path in listing.paths(store):
         try:  # hash() decodes and casts every required value of every row
             con.execute(f"select count(hash({columns})) from ({raw_events_sql(root, [path])})")
         except duckdb.Error as probe:
             problem = one_line(str(probe).split("\nLINE ")[0])
             return InputSchemaError(f"{path}: cannot be read: {problem}; fix: {_read_fix(problem)}")
-    logger.debug("no usage file of %s fails on its own after: %s", day, exc)
+    logger.debug("no usage file of %s fails on its own after: %s", listing.day, exc)
     return None
 
 
@@ -282,30 +330,28 @@ def _read_fix(problem: str) -> str:
 
 
 def unread_files(input_root: Location | Store, day: date, *, warn: bool = True) -> list[str]:
-    """What the day's partition holds that is not read, relative to IN, sorted: files that
-    are not ``*.parquet`` (``late-events.csv``, an upper-case ``PART-9.PARQUET``) and
-    subfolders (``/`` at the end). Hidden names (``.``/``_`` prefixes: writers' temporary
-    and marker files such as ``_SUCCESS``) are expected and left out. Logged as a warning;
-    the run records the list in ``runs.unread_files`` and ``status`` shows it."""
-    store = store_of(input_root)
-    folder = partition_rel(day)
-    files = [
-        info.rel
-        for info in store.list_files(folder)
-        if not is_usage_file(info.name) and not _hidden(info.name)
-    ]
-    folders = [f"{folder}/{name}/" for name in store.list_dirs(folder) if not _hidden(name)]
-    unread = sorted(files + folders)
-    if unread and warn:
+    """What the day's partition holds that is not read (``list_day``'s ``unread``)."""
+    listing = list_day(input_root, day)
+    if warn:
+        warn_unread(store_of(input_root), listing)
+    return list(listing.unread)
+
+
+def warn_unread(store: Store, listing: DayListing) -> None:
+    """Log what the partition holds that is not read, relative to IN: files that are not
+    ``*.parquet`` (``late-events.csv``, an upper-case ``PART-9.PARQUET``) and subfolders
+    (``/`` at the end). Hidden names (``.``/``_`` prefixes: writers' temporary and marker
+    files such as ``_SUCCESS``) are expected and left out. The run records the list in
+    ``runs.unread_files`` and ``status`` shows it."""
+    if listing.unread:
         logger.warning(
             "%s: %d entries not read (only *.parquet files directly in the partition are "
             "usage files): %s",
-            store.display(folder),
-            len(unread),
-            ", ".join(unread),
-            extra={"day": day.isoformat(), "unread_files": unread},
+            store.display(listing.folder),
+            len(listing.unread),
+            ", ".join(listing.unread),
+            extra={"day": listing.day.isoformat(), "unread_files": list(listing.unread)},
         )
-    return unread
 
 
 def _hidden(name: str) -> bool:

@@ -11,27 +11,24 @@ those of its latest run, or when its usage partition has vanished.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import polars as pl
 
-from flexbatch.ingest.usage_input import is_usage_file, partition_rel
+from flexbatch.ingest.usage_input import list_day, partition_rel
 from flexbatch.storage import cascade
+from flexbatch.storage.partitions import partition_day, table_files
 from flexbatch.storage.publish import processed_days
 from flexbatch.storage.stores import Store
-from flexbatch.tables import table
 
 
 def day_manifest(store: Store, day: date) -> str | None:
-    """JSON list of [path, size, mtime_ns] of the day's usage files; None if no partition.
-    (On a Hadoop store the modification time has millisecond precision.)"""
-    folder = partition_rel(day)
-    if not store.is_dir(folder):
+    """The day's ``DayListing.manifest`` (what a run of it would record); None if no
+    partition."""
+    if not store.is_dir(partition_rel(day)):
         return None
-    files = [f for f in store.list_files(folder) if is_usage_file(f.name)]
-    return json.dumps([[f.rel, f.size, f.mtime_ns] for f in files])
+    return list_day(store, day).manifest
 
 
 def manifest_sha256(manifest: str | None) -> str:
@@ -59,13 +56,12 @@ class DayStatus:
 
 def latest_runs(store: Store) -> pl.DataFrame:
     """The latest ``runs`` row of every day (by ``finished_at``), with its ``date``."""
-    spec = table("runs")
-    files = [f for f in store.walk(spec.path, 2) if f.name.endswith(".parquet")]
+    files = table_files(store, "runs")
     if not files:
         return pl.DataFrame()
     frames = [
         pl.read_parquet(store.local(f.rel), glob=False).with_columns(
-            pl.lit(date.fromisoformat(f.folder.rsplit("=", 1)[1])).alias("date")
+            pl.lit(partition_day(f)).alias("date")
         )
         for f in files
     ]

@@ -1,5 +1,7 @@
-"""One day of the job: its events through the engine, the credit ledger after them, and
-the publication of every table of the day as one commit."""
+"""One day of the job: IN's day listed once, its events through the engine's charging
+stage (``ChargingResult``), the credit ledger after them (``LedgerResult``), and the
+publication of every table of the day as one commit. The stages exchange typed results;
+each runs in a connection of its own."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,21 +20,24 @@ import polars as pl
 from flexbatch import __version__
 from flexbatch.engines import Engine
 from flexbatch.ingest.job_config import JobConfig
-from flexbatch.ingest.usage_input import unread_files
+from flexbatch.ingest.usage_input import DayListing, list_day, warn_unread
 from flexbatch.job import restatements
-from flexbatch.job.changes import day_manifest, manifest_sha256
+from flexbatch.job.changes import manifest_sha256
 from flexbatch.job.writer import DayWriter
-from flexbatch.ledger.credit_ledger import (
+from flexbatch.ledger.contract import (
     FORECAST_HORIZON_DAYS,
     CreditCounts,
-    compute_credit_day,
-    register_credit_inputs,
-    register_credit_state,
+    CreditInputs,
+    LedgerResult,
 )
+from flexbatch.ledger.credit_ledger import ledger
+from flexbatch.ledger.state import read_credit_state
 from flexbatch.settings import Settings
 from flexbatch.storage.publish import DayStage
 from flexbatch.storage.stores import Store
-from flexbatch.transform.charging import DayCounts
+from flexbatch.transform.contract import ChargingInputs, ChargingResult, DayCounts
+from flexbatch.transform.month_state import month_state
+from flexbatch.transform.sql_steps import register_run_context
 
 logger = logging.getLogger(__name__)
 
@@ -85,63 +90,52 @@ def connect(
 
 
 def register_context(con: duckdb.DuckDBPyConnection, day: date, previous_day: date | None) -> None:
-    con.execute(
-        "create or replace temp table run_context as select "
-        "cast(? as date) as day, cast(? as timestamp) as day_start, "
-        "cast(? as timestamp) as day_end, cast(? as date) as month_start, "
-        "cast(? as date) as previous_day, cast(? as integer) as forecast_horizon_days",
-        [
-            day,
-            datetime.combine(day, datetime.min.time()),
-            datetime.combine(day + timedelta(days=1), datetime.min.time()),
-            day.replace(day=1),
-            previous_day,
-            FORECAST_HORIZON_DAYS,
-        ],
+    """``run_context`` for replays of the steps outside a day's run (``audit/trace``)."""
+    register_run_context(con, day, previous_day, FORECAST_HORIZON_DAYS)
+
+
+def _charging(
+    job: Job, listing: DayListing, previous_day: date | None, stage: DayStage
+) -> ChargingResult:
+    """The engine's charging stage, in a connection of its own (closed after: its tables
+    are in the result)."""
+    inputs = ChargingInputs(
+        job.inputs, listing, job.config.plan_versions, job.config.plan_tiers, previous_day
     )
-
-
-def _compute(
-    job: Job, day: date, previous_day: date | None, stage: DayStage, writer: DayWriter
-) -> tuple[int, DayCounts, tuple[int, Decimal], dict[str, pl.LazyFrame], CreditCounts]:
-    """The day's charging tables, handed to ``writer`` as soon as the engine has them (the
-    writer sorts, validates and writes them while the credit ledger runs here), and the
-    credit ledger's frames; the input file count, the row counts and the charges' rows and
-    credits."""
+    state = month_state(job.output, listing.day)
     con = connect(job.output.staging / job.run_id / "spill", job.memory_limit)
     try:
-        register_context(con, day, previous_day)
-        con.register("plan_versions", job.config.plan_versions)
-        con.register("plan_tiers", job.config.plan_tiers)
-        input_files, frames, counts = job.engine.compute_day(
-            con, job.inputs, job.output, day, stage
-        )
-        for table_path, frame in frames.items():
-            writer.add(table_path, frame)
-        ((charge_rows, credits),) = con.execute(
-            "select count(*), sum(credits) from charges"
-        ).fetchall()
-        register_credit_inputs(con, job.config.grants, job.config.transfers, job.config.topup_rules)
-        register_credit_state(con, job.output, day, previous_day)
-        credit_frames, credit_counts = compute_credit_day(con)
+        return job.engine.charging(con, inputs, state, stage)
     finally:
         con.close()
-    return (
-        input_files,
-        counts,
-        (int(charge_rows), credits or Decimal(0)),
-        credit_frames,
-        credit_counts,
+
+
+def _ledger(
+    job: Job, charged: ChargingResult, day: date, previous_day: date | None
+) -> LedgerResult:
+    """The credit ledger on charging's result and the state OUT holds before ``day``."""
+    inputs = CreditInputs(
+        charges=charged.charges,
+        usage_alerts=charged.usage_alerts,
+        grants=job.config.grants,
+        transfers=job.config.transfers,
+        topup_rules=job.config.topup_rules,
+        day=day,
+        previous_day=previous_day,
     )
+    con = connect(job.output.staging / job.run_id / "spill", job.memory_limit)
+    try:
+        state = read_credit_state(job.output, day, previous_day, con)
+        return ledger(con, inputs, state)
+    finally:
+        con.close()
 
 
 def _runs_frame(
     job: Job,
     day_started: datetime,
     counts: DayCounts,
-    input_files: int,
-    manifest: str | None,
-    unread: list[str],
+    listing: DayListing,
 ) -> pl.DataFrame:
     return pl.DataFrame(
         {
@@ -154,10 +148,10 @@ def _runs_frame(
             "rows_accepted": [counts.rows_accepted],
             "rows_quarantined": [counts.rows_quarantined],
             "duplicates": [counts.duplicates],
-            "input_files": [input_files],
-            "input_manifest": [manifest],
-            "unread_files": [json.dumps(unread)],  # in the partition, not read (README)
-            "inputs_sha256": [manifest_sha256(manifest)],
+            "input_files": [len(listing.files)],
+            "input_manifest": [listing.manifest],  # the files read, as listed
+            "unread_files": [json.dumps(list(listing.unread))],  # not read (README)
+            "inputs_sha256": [manifest_sha256(listing.manifest)],
             "code_version": [__version__],
             "config_sha256": [job.config.config_sha256],
         },
@@ -167,38 +161,42 @@ def _runs_frame(
 
 def process_day(job: Job, day: date, previous_day: date | None) -> DayResult:
     """Compute one day from its raw events and the month state, then publish every table
-    of it as one commit; a republished day records what it restated."""
+    of it as one commit; a republished day records what it restated. IN's partition is
+    listed once: that listing is what is read, recorded in ``runs`` and reported unread."""
     started_at = datetime.now(UTC).replace(tzinfo=None)
     started = time.perf_counter()
-    manifest = day_manifest(job.inputs, day)
+    listing = list_day(job.inputs, day)
+    warn_unread(job.inputs, listing)
     stage = DayStage(job.output, day, job.run_id)
     with DayWriter(stage) as writer:
-        input_files, counts, (charge_rows, credits), credit_frames, credit_counts = _compute(
-            job, day, previous_day, stage, writer
-        )
-        for table_path, frame in credit_frames.items():
+        charged = _charging(job, listing, previous_day, stage)
+        # the writer sorts, validates and writes these while the credit ledger runs
+        for table_path, frame in charged.tables.items():
+            writer.add(table_path, frame)
+        credit = _ledger(job, charged, day, previous_day)
+        for table_path, frame in credit.tables().items():
             writer.add(table_path, frame)
         previous = restatements.previous_run(job.output, day)
         restated = 0
         if previous is not None:
-            why = restatements.reason(previous, manifest_sha256(manifest), job.config.config_sha256)
+            sha256 = manifest_sha256(listing.manifest)
+            why = restatements.reason(previous, sha256, job.config.config_sha256)
             rows = restatements.restatements(
-                job.output, day, credit_frames["balances"].collect(), job.run_id, previous, why
+                job.output, day, credit.balances.collect(), job.run_id, previous, why
             )
             restated = rows.height
             if restated:
                 writer.add("restatements", rows)
-        unread = unread_files(job.inputs, day)
-        writer.add("runs", _runs_frame(job, started_at, counts, input_files, manifest, unread))
+        writer.add("runs", _runs_frame(job, started_at, charged.counts, listing))
         writer.finish()
     stage.publish()
     return DayResult(
         day=day,
-        counts=counts,
-        credit=credit_counts,
-        input_files=input_files,
-        charge_rows=charge_rows,
-        credits=credits,
+        counts=charged.counts,
+        credit=credit.counts,
+        input_files=charged.input_files,
+        charge_rows=charged.charge_rows,
+        credits=charged.credits,
         seconds=time.perf_counter() - started,
         restated=restated,
     )

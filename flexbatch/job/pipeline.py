@@ -15,7 +15,7 @@ from flexbatch.config import Paths
 from flexbatch.engines import Engine, make_engine
 from flexbatch.errors import ConfigError
 from flexbatch.ingest.job_config import JobConfig
-from flexbatch.ingest.usage_input import day_file_infos
+from flexbatch.ingest.usage_input import require_partition
 from flexbatch.job.changes import day_statuses
 from flexbatch.job.day import DayResult, Job, new_run_id, process_day
 from flexbatch.job.status import restated_days, stale_days  # noqa: F401 (re-exported)
@@ -108,7 +108,7 @@ def process_days(
         recover(output)
         days, superseded = _with_pending(output, choose_days(stores.inputs, output, config))
         for day in days:  # fail before writing anything when a day has no partition
-            day_file_infos(stores.inputs, day)
+            require_partition(stores.inputs, day)
         results = []
         run_id = new_run_id()
         if days:

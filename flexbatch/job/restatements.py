@@ -15,9 +15,8 @@ from datetime import date
 import polars as pl
 import pyarrow.parquet as pq
 
-from flexbatch.storage.publish import partition_files
+from flexbatch.storage.partitions import day_paths, partition_day, table_files
 from flexbatch.storage.stores import Store
-from flexbatch.tables import table
 
 MEASURES = ("consumed", "overdraft", "available")
 KEY = ("account_id", "currency")
@@ -25,7 +24,7 @@ KEY = ("account_id", "currency")
 
 def previous_run(store: Store, day: date) -> dict | None:
     """The latest ``runs`` row of a published day, or None."""
-    files = [store.local(f.rel) for f in partition_files(store, "runs", day)]
+    files = day_paths(store, "runs", [day])
     if not files:
         return None
     runs = pl.concat([pl.read_parquet(f, glob=False) for f in files], how="diagonal_relaxed")
@@ -45,7 +44,7 @@ def restatements(
 ) -> pl.DataFrame:
     """The day's restatement rows: published ``balances`` of ``day`` against the new ones."""
     columns = [*KEY, *MEASURES]
-    files = [store.local(f.rel) for f in partition_files(store, "balances", day)]
+    files = day_paths(store, "balances", [day])
     before = (
         pl.concat([pl.read_parquet(f, columns=columns, glob=False) for f in files])
         if files
@@ -75,11 +74,9 @@ def restatements(
 
 def counts(store: Store) -> dict[date, int]:
     """Restatement rows recorded per restated day (from the files' footers)."""
-    spec = table("restatements")
     found: dict[date, int] = {}
-    for info in store.walk(spec.path, 2):
-        if info.name.endswith(".parquet"):
-            day = date.fromisoformat(info.folder.rsplit("=", 1)[1])
-            rows = pq.read_metadata(store.local(info.rel)).num_rows
-            found[day] = found.get(day, 0) + rows
+    for info in table_files(store, "restatements"):
+        day = partition_day(info)
+        rows = pq.read_metadata(store.local(info.rel)).num_rows
+        found[day] = found.get(day, 0) + rows
     return found

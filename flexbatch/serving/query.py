@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from flexbatch.errors import ConfigError, one_line
 from flexbatch.serving import result_file
 from flexbatch.serving.views import register_computed_views
+from flexbatch.storage.partitions import table_files
 from flexbatch.storage.stores import LocalStore
 from flexbatch.tables import COMPUTED_READS, MONTH, VIEWS, Table, empty_select, table
 
@@ -98,14 +99,7 @@ def table_dataset(out: Path, spec: Table) -> ds.Dataset | None:
     """The Parquet files of ``spec``'s partitions (``KEY=VALUE/*.parquet``, hidden files
     left out) as one pyarrow dataset with the partition column typed DATE; None when the
     table has no file yet."""
-    prefix = f"{spec.partition_key}="
-    files = [
-        str(out / info.rel)
-        for info in LocalStore(out).walk(spec.path, 2)
-        if info.folder.rsplit("/", 1)[-1].startswith(prefix)
-        and info.name.endswith(".parquet")
-        and not info.name.startswith((".", "_"))
-    ]
+    files = [str(out / info.rel) for info in table_files(LocalStore(out), spec.path)]
     if not files:
         return None
     kind = pa.string() if spec.partition_key == MONTH else pa.date32()  # YYYY-MM: text

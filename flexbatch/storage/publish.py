@@ -40,7 +40,9 @@ from pathlib import Path
 
 import polars as pl
 
-from flexbatch.storage.stores import FileInfo, Store
+from flexbatch.storage.partitions import is_table_file
+from flexbatch.storage.partitions import partition_files as partition_files  # re-exported
+from flexbatch.storage.stores import Store
 from flexbatch.tables import TABLES, table
 
 logger = logging.getLogger(__name__)
@@ -101,7 +103,7 @@ class DayStage:
         table's file; Spark's markers and checksums go."""
         folder = f"{self.root}/{table_path}"
         written = self.store.list_files(folder)
-        parts = [f for f in written if f.name.endswith(".parquet") and f.name[0] not in "._"]
+        parts = [f for f in written if is_table_file(f.name)]
         if len(parts) != 1:
             raise OSError(f"{self.store.display(folder)}: Spark wrote {len(parts)} files, not 1")
         name = table(table_path).file_name(self.run_id)
@@ -249,19 +251,13 @@ def committed_by(store: Store, run_id: str) -> list[date]:
     )
 
 
-def partition_files(store: Store, table_path: str, day: date) -> list[FileInfo]:
-    """The Parquet files of ``table_path``'s partition of ``day`` (none if absent)."""
-    folder = table(table_path).partition(day)
-    return [f for f in store.list_files(folder) if f.name.endswith(".parquet") and f.name[0] != "."]
-
-
 def processed_days(store: Store) -> list[date]:
     """Days already in OUT: every processed day publishes a ``usage_daily`` partition."""
     spec = table("usage_daily")
     days = set()
     for info in store.walk(spec.path, 2):  # usage_daily/date=D/part-0.parquet
         folder = info.rel.split("/")[-2]
-        if folder.startswith(f"{spec.partition_key}=") and info.name.endswith(".parquet"):
+        if folder.startswith(f"{spec.partition_key}=") and is_table_file(info.name):
             try:
                 days.add(date.fromisoformat(folder.split("=", 1)[1]))
             except ValueError:

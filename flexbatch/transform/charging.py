@@ -1,13 +1,15 @@
-"""The day's transform: usage rows in, ``usage_daily``, ``charges``, ``quarantine`` and the
-month state out. Pure with respect to files: it only runs the SQL steps on relations the
-caller registered (``raw_events``, ``plan_versions``, ``plan_tiers``, ``run_context``,
-``charges_history``, ``subjects_history``)."""
+"""The day's transform: usage rows in, ``usage_daily``, ``charges``, ``quarantine``, the
+month state and the usage rules (``user_limit_exceeded``) out. The SQL steps run on
+relations the engine registered (``raw_events`` over the day's listing,
+``charges_history``/``subjects_history`` over the month state, and ``register_day``'s
+plans and run context); ``charging_result`` packs what they leave as the stage's
+contract (``transform/contract.py``)."""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -15,7 +17,8 @@ import polars as pl
 
 from flexbatch.ingest.duplicates import repeated_hashes
 from flexbatch.tables import produced_by
-from flexbatch.transform.sql_steps import run_step, sorted_lazy
+from flexbatch.transform.contract import ChargingInputs, ChargingResult, DayCounts
+from flexbatch.transform.sql_steps import register_run_context, run_step, sorted_lazy
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +42,10 @@ STEPS = (
     "prior_positions",
     "period_units",
     "charges",
+    # the usage rules: users per limited plan's period, and the alerts they raise
+    "prior_daily_users",
+    "user_counts",
+    "usage_alerts",
 )
 
 # Event-sized steps stay views: materialising ten million rows of strings costs far more
@@ -49,9 +56,9 @@ VIEWS = frozenset(
 )
 
 # Event- or subject-sized steps nothing reads once the steps have run (neither an output
-# nor the credit ledger): dropped, views first, before the outputs are converted, so their
-# memory is free for that and for the ledger (the 100 M-event day: 33 M resource groups,
-# 17 M subjects).
+# nor a relation handed to the credit ledger): dropped, views first, before the outputs
+# are converted, so their memory is free for that and for the ledger (the 100 M-event
+# day: 33 M resource groups, 17 M subjects).
 INTERMEDIATE = (
     "plan_groups",
     "accepted_events",
@@ -66,12 +73,36 @@ INTERMEDIATE = (
 OUTPUTS = {t.path: (t.name, t.order) for t in produced_by("charging")}
 
 
-@dataclass(frozen=True)
-class DayCounts:
-    rows_read: int
-    rows_accepted: int
-    rows_quarantined: int
-    duplicates: int
+# What charging hands the credit ledger besides the published tables (ChargingResult).
+LEDGER_RELATIONS = ("charges", "usage_alerts")
+
+
+def register_day(con: duckdb.DuckDBPyConnection, inputs: ChargingInputs) -> None:
+    """The day's ``run_context`` and rate plans, from ``inputs``, in ``con``."""
+    register_run_context(con, inputs.day, inputs.previous_day, None)
+    con.register("plan_versions", inputs.plan_versions)
+    con.register("plan_tiers", inputs.plan_tiers)
+
+
+def charging_result(
+    con: duckdb.DuckDBPyConnection,
+    tables: dict[str, pl.LazyFrame | Path],
+    counts: DayCounts,
+    input_files: int,
+) -> ChargingResult:
+    """The stage's result from the steps' tables in ``con`` (``charges``, ``usage_alerts``
+    fetched as Arrow: no later stage reads ``con``)."""
+    ((charge_rows, credits),) = con.execute("select count(*), sum(credits) from charges").fetchall()
+    charges, usage_alerts = (con.table(name).to_arrow_table() for name in LEDGER_RELATIONS)
+    return ChargingResult(
+        tables=tables,
+        charges=charges,
+        usage_alerts=usage_alerts,
+        counts=counts,
+        input_files=input_files,
+        charge_rows=int(charge_rows),
+        credits=credits or Decimal(0),
+    )
 
 
 def compute_day(

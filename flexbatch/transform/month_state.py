@@ -15,9 +15,10 @@ from datetime import date, timedelta
 
 import duckdb
 
-from flexbatch.storage.publish import partition_files
+from flexbatch.storage.partitions import partition_files
 from flexbatch.storage.stores import FileInfo, Location, Store, store_of
 from flexbatch.tables import empty_select
+from flexbatch.transform.contract import ChargingState
 from flexbatch.transform.sql_steps import relation_over_files
 
 SUBJECTS = "_state/subjects"
@@ -49,22 +50,34 @@ def history_files(out: Location | Store, table: str, day: date) -> list[FileInfo
     return [f for d in month_days_before(day) for f in partition_files(store, table, d)]
 
 
-def register_history(
-    con: duckdb.DuckDBPyConnection,
-    out: Location | Store,
-    day: date,
-    views: tuple[str, ...] = ("charges_history", "subjects_history"),
-) -> dict[str, int]:
-    """Create the ``views`` of ``charges_history`` and ``subjects_history`` for ``day``
-    (from local copies of a remote OUT's files); returns file counts."""
+def month_state(out: Location | Store, day: date) -> ChargingState:
+    """The month state ``day`` starts from: the files of the month's earlier days."""
     store = store_of(out)
+    return ChargingState(
+        store,
+        tuple(history_files(store, "charges", day)),
+        tuple(history_files(store, SUBJECTS, day)),
+    )
+
+
+def register_month_state(con: duckdb.DuckDBPyConnection, state: ChargingState) -> dict[str, int]:
+    """Views ``charges_history`` and ``subjects_history`` over ``state``'s files (local
+    copies of a remote OUT's); returns file counts."""
     counts = {}
-    for view, table in HISTORY_TABLES:
-        if view not in views:
-            continue
-        files = [store.local(f.rel) for f in history_files(store, table, day)]
+    for view, infos in (
+        ("charges_history", state.charges_history),
+        ("subjects_history", state.subjects_history),
+    ):
+        files = [state.output.local(f.rel) for f in infos]
         counts[view] = len(files)
         relation_over_files(
             con, view, files, COLUMNS[view], empty_history(view), partition_date=True
         )
     return counts
+
+
+def register_history(
+    con: duckdb.DuckDBPyConnection, out: Location | Store, day: date
+) -> dict[str, int]:
+    """``register_month_state`` of ``day``'s month state (for replays: ``audit/trace``)."""
+    return register_month_state(con, month_state(out, day))

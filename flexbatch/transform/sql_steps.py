@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -19,14 +20,21 @@ from flexbatch.tables import table
 logger = logging.getLogger(__name__)
 
 
-def run_step(con: duckdb.DuckDBPyConnection, step: str, *, view: bool = False) -> int | None:
+def run_step(
+    con: duckdb.DuckDBPyConnection,
+    step: str,
+    *,
+    view: bool = False,
+    params: Mapping[str, object] | None = None,
+) -> int | None:
     """Materialise ``sql/<step>.sql`` as temp table ``step`` and return its row count, or
-    define it as a view (for event-sized steps read by few later steps) and return None."""
+    define it as a view (for event-sized steps read by few later steps) and return None.
+    ``params`` are the step's prepared parameters (``$transfer_order`` in its SQL)."""
     started = time.perf_counter()
     if view:
         con.execute(f"create or replace temp view {step} as\n{sql_text(step)}")
         return None
-    con.execute(f"create or replace temp table {step} as\n{sql_text(step)}")
+    con.execute(f"create or replace temp table {step} as\n{sql_text(step)}", params or None)
     ((rows,),) = con.execute(f"select count(*) from {step}").fetchall()
     logger.debug("step %s: %d rows in %.3fs", step, rows, time.perf_counter() - started)
     return int(rows)
@@ -130,3 +138,27 @@ def relation_over_files(
         body = empty
     kind = "table" if materialise else "view"
     con.execute(f"create or replace temp {kind} {name} as {body}")
+
+
+def register_run_context(
+    con: duckdb.DuckDBPyConnection,
+    day: date,
+    previous_day: date | None,
+    forecast_horizon_days: int | None,
+) -> None:
+    """Temp table ``run_context``, the one row of the day the steps cross join: each stage
+    registers it from its own arguments in its own connection."""
+    con.execute(
+        "create or replace temp table run_context as select "
+        "cast(? as date) as day, cast(? as timestamp) as day_start, "
+        "cast(? as timestamp) as day_end, cast(? as date) as month_start, "
+        "cast(? as date) as previous_day, cast(? as integer) as forecast_horizon_days",
+        [
+            day,
+            datetime.combine(day, datetime.min.time()),
+            datetime.combine(day + timedelta(days=1), datetime.min.time()),
+            day.replace(day=1),
+            previous_day,
+            forecast_horizon_days,
+        ],
+    )

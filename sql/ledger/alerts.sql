@@ -2,7 +2,8 @@
 -- grain: one row per alert
 -- key:   (account_id, kind, ref); the date is the partition
 -- upstream: balances, balances_prev, slices, slices_prev, rejected_transfers,
---           forecast_summary, depletion_prev, user_counts, run_context, credit_rules
+--           forecast_summary, depletion_prev, usage_alerts (charging's), run_context,
+--           credit_rules
 with
 
 context as (
@@ -91,17 +92,9 @@ overdraft as (
 ),
 
 user_limit as (
-    select
-        u.account_id,
-        'user_limit_exceeded' as kind,
-        'warning' as severity,
-        'plan ' || u.plan_id || ': ' || cast(u.users as varchar) || ' users in the period, limit '
-            || cast(u.user_limit as varchar) as message,
-        cast(u.users as decimal(38, 6)) as amount,
-        u.plan_id as ref
-    from user_counts as u
-    where u.users > u.user_limit
-      and u.users_before <= u.user_limit
+    -- raised by charging (sql/transform/usage_alerts.sql), handed to the ledger
+    select u.account_id, u.kind, u.severity, u.message, u.amount, u.ref
+    from usage_alerts as u
 ),
 
 entitlement_lost as (

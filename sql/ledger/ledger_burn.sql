@@ -3,7 +3,8 @@
 -- overdraft, in the currency of the last slice the product could use.
 -- grain: one row per (charge, slice) overlap, plus one per charge part left uncovered
 -- key:   (ref = transaction_id, grant_id); grant_id is null on overdraft rows
--- upstream: charges_to_burn, burn_pass (this round's product_rank), slices, grant_burn_rank
+-- upstream: charges_to_burn, slices, grant_burn_rank
+-- parameter: $product_rank, this round's rank of the accounts' products
 -- Charges and eligible slices are laid end to end as intervals of credits; a charge takes
 -- from a slice exactly the length of their overlap.
 with
@@ -23,7 +24,7 @@ charges_in as (
             cast(0 as decimal(38, 6))
         ) as charge_start
     from charges_to_burn
-    where product_rank = (select product_rank from burn_pass)
+    where product_rank = $product_rank
 ),
 
 round_products as (

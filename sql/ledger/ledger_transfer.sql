@@ -3,15 +3,14 @@
 -- cost and products. A transfer larger than what the sender holds moves nothing.
 -- grain: one row per sender slice the transfer draws from
 -- key:   (transfer_id, grant_id)
--- upstream: transfers_today, transfer_pass (the pass's transfer_order), slices,
---           grant_burn_rank
+-- upstream: transfers_today, slices, grant_burn_rank
+-- parameter: $transfer_order, the pass's transfer
 with
 
 transfer as (
     select t.*
     from transfers_today as t
-    inner join transfer_pass as tp
-        on tp.transfer_order = t.transfer_order
+    where t.transfer_order = $transfer_order
 ),
 
 sender_slices as (

@@ -3,15 +3,15 @@
 -- transfer_rejected alert (SPEC §4 step 3).
 -- grain: one row per rejected transfer (at most one per pass)
 -- key:   (transfer_id)
--- upstream: transfers_today, transfer_pass, slices, ledger_transfer
+-- upstream: transfers_today, slices, ledger_transfer
+-- parameter: $transfer_order, the pass's transfer
 with
 
 transfer as (
     select t.*
     from transfers_today as t
-    inner join transfer_pass as tp
-        on tp.transfer_order = t.transfer_order
-    where not exists (select 1 from ledger_transfer)
+    where t.transfer_order = $transfer_order
+      and not exists (select 1 from ledger_transfer)
 )
 
 select

@@ -1,7 +1,8 @@
 -- user_counts: users counted so far in each period of a plan with a user_limit, before
--- and after today, for the user_limit_exceeded alert.
+-- and after today, for the user_limit_exceeded alert (usage_alerts).
 -- grain: one row per (plan, period instance, account, threshold key) with usage today
--- key:   (plan_id, period_key, account_id, threshold_key)
+-- key:   (plan_id, period_key, account_id, threshold_key), all four in the output: an
+--        hour plan has several periods a day, a scope-threshold plan several keys
 -- upstream: period_units, active_plans, prior_daily_users
 -- unique_users: the period's distinct users (tier positions). daily_unique_users: the
 -- day's distinct users, against the most any earlier day of the period saw.
@@ -32,7 +33,9 @@ today as (
 
 select
     t.plan_id,
+    t.period_key,
     t.account_id,
+    t.threshold_key,
     t.user_limit,
     case when t.algorithm = 'unique_users' then t.position_end else t.units_today end as users,
     case
