@@ -178,7 +178,38 @@ def test_charges_split_units_across_a_tier_boundary_and_round_half_even(con):
     ((txid,),) = con.execute(
         "select transaction_id from charges where plan_id = 'P' and tier = 2"
     ).fetchall()
-    assert txid == hashlib.md5(b"2026-03-10|acme|ns-1|P|2").hexdigest()
+    assert txid == hashlib.md5(b"10:2026-03-104:acme4:ns-11:P1:2").hexdigest()
+
+
+def test_transaction_id_tells_apart_ids_that_differ_only_in_where_a_bar_sits(con):
+    # ids are any strings (SPEC §3.1): account "a|b" in scope "c" and account "a" in scope
+    # "b|c" are two charges; joined with '|' both would read "D|a|b|c|P|1" (one id)
+    given(
+        con,
+        "plan_versions",
+        PLAN_VERSIONS,
+        [("P", V1, "ADH", "resource", "m", "sum", "day", "account")],
+    )
+    given(con, "plan_tiers", PLAN_TIERS, [("P", V1, 1, Dec(0), None, Dec(1))])
+    given(
+        con,
+        "period_units",
+        PERIOD_UNITS,
+        [
+            ("P", V1, "2026-03-10", "a|b", "", "c", Dec(1), Dec(0), Dec(1)),
+            ("P", V1, "2026-03-10", "a", "", "b|c", Dec(1), Dec(0), Dec(1)),
+            # the same shift between scope and plan: plan "x|P" would be a third reading
+            ("P", V1, "2026-03-10", "a", "", "b|c|P", Dec(1), Dec(0), Dec(1)),
+        ],
+    )
+    ids = dict(step(con, "charges", "account_id || '/' || scope_id, transaction_id", "1"))
+    # by hand: md5 of each part as <length>:<text>, the date first and the tier last
+    assert ids == {
+        "a|b/c": hashlib.md5(b"10:2026-03-103:a|b1:c1:P1:1").hexdigest(),
+        "a/b|c": hashlib.md5(b"10:2026-03-101:a3:b|c1:P1:1").hexdigest(),
+        "a/b|c|P": hashlib.md5(b"10:2026-03-101:a5:b|c|P1:P1:1").hexdigest(),
+    }
+    assert len(set(ids.values())) == 3
 
 
 PLAN_GROUPS = (

@@ -1,7 +1,7 @@
 -- charges: the day's credit charges, split over graduated tiers.
 -- grain: one row per account, scope, plan and tier with units > 0 (price-0 tiers too)
 -- key:   (account_id, scope_id, plan_id, tier); the date is the partition;
---        transaction_id = md5 of that key and the date
+--        transaction_id = md5 of the date and that key, each part length-prefixed
 -- upstream: period_units, plan_tiers, plan_versions, run_context
 -- An hour period posts the sum of its 24 hourly results: hours are summed per tier here.
 -- credits = units x unit_price, rounded half-even to 6 places per row (floor-based, so it
@@ -110,10 +110,14 @@ select
     pr.unit_price,
     pr.units,
     cast(pr.credits as decimal(38, 6)) as credits,
-    md5(concat_ws(
-        '|', cast(ctx.day as varchar), pr.account_id, pr.scope_id, pr.plan_id,
-        cast(pr.tier as varchar)
-    )) as transaction_id
+    -- each part as <length>:<text>, so no id can shift a boundary (ids are any strings)
+    md5(
+        cast(length(cast(ctx.day as varchar)) as varchar) || ':' || cast(ctx.day as varchar)
+        || cast(length(pr.account_id) as varchar) || ':' || pr.account_id
+        || cast(length(pr.scope_id) as varchar) || ':' || pr.scope_id
+        || cast(length(pr.plan_id) as varchar) || ':' || pr.plan_id
+        || cast(length(cast(pr.tier as varchar)) as varchar) || ':' || cast(pr.tier as varchar)
+    ) as transaction_id
 from priced as pr
 inner join plans as p
     on p.plan_id = pr.plan_id
