@@ -42,6 +42,7 @@ from flexbatch.settings import Settings
 from flexbatch.storage.literal import hadoop_literal
 from flexbatch.storage.publish import DayStage
 from flexbatch.storage.stores import FileInfo, Store
+from flexbatch.tables import key_columns
 from flexbatch.transform.charging import OUTPUTS, STEPS, VIEWS, DayCounts, day_counts, output_frames
 from flexbatch.transform.month_state import COLUMNS as HISTORY_COLUMNS
 from flexbatch.transform.month_state import (
@@ -60,11 +61,12 @@ LEDGER_INPUTS = ("active_plans", "period_units")
 # a URI, Spark writes them into the day's generation itself (never through the driver),
 # checked first by one aggregate per table instead of Pandera: rules every row must
 # satisfy, besides the model's columns, types and non-null columns.
+# The key's uniqueness is checked by ``_check`` from the registry (``key_columns``).
 SPARK_WRITTEN = {
     "usage_by_user_daily": (
         "events >= 1",
         "quantity_sum >= 0",
-        *(f"length({c}) >= 1" for c in OUTPUTS["usage_by_user_daily"][1].split(", ")),
+        *(f"length({c}) >= 1" for c in key_columns("usage_by_user_daily")),
     ),
     "_state/subjects": (),
 }
@@ -167,7 +169,7 @@ def _check(frame: DataFrame, table: str) -> None:
     actual = [(f.name, f.dataType.simpleString()) for f in frame.schema.fields]
     if actual != expected:
         raise AuditError(f"{table}: Spark produced columns {actual}, expected {expected}")
-    key = OUTPUTS[table][1]
+    key = ", ".join(key_columns(table))
     rules = [f"{name} is not null" for name, c in columns.items() if not c.nullable]
     rules += SPARK_WRITTEN[table]
     failing = ", ".join(f"sum(case when {rule} then 0 else 1 end)" for rule in rules)
