@@ -21,13 +21,13 @@ from hypothesis import given as given_rows
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from flexbatch.ingest import duplicates
+from flexbatch.ingest import duplicates, rate_plans
 from flexbatch.ledger import rules
 from flexbatch.ledger.credit_ledger import BALANCE_COLUMNS, SLICE_COLUMNS
 from flexbatch.resources import sql_names, sql_text
 from flexbatch.serving.views import register_computed_views
 from flexbatch.tables import empty_select
-from flexbatch.transform import sql_steps
+from flexbatch.transform import month_state, sql_steps
 from flexbatch.transform.sql_steps import run_step, sorted_frame
 
 D = date(2026, 3, 10)
@@ -375,6 +375,68 @@ def test_period_units_positions_continue_the_month_and_run_across_scopes(con):
 
 
 # --- ledger steps -------------------------------------------------------------------------
+
+
+def test_prior_positions_sum_the_months_charges_per_threshold_key(con):
+    # the month's earlier charges as month_state reads them (its charges_history columns,
+    # threshold_key derived there): A shares thresholds across scopes, B has one per scope
+    given(
+        con,
+        "earlier_charges",
+        "plan_id varchar, account_id varchar, scope_id varchar, billing_period varchar, "
+        "threshold_scope varchar, algorithm varchar, period_start date, units decimal(38, 6), "
+        "date date",
+        [
+            ("A", "acme", "ns-1", "month", "account", "sum", MONTH, Dec(2), d(-2)),
+            ("A", "acme", "ns-2", "month", "account", "sum", MONTH, Dec(3), d(-1)),
+            ("B", "acme", "ns-1", "month", "scope", "sum", MONTH, Dec(4), d(-2)),
+            ("B", "acme", "ns-2", "month", "scope", "sum", MONTH, Dec(5), d(-2)),
+            ("B", "acme", "ns-2", "month", "scope", "sum", MONTH, Dec(1), d(-1)),
+            ("C", "acme", "ns-1", "day", "account", "sum", d(-1), Dec(7), d(-1)),  # no month
+        ],
+    )
+    history = month_state.COLUMNS["charges_history"]
+    con.execute(f"create temp view charges_history as select {history} from earlier_charges")
+    rows = step(
+        con,
+        "prior_positions",
+        "plan_id, period_start, account_id, threshold_key, units_to_date",
+        "plan_id, threshold_key",
+    )
+    m = date(2026, 3, 1)
+    assert rows == [
+        ("A", m, "acme", "", Dec(5)),  # 2 + 3: one position line for the account
+        ("B", m, "acme", "ns-1", Dec(4)),
+        ("B", m, "acme", "ns-2", Dec(6)),  # 5 + 1
+    ]
+
+
+def test_active_plans_counts_users_and_resources_as_rate_plans_declares(con):
+    algorithms = rate_plans.CHOICES["algorithm"]
+    given(
+        con,
+        "plan_versions",
+        "plan_id varchar, plan_version date, effective_to date, product_code varchar, "
+        "service varchar, chargeable varchar, meter varchar, algorithm varchar, "
+        "billing_period varchar, threshold_scope varchar, user_limit bigint",
+        [(a, V1, None, "ADH", None, "user", "m", a, "day", "account", None) for a in algorithms],
+    )
+    rows = step(con, "active_plans", "algorithm, counts_users, counts_resources", "algorithm")
+    assert rows == sorted(
+        (a, a in rate_plans.USER_ALGORITHMS, a in rate_plans.RESOURCE_ALGORITHMS)
+        for a in algorithms
+    )
+    assert sum(u for _, u, _ in rows) == 2 and sum(r for _, _, r in rows) == 2
+
+
+def test_threshold_key_is_derived_by_one_expression():
+    # plan_groups (the day's groups) and month_state (earlier days' charges) derive it with
+    # month_state.THRESHOLD_KEY; every other SQL step reads the column.
+    rule = "threshold_scope = 'scope'"
+    assert f"{month_state.THRESHOLD_KEY} as threshold_key" in sql_text("plan_groups")
+    holders = {name for name in sql_names() if rule in sql_text(name)}
+    # prior_daily_users moves into charging with the user_limit alert (issue 22)
+    assert holders - {"prior_daily_users"} == {"plan_groups"}
 
 
 def test_grant_burn_rank_is_priority_expiry_cost_effective_on_grant_id(con):
