@@ -162,6 +162,7 @@ def test_charges_split_units_across_a_tier_boundary_and_round_half_even(con):
             ("Q", V1, "2026-03-01", "acme", "", "ns-3", Dec("2.5"), Dec(2), Dec("4.5")),
         ],
     )
+    run_step(con, "tier_units")
     rows = step(
         con,
         "charges",
@@ -179,6 +180,37 @@ def test_charges_split_units_across_a_tier_boundary_and_round_half_even(con):
         "select transaction_id from charges where plan_id = 'P' and tier = 2"
     ).fetchall()
     assert txid == hashlib.md5(b"10:2026-03-104:acme4:ns-11:P1:2").hexdigest()
+
+
+def test_tier_units_cut_each_scopes_positions_to_the_tiers_they_overlap(con):
+    given(
+        con,
+        "plan_tiers",
+        PLAN_TIERS,
+        [
+            ("P", V1, 1, Dec(0), Dec(10), Dec(1)),
+            ("P", V1, 2, Dec(10), Dec(20), Dec("0.5")),
+            ("P", V1, 3, Dec(20), None, Dec(0)),
+        ],
+    )
+    given(
+        con,
+        "period_units",
+        PERIOD_UNITS,
+        [
+            ("P", V1, "2026-03-10", "acme", "", "ns-1", Dec(5), Dec(8), Dec(13)),  # 1 and 2
+            ("P", V1, "2026-03-10", "acme", "", "ns-2", Dec(2), Dec(13), Dec(15)),  # 2 only
+            ("P", V1, "2026-03-10", "acme", "", "ns-3", Dec(25), Dec(15), Dec(40)),  # 2, 3
+        ],
+    )
+    rows = step(con, "tier_units", "scope_id, tier, range_start, range_end", "scope_id, tier")
+    assert rows == [
+        ("ns-1", 1, Dec(8), Dec(10)),  # positions 9..10 in tier 1
+        ("ns-1", 2, Dec(10), Dec(13)),
+        ("ns-2", 2, Dec(13), Dec(15)),
+        ("ns-3", 2, Dec(15), Dec(20)),  # up to tier 2's bound
+        ("ns-3", 3, Dec(20), Dec(40)),  # the open top tier
+    ]
 
 
 def test_transaction_id_tells_apart_ids_that_differ_only_in_where_a_bar_sits(con):
@@ -202,6 +234,7 @@ def test_transaction_id_tells_apart_ids_that_differ_only_in_where_a_bar_sits(con
             ("P", V1, "2026-03-10", "a", "", "b|c|P", Dec(1), Dec(0), Dec(1)),
         ],
     )
+    run_step(con, "tier_units")
     ids = dict(step(con, "charges", "account_id || '/' || scope_id, transaction_id", "1"))
     # by hand: md5 of each part as <length>:<text>, the date first and the tier last
     assert ids == {

@@ -38,6 +38,7 @@ STEPS = (
     "subjects_state",
     "prior_positions",
     "period_units",
+    "tier_units",
     "charges",
 )
 
