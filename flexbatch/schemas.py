@@ -18,6 +18,7 @@ import pandera.polars as pa
 import polars as pl
 
 from flexbatch.books.schemas import Corrections, Statements, opening_plus_movements
+from flexbatch.limits import ID_MAX_LENGTH, QUANTITY_LIMIT
 from flexbatch.tables import key_columns as key
 
 Credits = pl.Decimal(38, 6)
@@ -34,13 +35,13 @@ class UsageEvent(pa.DataFrameModel):
 
     event_id: str = pa.Field(str_length={"min_value": 1})
     ts: pl.Datetime = pa.Field()
-    account_id: str = pa.Field(str_length={"min_value": 1, "max_value": 128})
+    account_id: str = pa.Field(str_length={"min_value": 1, "max_value": ID_MAX_LENGTH})
     scope_id: str = pa.Field(str_length={"min_value": 1})
     product_code: str = pa.Field(str_length={"min_value": 1})
     meter: str = pa.Field(str_length={"min_value": 1})
     user_id: str = pa.Field(nullable=True)
     resource_id: str = pa.Field(nullable=True)
-    quantity: pl.Float64 = pa.Field(nullable=True, ge=0, lt=1e14)  # flexbatch/limits.py
+    quantity: pl.Float64 = pa.Field(nullable=True, ge=0, lt=float(QUANTITY_LIMIT))
 
     @pa.check("quantity", name="quantity_finite")
     def quantity_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805

@@ -1050,3 +1050,41 @@ def test_sort_by_key_past_64_bits_of_ranks_sorts_as_polars_does():
     assert sql_steps.sort_by_key(frame, columns).rows() == sorted(frame.rows())
     two = frame.select("k1", "k2").head(500)  # and within 64 bits, by the packed ranks
     assert sql_steps.sort_by_key(two, ["k1", "k2"]).rows() == sorted(two.rows())
+
+
+def test_checked_events_take_the_limits_from_credit_rules(con):
+    # the limits reach SQL only through credit_rules: tightened there, the same rows fail
+    given(
+        con,
+        "raw_events",
+        "event_id varchar, ts timestamp, account_id varchar, scope_id varchar, "
+        "product_code varchar, meter varchar, user_id varchar, resource_id varchar, "
+        "quantity double, source_file varchar, source_row bigint",
+        [
+            ("e1", datetime(2026, 3, 10, 1), "a" * 128, "s", "ADH", "m", None, None, 1.0, "f", 0),
+            ("e2", datetime(2026, 3, 10, 2), "acme", "s", "ADH", "m", None, None, 99e12, "f", 1),
+            ("e3", datetime(2026, 3, 10, 3), "acme", "s", "ADH", "m", None, None, 1e14, "f", 2),
+        ],
+    )
+    given(
+        con,
+        "active_plans",
+        "product_code varchar, meter varchar, counts_users boolean, counts_resources boolean",
+        [],
+    )
+    reasons = "event_id, reason"
+    assert step(con, "checked_events", reasons, "event_id") == [
+        ("e1", None),  # 128 characters: the longest accepted id
+        ("e2", None),
+        ("e3", "quantity_out_of_range"),  # the ceiling is exclusive
+    ]
+    con.execute(
+        "create or replace temp table credit_rules as select * replace "
+        "(cast(4 as integer) as id_max_length, cast(1e12 as double) as quantity_limit) "
+        "from credit_rules"
+    )
+    assert step(con, "checked_events", reasons, "event_id") == [
+        ("e1", "account_id_too_long"),
+        ("e2", "quantity_out_of_range"),
+        ("e3", "quantity_out_of_range"),
+    ]

@@ -272,7 +272,7 @@ class SparkEngine:
         plan_versions and plan_tiers."""
         register_history(con, outs, day, views=("charges_history",))  # the ledger's
         files = day_file_infos(ins, day)
-        for name in ("run_context", "plan_versions", "plan_tiers"):
+        for name in ("run_context", "credit_rules", "plan_versions", "plan_tiers"):
             self._from_duckdb(con, name)
         # raw_events is not kept: like DuckDB's view, each step streams the day's files
         raw = self._raw_events(ins, day, files)

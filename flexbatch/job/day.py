@@ -23,12 +23,12 @@ from flexbatch.job import restatements
 from flexbatch.job.changes import day_manifest, manifest_sha256
 from flexbatch.job.writer import DayWriter
 from flexbatch.ledger.credit_ledger import (
-    FORECAST_HORIZON_DAYS,
     CreditCounts,
     compute_credit_day,
     register_credit_inputs,
     register_credit_state,
 )
+from flexbatch.ledger.rules import FORECAST_HORIZON_DAYS, register_rules
 from flexbatch.settings import Settings
 from flexbatch.storage.publish import DayStage
 from flexbatch.storage.stores import Store
@@ -99,6 +99,7 @@ def register_context(con: duckdb.DuckDBPyConnection, day: date, previous_day: da
             FORECAST_HORIZON_DAYS,
         ],
     )
+    register_rules(con)  # the windows and limits every step reads (credit_rules)
 
 
 def _compute(

@@ -47,7 +47,7 @@ from flexbatch.errors import AuditError, ConfigError
 from flexbatch.ingest.topup_rules import TOPUP_RULES_EMPTY
 from flexbatch.ledger import revenue
 from flexbatch.ledger.legacy_state import state_columns
-from flexbatch.ledger.rules import register_rules
+from flexbatch.ledger.rules import BURN_WINDOW_DAYS, register_rules
 from flexbatch.resources import sql_text
 from flexbatch.storage.publish import partition_files
 from flexbatch.storage.stores import Location, Store, store_of
@@ -57,8 +57,6 @@ from flexbatch.transform.sql_steps import relation_over_files, run_step, sorted_
 logger = logging.getLogger(__name__)
 
 GRANT_STATE = table("grant_state").path  # "_state/grants"
-FORECAST_HORIZON_DAYS = 90
-BURN_WINDOW_DAYS = 30  # burn_rate is the mean consumption of the trailing 30 days
 
 SLICE_COLUMNS = (
     "account_id, grant_id, currency, priority, expires_on, unit_cost, cost_currency, "
