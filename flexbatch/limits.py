@@ -25,3 +25,4 @@ PRICE_LIMIT = Decimal(10) ** 6  # inclusive: a unit price, a grant's unit_cost
 QUANTITY_LIMIT = 10**14  # exclusive: one event's quantity, one group's day sum
 POSITION_LIMIT = Decimal(10) ** 32  # exclusive: a tier's `above` (DECIMAL(38, 6) itself)
 INT64_MAX = 2**63 - 1  # user_limit and other counts Parquet stores as int64
+ID_MAX_LENGTH = 128  # inclusive: characters of a usage event's account_id (SPEC §3.1)

@@ -3,6 +3,10 @@
 Production validation of usage rows runs as SQL (``sql/checked_events.sql``) so it stays
 vectorised inside DuckDB; ``UsageEvent`` states the same rules for Polars frames and a
 test checks that both agree row for row. Outputs are validated here before publication.
+
+Each output's key is the registry's (``flexbatch/tables.py``), never restated here:
+``unique = key("…")``, or for the subject-sized tables, published sorted by exactly their
+key, ``key_unique_and_sorted`` (``strictly_ascending``: one pass, no hash of every row).
 """
 
 from __future__ import annotations
@@ -14,12 +18,11 @@ import pandera.polars as pa
 import polars as pl
 
 from flexbatch.books.schemas import Corrections, Statements, opening_plus_movements
+from flexbatch.limits import ID_MAX_LENGTH, QUANTITY_LIMIT
+from flexbatch.tables import key_columns as key
 
 Credits = pl.Decimal(38, 6)
 DECIMAL_TOLERANCE = 0.0000005  # half a unit of the sixth place: what half-even rounding moves
-
-USER_ALGORITHMS = ("unique_users", "daily_unique_users")
-RESOURCE_ALGORITHMS = ("unique_resources", "daily_unique_resources")
 
 
 def _non_empty(column: str) -> pl.Expr:
@@ -32,13 +35,13 @@ class UsageEvent(pa.DataFrameModel):
 
     event_id: str = pa.Field(str_length={"min_value": 1})
     ts: pl.Datetime = pa.Field()
-    account_id: str = pa.Field(str_length={"min_value": 1, "max_value": 128})
+    account_id: str = pa.Field(str_length={"min_value": 1, "max_value": ID_MAX_LENGTH})
     scope_id: str = pa.Field(str_length={"min_value": 1})
     product_code: str = pa.Field(str_length={"min_value": 1})
     meter: str = pa.Field(str_length={"min_value": 1})
     user_id: str = pa.Field(nullable=True)
     resource_id: str = pa.Field(nullable=True)
-    quantity: pl.Float64 = pa.Field(nullable=True, ge=0, lt=1e14)  # flexbatch/limits.py
+    quantity: pl.Float64 = pa.Field(nullable=True, ge=0, lt=float(QUANTITY_LIMIT))
 
     @pa.check("quantity", name="quantity_finite")
     def quantity_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
@@ -59,7 +62,7 @@ class UsageDaily(pa.DataFrameModel):
 
     class Config:
         strict = True
-        unique = ["account_id", "scope_id", "product_code", "meter"]
+        unique = key("usage_daily")
 
 
 class UsageByUserDaily(pa.DataFrameModel):
@@ -70,6 +73,10 @@ class UsageByUserDaily(pa.DataFrameModel):
     user_id: str = pa.Field(str_length={"min_value": 1})
     events: pl.Int64 = pa.Field(ge=1)
     quantity_sum: Credits = pa.Field(ge=0)
+
+    @pa.dataframe_check(name="key_unique_and_sorted")
+    def key_unique_and_sorted(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
+        return data.lazyframe.select(strictly_ascending(key("usage_by_user_daily")))
 
     class Config:
         strict = True
@@ -114,7 +121,7 @@ class Charges(pa.DataFrameModel):
 
     class Config:
         strict = True
-        unique = ["account_id", "scope_id", "plan_id", "tier"]
+        unique = key("charges")
 
 
 class Quarantine(pa.DataFrameModel):
@@ -148,16 +155,6 @@ def strictly_ascending(columns: Sequence[str]) -> pl.Expr:
     return (pl.int_range(pl.len()) == 0) | after
 
 
-SUBJECT_KEY = (
-    "plan_id",
-    "period_start",
-    "account_id",
-    "threshold_key",
-    "subject_scope",
-    "subject_id",
-)
-
-
 class SubjectsState(pa.DataFrameModel):
     """Published sorted by its key (charging.OUTPUTS), so uniqueness is checked as strict
     key order."""
@@ -171,7 +168,7 @@ class SubjectsState(pa.DataFrameModel):
 
     @pa.dataframe_check(name="key_unique_and_sorted")
     def key_unique_and_sorted(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
-        return data.lazyframe.select(strictly_ascending(SUBJECT_KEY))
+        return data.lazyframe.select(strictly_ascending(key("subjects_state")))
 
     class Config:
         strict = True
@@ -203,6 +200,7 @@ class Runs(pa.DataFrameModel):
 
     class Config:
         strict = True
+        unique = key("runs")
 
 
 # SPEC §5 and §10. void, rollover_out and rollover_in name the slice (grant_id) they draw
@@ -277,7 +275,7 @@ class Balances(pa.DataFrameModel):
 
     class Config:
         strict = True
-        unique = ["account_id", "currency"]
+        unique = key("balances")
 
 
 class Forecast(pa.DataFrameModel):
@@ -296,7 +294,7 @@ class Forecast(pa.DataFrameModel):
 
     @pa.dataframe_check(name="key_unique_and_sorted")
     def key_unique_and_sorted(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
-        return data.lazyframe.select(strictly_ascending(("account_id", "currency")))
+        return data.lazyframe.select(strictly_ascending(key("forecast")))
 
     @pa.dataframe_check(name="projection_never_rises")
     def projection_never_rises(cls, data: pa.PolarsData) -> pl.LazyFrame:  # noqa: N805
@@ -331,6 +329,7 @@ class Alerts(pa.DataFrameModel):
 
     class Config:
         strict = True
+        unique = key("alerts")  # one alert per condition and day: deterministic files
 
 
 class Topups(pa.DataFrameModel):
@@ -353,7 +352,7 @@ class Topups(pa.DataFrameModel):
 
     class Config:
         strict = True
-        unique = ["rule_id"]
+        unique = key("topups")
 
 
 class GrantSlices(pa.DataFrameModel):
@@ -374,7 +373,7 @@ class GrantSlices(pa.DataFrameModel):
 
     class Config:
         strict = True
-        unique = ["account_id", "grant_id"]
+        unique = key("grant_state")
 
 
 class Revenue(pa.DataFrameModel):
@@ -411,7 +410,7 @@ class Revenue(pa.DataFrameModel):
 
     class Config:
         strict = True
-        unique = ["account_id", "currency", "cost_currency"]
+        unique = key("revenue")
 
 
 class RevenueEntries(pa.DataFrameModel):
@@ -444,6 +443,7 @@ class RevenueEntries(pa.DataFrameModel):
 
     class Config:
         strict = True
+        unique = key("revenue_entries")
 
 
 class Restatements(pa.DataFrameModel):
@@ -463,7 +463,7 @@ class Restatements(pa.DataFrameModel):
 
     class Config:
         strict = True
-        unique = ["account_id", "currency"]
+        unique = key("restatements")
 
 
 OUTPUT_MODELS: dict[str, type[pa.DataFrameModel]] = {

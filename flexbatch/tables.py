@@ -242,6 +242,15 @@ def table(path_or_name: str) -> Table:
     return BY_PATH.get(path_or_name) or BY_NAME[path_or_name]
 
 
+def key_columns(path_or_name: str) -> list[str]:
+    """The key of a published table (its rows are unique by these columns), for the
+    Pandera models and the Spark engine's checks."""
+    spec = table(path_or_name)
+    if not spec.key:
+        raise ValueError(f"{spec.name} declares no key")
+    return list(spec.key)
+
+
 def produced_by(producer: str) -> tuple[Table, ...]:
     return tuple(t for t in TABLES if t.producer == producer)
 

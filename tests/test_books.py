@@ -4,6 +4,7 @@ configurations and closes that the two invariants of §8 hold exactly."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -114,6 +115,27 @@ def test_a_late_change_is_booked_once_in_the_first_open_month():
     october = compute_statements(now.filter(pl.col("date") >= date(2026, 10, 1)), got, "r2")
     assert october["opening"].item() == issued["closing"].item() + row["available_delta"]
     assert october["corrections_consumed"].item() == 3
+
+
+def test_correction_ids_tell_apart_ids_that_differ_only_in_where_a_bar_sits():
+    # account "a|b" in currency "c" and account "a" in currency "b|c": joined with '|'
+    # both ids would hash "a|b|c|2026-09|2026-10|1"
+    pairs = (("a|b", "c"), ("a", "b|c"))
+    rows = [
+        {"account_id": a, "currency": c, "date": date(2026, 9, 30), "granted": "10"}
+        for a, c in pairs
+    ]
+    september = compute_statements(balances(rows), None, "r1")
+    issued = closed(september, CLOSED_AT, "r1")
+    for row in rows:
+        row["consumed"] = "1"  # late usage on 30 September
+    got = compute_corrections(balances(rows), issued, None, None, date(2026, 10, 1), "r2")
+    ids = dict(zip(got["account_id"], got["correction_id"], strict=True))
+    # by hand: md5 of each part as <length>:<text>, the n-th correction (1) last
+    assert ids == {
+        "a|b": hashlib.md5(b"3:a|b1:c7:2026-097:2026-101:1").hexdigest(),
+        "a": hashlib.md5(b"1:a3:b|c7:2026-097:2026-101:1").hexdigest(),
+    }
 
 
 # --- the property ------------------------------------------------------------------------

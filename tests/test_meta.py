@@ -89,3 +89,42 @@ def test_every_computed_table_view_is_declared_once():
     for view in COMPUTED_VIEWS:
         assert view.sql in names and {step for _, step in view.steps} <= names
         assert all(table(name) for name in view.reads)
+
+
+# The windows and limits of flexbatch/ledger/rules.py and flexbatch/limits.py, as literals
+# a copy would write them in SQL: they reach SQL only through credit_rules.
+WINDOW_AND_LIMIT_COPIES = re.compile(
+    r"\b(1e14|9e13|100000000000000|128)\b"  # the quantity ceiling, the id length
+    r"|[-+] *(29|30|89|90|365)\b"  # a day offset of the windows
+    r"|range\(1, *91\)"
+)
+
+
+@pytest.mark.parametrize("name", sql_names())
+def test_no_sql_file_copies_a_window_or_a_limit(name):
+    code = "\n".join(line.split("--")[0] for line in sql_text(name).splitlines())
+    # projected_available_30d/60d/90d are the SPEC's fixed offsets (column names), and
+    # forecasts stored before v3 held 90 daily rows (read as stored)
+    code = re.sub(
+        r"as_of \+ (30|60|90)\b|burn_rate \* (30|60|90)\b|expires_on <= ctx\.day \+ (30|60|90)\b",
+        "",
+        code,
+    )
+    assert not WINDOW_AND_LIMIT_COPIES.findall(code), name
+
+
+def test_credit_rules_carry_the_python_constants():
+    from flexbatch import limits
+    from flexbatch.ledger import rules
+
+    con = duckdb.connect()
+    rules.register_rules(con)
+    relation = con.sql("select * from credit_rules")
+    (row,) = relation.fetchall()
+    got = dict(zip(relation.columns, row, strict=True))
+    assert got["usage_window_days"] == rules.USAGE_WINDOW_DAYS == 90
+    assert got["burn_window_days"] == rules.BURN_WINDOW_DAYS == 30
+    assert got["depletion_horizon_days"] == rules.DEPLETION_HORIZON_DAYS == 365
+    assert got["expiring_window_days"] == rules.EXPIRING_WINDOW_DAYS == 90
+    assert got["quantity_limit"] == float(limits.QUANTITY_LIMIT) == 1e14
+    assert got["id_max_length"] == limits.ID_MAX_LENGTH == 128

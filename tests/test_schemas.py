@@ -74,3 +74,74 @@ def test_forecast_key_is_checked_the_same_way():
             Forecast.validate(forecast(bad))
     with pytest.raises(pandera.errors.SchemaError, match="projection_never_rises"):
         Forecast.validate(forecast(["a"], projected=(5, 6, 4)))
+
+
+def test_every_model_enforces_its_tables_registry_key():
+    from flexbatch.schemas import OUTPUT_MODELS
+    from flexbatch.tables import TABLES
+
+    for spec in TABLES:
+        schema = OUTPUT_MODELS[spec.path].to_schema()
+        checks = {c.name for c in schema.checks}
+        if not spec.key:
+            assert schema.unique is None, spec.name
+        elif schema.unique is None:  # strict key order: the files are sorted by the key
+            assert spec.key_order == spec.key and "key_unique_and_sorted" in checks, spec.name
+        else:
+            assert schema.unique == list(spec.key), spec.name
+
+
+def _alerts(rows: list[tuple[str, str, str | None]]) -> pl.DataFrame:
+    from decimal import Decimal
+
+    return pl.DataFrame(
+        {
+            "account_id": [r[0] for r in rows],
+            "kind": [r[1] for r in rows],
+            "severity": ["warning"] * len(rows),
+            "message": ["plan P: 3 users in the period, limit 2"] * len(rows),
+            "amount": [Decimal(3)] * len(rows),
+            "ref": [r[2] for r in rows],
+        },
+        schema_overrides={"amount": pl.Decimal(38, 6)},
+    )
+
+
+def test_alerts_one_per_account_kind_and_ref():
+    from flexbatch.schemas import Alerts
+
+    Alerts.validate(_alerts([("a", "user_limit_exceeded", "P"), ("a", "user_limit_exceeded", "Q")]))
+    Alerts.validate(_alerts([("a", "overdraft", "flex"), ("a", "low_balance", "flex")]))
+    # two rows of one condition (an hour plan's 24 periods, or two scopes of a
+    # threshold_scope = "scope" plan, each raising user_limit_exceeded for plan P) would
+    # publish in an arbitrary order: the model refuses them
+    with pytest.raises(pandera.errors.SchemaError, match="unique"):
+        Alerts.validate(
+            _alerts([("a", "user_limit_exceeded", "P"), ("a", "user_limit_exceeded", "P")])
+        )
+
+
+def test_usage_by_user_daily_key_is_checked_as_strict_order():
+    from decimal import Decimal
+
+    from flexbatch.schemas import UsageByUserDaily
+
+    def users(ids: list[str]) -> pl.DataFrame:
+        n = len(ids)
+        return pl.DataFrame(
+            {
+                "account_id": ["a"] * n,
+                "scope_id": ["s"] * n,
+                "product_code": ["ADH"] * n,
+                "meter": ["m"] * n,
+                "user_id": ids,
+                "events": [1] * n,
+                "quantity_sum": [Decimal(1)] * n,
+            },
+            schema_overrides={"quantity_sum": pl.Decimal(38, 6)},
+        )
+
+    UsageByUserDaily.validate(users(["u1", "u2"]))
+    for bad in (["u1", "u1"], ["u2", "u1"]):
+        with pytest.raises(pandera.errors.SchemaError, match="key_unique_and_sorted"):
+            UsageByUserDaily.validate(users(bad))

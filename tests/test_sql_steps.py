@@ -21,13 +21,13 @@ from hypothesis import given as given_rows
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from flexbatch.ingest import duplicates
+from flexbatch.ingest import duplicates, rate_plans
 from flexbatch.ledger import rules
 from flexbatch.ledger.credit_ledger import BALANCE_COLUMNS, SLICE_COLUMNS
 from flexbatch.resources import sql_names, sql_text
 from flexbatch.serving.views import register_computed_views
 from flexbatch.tables import empty_select
-from flexbatch.transform import sql_steps
+from flexbatch.transform import month_state, sql_steps
 from flexbatch.transform.sql_steps import run_step, sorted_frame
 
 D = date(2026, 3, 10)
@@ -169,6 +169,7 @@ def test_charges_split_units_across_a_tier_boundary_and_round_half_even(con):
             ("Q", V1, "2026-03-01", "acme", "", "ns-3", Dec("2.5"), Dec(2), Dec("4.5")),
         ],
     )
+    run_step(con, "tier_units")
     rows = step(
         con,
         "charges",
@@ -185,7 +186,70 @@ def test_charges_split_units_across_a_tier_boundary_and_round_half_even(con):
     ((txid,),) = con.execute(
         "select transaction_id from charges where plan_id = 'P' and tier = 2"
     ).fetchall()
-    assert txid == hashlib.md5(b"2026-03-10|acme|ns-1|P|2").hexdigest()
+    assert txid == hashlib.md5(b"10:2026-03-104:acme4:ns-11:P1:2").hexdigest()
+
+
+def test_tier_units_cut_each_scopes_positions_to_the_tiers_they_overlap(con):
+    given(
+        con,
+        "plan_tiers",
+        PLAN_TIERS,
+        [
+            ("P", V1, 1, Dec(0), Dec(10), Dec(1)),
+            ("P", V1, 2, Dec(10), Dec(20), Dec("0.5")),
+            ("P", V1, 3, Dec(20), None, Dec(0)),
+        ],
+    )
+    given(
+        con,
+        "period_units",
+        PERIOD_UNITS,
+        [
+            ("P", V1, "2026-03-10", "acme", "", "ns-1", Dec(5), Dec(8), Dec(13)),  # 1 and 2
+            ("P", V1, "2026-03-10", "acme", "", "ns-2", Dec(2), Dec(13), Dec(15)),  # 2 only
+            ("P", V1, "2026-03-10", "acme", "", "ns-3", Dec(25), Dec(15), Dec(40)),  # 2, 3
+        ],
+    )
+    rows = step(con, "tier_units", "scope_id, tier, range_start, range_end", "scope_id, tier")
+    assert rows == [
+        ("ns-1", 1, Dec(8), Dec(10)),  # positions 9..10 in tier 1
+        ("ns-1", 2, Dec(10), Dec(13)),
+        ("ns-2", 2, Dec(13), Dec(15)),
+        ("ns-3", 2, Dec(15), Dec(20)),  # up to tier 2's bound
+        ("ns-3", 3, Dec(20), Dec(40)),  # the open top tier
+    ]
+
+
+def test_transaction_id_tells_apart_ids_that_differ_only_in_where_a_bar_sits(con):
+    # ids are any strings (SPEC §3.1): account "a|b" in scope "c" and account "a" in scope
+    # "b|c" are two charges; joined with '|' both would read "D|a|b|c|P|1" (one id)
+    given(
+        con,
+        "plan_versions",
+        PLAN_VERSIONS,
+        [("P", V1, "ADH", "resource", "m", "sum", "day", "account")],
+    )
+    given(con, "plan_tiers", PLAN_TIERS, [("P", V1, 1, Dec(0), None, Dec(1))])
+    given(
+        con,
+        "period_units",
+        PERIOD_UNITS,
+        [
+            ("P", V1, "2026-03-10", "a|b", "", "c", Dec(1), Dec(0), Dec(1)),
+            ("P", V1, "2026-03-10", "a", "", "b|c", Dec(1), Dec(0), Dec(1)),
+            # the same shift between scope and plan: plan "x|P" would be a third reading
+            ("P", V1, "2026-03-10", "a", "", "b|c|P", Dec(1), Dec(0), Dec(1)),
+        ],
+    )
+    run_step(con, "tier_units")
+    ids = dict(step(con, "charges", "account_id || '/' || scope_id, transaction_id", "1"))
+    # by hand: md5 of each part as <length>:<text>, the date first and the tier last
+    assert ids == {
+        "a|b/c": hashlib.md5(b"10:2026-03-103:a|b1:c1:P1:1").hexdigest(),
+        "a/b|c": hashlib.md5(b"10:2026-03-101:a3:b|c1:P1:1").hexdigest(),
+        "a/b|c|P": hashlib.md5(b"10:2026-03-101:a5:b|c|P1:P1:1").hexdigest(),
+    }
+    assert len(set(ids.values())) == 3
 
 
 PLAN_GROUPS = (
@@ -351,6 +415,67 @@ def test_period_units_positions_continue_the_month_and_run_across_scopes(con):
 
 
 # --- ledger steps -------------------------------------------------------------------------
+
+
+def test_prior_positions_sum_the_months_charges_per_threshold_key(con):
+    # the month's earlier charges as month_state reads them (its charges_history columns,
+    # threshold_key derived there): A shares thresholds across scopes, B has one per scope
+    given(
+        con,
+        "earlier_charges",
+        "plan_id varchar, account_id varchar, scope_id varchar, billing_period varchar, "
+        "threshold_scope varchar, algorithm varchar, period_start date, units decimal(38, 6), "
+        "date date",
+        [
+            ("A", "acme", "ns-1", "month", "account", "sum", MONTH, Dec(2), d(-2)),
+            ("A", "acme", "ns-2", "month", "account", "sum", MONTH, Dec(3), d(-1)),
+            ("B", "acme", "ns-1", "month", "scope", "sum", MONTH, Dec(4), d(-2)),
+            ("B", "acme", "ns-2", "month", "scope", "sum", MONTH, Dec(5), d(-2)),
+            ("B", "acme", "ns-2", "month", "scope", "sum", MONTH, Dec(1), d(-1)),
+            ("C", "acme", "ns-1", "day", "account", "sum", d(-1), Dec(7), d(-1)),  # no month
+        ],
+    )
+    history = month_state.COLUMNS["charges_history"]
+    con.execute(f"create temp view charges_history as select {history} from earlier_charges")
+    rows = step(
+        con,
+        "prior_positions",
+        "plan_id, period_start, account_id, threshold_key, units_to_date",
+        "plan_id, threshold_key",
+    )
+    m = date(2026, 3, 1)
+    assert rows == [
+        ("A", m, "acme", "", Dec(5)),  # 2 + 3: one position line for the account
+        ("B", m, "acme", "ns-1", Dec(4)),
+        ("B", m, "acme", "ns-2", Dec(6)),  # 5 + 1
+    ]
+
+
+def test_active_plans_counts_users_and_resources_as_rate_plans_declares(con):
+    algorithms = rate_plans.CHOICES["algorithm"]
+    given(
+        con,
+        "plan_versions",
+        "plan_id varchar, plan_version date, effective_to date, product_code varchar, "
+        "service varchar, chargeable varchar, meter varchar, algorithm varchar, "
+        "billing_period varchar, threshold_scope varchar, user_limit bigint",
+        [(a, V1, None, "ADH", None, "user", "m", a, "day", "account", None) for a in algorithms],
+    )
+    rows = step(con, "active_plans", "algorithm, counts_users, counts_resources", "algorithm")
+    assert rows == sorted(
+        (a, a in rate_plans.USER_ALGORITHMS, a in rate_plans.RESOURCE_ALGORITHMS)
+        for a in algorithms
+    )
+    assert sum(u for _, u, _ in rows) == 2 and sum(r for _, _, r in rows) == 2
+
+
+def test_threshold_key_is_derived_by_one_expression():
+    # plan_groups (the day's groups) and month_state (earlier days' charges) derive it with
+    # month_state.THRESHOLD_KEY; every other SQL step reads the column.
+    rule = "threshold_scope = 'scope'"
+    assert f"{month_state.THRESHOLD_KEY} as threshold_key" in sql_text("plan_groups")
+    holders = {name for name in sql_names() if rule in sql_text(name)}
+    assert holders == {"plan_groups"}
 
 
 def test_grant_burn_rank_is_priority_expiry_cost_effective_on_grant_id(con):
@@ -1008,3 +1133,41 @@ def test_sort_by_key_past_64_bits_of_ranks_sorts_as_polars_does():
     assert sql_steps.sort_by_key(frame, columns).rows() == sorted(frame.rows())
     two = frame.select("k1", "k2").head(500)  # and within 64 bits, by the packed ranks
     assert sql_steps.sort_by_key(two, ["k1", "k2"]).rows() == sorted(two.rows())
+
+
+def test_checked_events_take_the_limits_from_credit_rules(con):
+    # the limits reach SQL only through credit_rules: tightened there, the same rows fail
+    given(
+        con,
+        "raw_events",
+        "event_id varchar, ts timestamp, account_id varchar, scope_id varchar, "
+        "product_code varchar, meter varchar, user_id varchar, resource_id varchar, "
+        "quantity double, source_file varchar, source_row bigint",
+        [
+            ("e1", datetime(2026, 3, 10, 1), "a" * 128, "s", "ADH", "m", None, None, 1.0, "f", 0),
+            ("e2", datetime(2026, 3, 10, 2), "acme", "s", "ADH", "m", None, None, 99e12, "f", 1),
+            ("e3", datetime(2026, 3, 10, 3), "acme", "s", "ADH", "m", None, None, 1e14, "f", 2),
+        ],
+    )
+    given(
+        con,
+        "active_plans",
+        "product_code varchar, meter varchar, counts_users boolean, counts_resources boolean",
+        [],
+    )
+    reasons = "event_id, reason"
+    assert step(con, "checked_events", reasons, "event_id") == [
+        ("e1", None),  # 128 characters: the longest accepted id
+        ("e2", None),
+        ("e3", "quantity_out_of_range"),  # the ceiling is exclusive
+    ]
+    con.execute(
+        "create or replace temp table credit_rules as select * replace "
+        "(cast(4 as integer) as id_max_length, cast(1e12 as double) as quantity_limit) "
+        "from credit_rules"
+    )
+    assert step(con, "checked_events", reasons, "event_id") == [
+        ("e1", "account_id_too_long"),
+        ("e2", "quantity_out_of_range"),
+        ("e3", "quantity_out_of_range"),
+    ]

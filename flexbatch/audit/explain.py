@@ -23,15 +23,14 @@ import duckdb
 from flexbatch.audit.trace import Focus, trace_day
 from flexbatch.errors import ConfigError, FlexbatchError
 from flexbatch.ingest.job_config import JobConfig
+from flexbatch.ingest.rate_plans import RESOURCE_ALGORITHMS, USER_ALGORITHMS
 from flexbatch.job.day import connect
 from flexbatch.serving.views import register_views
 from flexbatch.storage.stores import LocalStore
 
 logger = logging.getLogger(__name__)
 
-SUBJECT_ALGORITHMS = frozenset(
-    {"unique_users", "unique_resources", "daily_unique_users", "daily_unique_resources"}
-)
+SUBJECT_ALGORITHMS = frozenset((*USER_ALGORITHMS, *RESOURCE_ALGORITHMS))
 QUANTITY_ALGORITHMS = frozenset({"sum", "peak"})
 DEFAULT_LIMIT = 100
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from flexbatch.tables import key_columns
+
 Credits = pl.Decimal(38, 6)
 FLOWS = ("granted", "transferred_in", "transferred_out", "consumed", "expired", "voided")
 
@@ -70,7 +72,7 @@ class Statements(pa.DataFrameModel):
 
     class Config:
         strict = True
-        unique = ["account_id", "currency"]
+        unique = key_columns("statements")
 
 
 class Corrections(pa.DataFrameModel):
@@ -111,4 +113,4 @@ class Corrections(pa.DataFrameModel):
 
     class Config:
         strict = True
-        unique = ["closed_month", "account_id", "currency", "correction_id"]
+        unique = key_columns("corrections")

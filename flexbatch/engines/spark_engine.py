@@ -37,6 +37,7 @@ from flexbatch.settings import Settings
 from flexbatch.storage.literal import hadoop_literal
 from flexbatch.storage.publish import DayStage
 from flexbatch.storage.stores import FileInfo, Store
+from flexbatch.tables import key_columns
 from flexbatch.transform.charging import (
     LEDGER_RELATIONS,
     OUTPUTS,
@@ -57,11 +58,12 @@ logger = logging.getLogger(__name__)
 # a URI, Spark writes them into the day's generation itself (never through the driver),
 # checked first by one aggregate per table instead of Pandera: rules every row must
 # satisfy, besides the model's columns, types and non-null columns.
+# The key's uniqueness is checked by ``_check`` from the registry (``key_columns``).
 SPARK_WRITTEN = {
     "usage_by_user_daily": (
         "events >= 1",
         "quantity_sum >= 0",
-        *(f"length({c}) >= 1" for c in OUTPUTS["usage_by_user_daily"][1].split(", ")),
+        *(f"length({c}) >= 1" for c in key_columns("usage_by_user_daily")),
     ),
     "_state/subjects": (),
 }
@@ -164,7 +166,7 @@ def _check(frame: DataFrame, table: str) -> None:
     actual = [(f.name, f.dataType.simpleString()) for f in frame.schema.fields]
     if actual != expected:
         raise AuditError(f"{table}: Spark produced columns {actual}, expected {expected}")
-    key = OUTPUTS[table][1]
+    key = ", ".join(key_columns(table))
     rules = [f"{name} is not null" for name, c in columns.items() if not c.nullable]
     rules += SPARK_WRITTEN[table]
     failing = ", ".join(f"sum(case when {rule} then 0 else 1 end)" for rule in rules)
@@ -265,7 +267,7 @@ class SparkEngine:
         among the result's tables."""
         register_day(con, inputs)
         ins, files = inputs.inputs, inputs.listing.files
-        for name in ("run_context", "plan_versions", "plan_tiers"):
+        for name in ("run_context", "credit_rules", "plan_versions", "plan_tiers"):
             self._from_duckdb(con, name)
         # raw_events is not kept: like DuckDB's view, each step streams the day's files
         raw = self._raw_events(ins, inputs.day, files)

@@ -41,6 +41,10 @@ ALGORITHM_CHARGEABLE = {
     "unique_resources": "resource", "daily_unique_resources": "resource",
     "sum": "resource", "peak": "resource",
 }
+# What the distinct algorithms count, for Python; SQL reads active_plans' counts_users and
+# counts_resources, which a test checks against these.
+USER_ALGORITHMS = ("unique_users", "daily_unique_users")
+RESOURCE_ALGORITHMS = ("unique_resources", "daily_unique_resources")
 PLAN_KEYS = (
     "id", "product_code", "product_name", "hosting", "service", "chargeable", "meter",
     "algorithm", "billing_period", "threshold_scope", "effective_from", "effective_to",

@@ -25,12 +25,12 @@ from flexbatch.job import restatements
 from flexbatch.job.changes import manifest_sha256
 from flexbatch.job.writer import DayWriter
 from flexbatch.ledger.contract import (
-    FORECAST_HORIZON_DAYS,
     CreditCounts,
     CreditInputs,
     LedgerResult,
 )
 from flexbatch.ledger.credit_ledger import ledger
+from flexbatch.ledger.rules import FORECAST_HORIZON_DAYS, register_rules
 from flexbatch.ledger.state import read_credit_state
 from flexbatch.settings import Settings
 from flexbatch.storage.publish import DayStage
@@ -90,8 +90,10 @@ def connect(
 
 
 def register_context(con: duckdb.DuckDBPyConnection, day: date, previous_day: date | None) -> None:
-    """``run_context`` for replays of the steps outside a day's run (``audit/trace``)."""
+    """``run_context`` and ``credit_rules`` for replays of the steps outside a day's run
+    (``audit/trace``)."""
     register_run_context(con, day, previous_day, FORECAST_HORIZON_DAYS)
+    register_rules(con)
 
 
 def _charging(

@@ -15,8 +15,7 @@ from datetime import date
 import polars as pl
 import pyarrow as pa
 
-# The forecast looks this many days ahead (SPEC §5)
-FORECAST_HORIZON_DAYS = 90
+from flexbatch.ledger.rules import FORECAST_HORIZON_DAYS
 
 
 @dataclass(frozen=True)

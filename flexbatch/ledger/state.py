@@ -14,13 +14,13 @@ import pyarrow as pa
 from flexbatch.errors import ConfigError
 from flexbatch.ledger.contract import CreditState
 from flexbatch.ledger.legacy_state import state_columns
+from flexbatch.ledger.rules import BURN_WINDOW_DAYS
 from flexbatch.storage.literal import duckdb_files
 from flexbatch.storage.partitions import day_paths
 from flexbatch.storage.stores import Location, Store, store_of
 from flexbatch.tables import empty_select, table
 
 GRANT_STATE = table("grant_state").path  # "_state/grants"
-BURN_WINDOW_DAYS = 30  # burn_rate is the mean consumption of the trailing 30 days
 
 SLICE_COLUMNS = (
     "account_id, grant_id, currency, priority, expires_on, unit_cost, cost_currency, "

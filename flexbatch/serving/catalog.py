@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 
 from flexbatch.errors import ConfigError
+from flexbatch.ledger.rules import with_rules
 from flexbatch.resources import sql_text
 from flexbatch.serving.views import register_views
 from flexbatch.storage.stores import Store, fsync
@@ -48,7 +49,7 @@ def register_helper_views(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Create the 90-day helper views on ``con`` (after ``register_views``, which gives
     every table a view, empty while it has no file); return their names."""
     for name in HELPER_VIEWS:
-        con.execute(f"create or replace view {name} as\n{view_sql(name)}")
+        con.execute(f"create or replace view {name} as\n{with_rules(view_sql(name))}")
     return list(HELPER_VIEWS)
 
 

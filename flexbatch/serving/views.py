@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from flexbatch.ledger.rules import rules_cte, with_rules
 from flexbatch.resources import sql_text
 from flexbatch.storage.stores import LocalStore
 from flexbatch.tables import (
@@ -58,10 +59,10 @@ def computed_select(view: ComputedView) -> str:
     """The SELECT of a computed view: its steps as CTEs, then its own SQL over them."""
     body = sql_text(view.sql)
     if not view.steps:
-        return body
+        return with_rules(body)
     # not materialised: a CTE read twice would be computed whole once, and a reader's
     # filter (an as_of, an account) would not reach the files under it
     ctes = ",\n".join(
         f"{name} as not materialized (\n{sql_text(step)}\n)" for name, step in view.steps
     )
-    return f"with\n{ctes}\nselect * from (\n{body}\n) as {view.name}"
+    return f"with\n{rules_cte()},\n{ctes}\nselect * from (\n{body}\n) as {view.name}"

@@ -16,6 +16,7 @@ import duckdb
 import polars as pl
 
 from flexbatch.ingest.duplicates import repeated_hashes
+from flexbatch.ledger.rules import register_rules
 from flexbatch.tables import produced_by
 from flexbatch.transform.contract import ChargingInputs, ChargingResult, DayCounts
 from flexbatch.transform.sql_steps import register_run_context, run_step, sorted_lazy
@@ -41,6 +42,7 @@ STEPS = (
     "subjects_state",
     "prior_positions",
     "period_units",
+    "tier_units",
     "charges",
     # the usage rules: users per limited plan's period, and the alerts they raise
     "prior_daily_users",
@@ -78,8 +80,10 @@ LEDGER_RELATIONS = ("charges", "usage_alerts")
 
 
 def register_day(con: duckdb.DuckDBPyConnection, inputs: ChargingInputs) -> None:
-    """The day's ``run_context`` and rate plans, from ``inputs``, in ``con``."""
+    """The day's ``run_context``, ``credit_rules`` and rate plans, from ``inputs``, in
+    ``con``."""
     register_run_context(con, inputs.day, inputs.previous_day, None)
+    register_rules(con)  # the windows and limits the steps read
     con.register("plan_versions", inputs.plan_versions)
     con.register("plan_tiers", inputs.plan_tiers)
 

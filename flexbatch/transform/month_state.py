@@ -25,9 +25,15 @@ SUBJECTS = "_state/subjects"
 # (relation, the published table it reads)
 HISTORY_TABLES = (("charges_history", "charges"), ("subjects_history", SUBJECTS))
 
+# The threshold key of a charge row: tier positions run per (plan, period, account,
+# threshold key), '' when the plan's thresholds are shared by the account, else the scope.
+# plan_groups.sql derives it for the day's groups with this same expression (a test pins
+# the two); every other step reads the column.
+THRESHOLD_KEY = "case when threshold_scope = 'scope' then scope_id else '' end"
+
 COLUMNS = {
     "charges_history": "plan_id, account_id, scope_id, billing_period, threshold_scope, "
-    "algorithm, period_start, units, date",
+    f"algorithm, period_start, units, date, {THRESHOLD_KEY} as threshold_key",
     "subjects_history": "plan_id, period_start, account_id, threshold_key, subject_scope, "
     "subject_id",
 }

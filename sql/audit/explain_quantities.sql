@@ -45,8 +45,7 @@ plan_events as (
             when 'hour' then date_trunc('hour', e.ts)
             when 'day' then ctx.day_start
             else cast(ctx.month_start as timestamp)
-        end as period_key,
-        case when p.threshold_scope = 'scope' then e.scope_id else '' end as threshold_key
+        end as period_key
     from events as e
     inner join plans as p
         on p.product_code = e.product_code
@@ -58,6 +57,7 @@ plan_events as (
 scope_events as (
     select
         pe.*,
+        u.threshold_key,  -- the scope's (plan_groups): the same for all its events
         u.position_start,
         u.position_end,
         count(*) over scope_window as scope_events,
@@ -76,10 +76,9 @@ scope_events as (
         on u.plan_id = pe.plan_id
         and u.period_key = pe.period_key
         and u.account_id = pe.account_id
-        and u.threshold_key = pe.threshold_key
         and u.scope_id = pe.scope_id
     window scope_window as (
-        partition by pe.plan_id, pe.period_key, pe.account_id, pe.threshold_key, pe.scope_id
+        partition by pe.plan_id, pe.period_key, pe.account_id, pe.scope_id
     )
 ),
 

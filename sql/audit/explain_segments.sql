@@ -3,7 +3,8 @@
 -- grain: one row per (explained charge, period instance): one for a day or month plan,
 --        one per hour with units for an hour plan (its row sums the hours)
 -- key:   (transaction_id, period_key)
--- upstream: explain_charges (the charge rows asked about), period_units, plan_tiers
+-- upstream: explain_charges (the charge rows asked about), tier_units (period_units cut
+--           to the tiers, as charges reads them)
 --   range_start  exclusive: the row's first unit is at range_start + 1 (counted units),
 --                its quantity lies in (range_start, range_end] (sum, peak)
 --   scope_start, the positions of all the scope's units of the day (for a peak: the
@@ -14,12 +15,8 @@ explained as (
     select * from explain_charges
 ),
 
-units as (
-    select * from period_units
-),
-
-tiers as (
-    select * from plan_tiers
+cut as (
+    select * from tier_units
 )
 
 select
@@ -32,23 +29,12 @@ select
     u.scope_id,
     u.position_start as scope_start,
     u.position_end as scope_end,
-    case
-        when t.tier_above > u.position_start then t.tier_above
-        else u.position_start
-    end as range_start,
-    case
-        when t.tier_upper is not null and t.tier_upper < u.position_end then t.tier_upper
-        else u.position_end
-    end as range_end
+    u.range_start,
+    u.range_end
 from explained as c
-inner join units as u
+inner join cut as u
     on u.plan_id = c.plan_id
     and u.plan_version = c.plan_version
     and u.account_id = c.account_id
     and u.scope_id = c.scope_id
-inner join tiers as t
-    on t.plan_id = c.plan_id
-    and t.plan_version = c.plan_version
-    and t.tier = c.tier
-where t.tier_above < u.position_end
-  and (t.tier_upper is null or t.tier_upper > u.position_start)
+    and u.tier = c.tier

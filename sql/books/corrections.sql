@@ -86,9 +86,15 @@ changed as (
 )
 
 select
+    -- each part as <length>:<text>, so no id can shift a boundary (ids are any strings)
     md5(
-        c.account_id || '|' || c.currency || '|' || strftime(c.closed_month, '%Y-%m') || '|'
-        || strftime(ctx.booked_month, '%Y-%m') || '|'
+        cast(length(c.account_id) as varchar) || ':' || c.account_id
+        || cast(length(c.currency) as varchar) || ':' || c.currency
+        || cast(length(strftime(c.closed_month, '%Y-%m')) as varchar) || ':'
+        || strftime(c.closed_month, '%Y-%m')
+        || cast(length(strftime(ctx.booked_month, '%Y-%m')) as varchar) || ':'
+        || strftime(ctx.booked_month, '%Y-%m')
+        || cast(length(cast(c.corrections_before + 1 as varchar)) as varchar) || ':'
         || cast(c.corrections_before + 1 as varchar)
     ) as correction_id,
     ctx.run_id,

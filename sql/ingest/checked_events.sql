@@ -1,7 +1,8 @@
 -- checked_events: every raw usage row of the day with the first SPEC §3.1 rule it breaks.
 -- grain: one row per input row (duplicates included)
 -- key:   (source_file, source_row); reason is null for a valid row
--- upstream: raw_events (all files of IN/usage/date=D), active_plans, run_context
+-- upstream: raw_events (all files of IN/usage/date=D), active_plans, run_context,
+--           credit_rules (id_max_length, quantity_limit: flexbatch/limits.py)
 -- The order of the CASE is the order rules are reported in: one reason per row.
 with
 
@@ -10,7 +11,9 @@ raw as (
 ),
 
 context as (
-    select day_start, day_end from run_context
+    select ctx.day_start, ctx.day_end, r.id_max_length, r.quantity_limit
+    from run_context as ctx
+    cross join credit_rules as r
 ),
 
 plan_needs as (
@@ -42,7 +45,7 @@ checked as (
             when r.ts is null then 'ts_missing'
             when r.ts < ctx.day_start or r.ts >= ctx.day_end then 'ts_outside_partition_day'
             when r.account_id is null or r.account_id = '' then 'account_id_empty'
-            when length(r.account_id) > 128 then 'account_id_too_long'
+            when length(r.account_id) > ctx.id_max_length then 'account_id_too_long'
             when r.scope_id is null or r.scope_id = '' then 'scope_id_empty'
             when r.product_code is null or r.product_code = '' then 'product_code_empty'
             when r.meter is null or r.meter = '' then 'meter_empty'
@@ -50,7 +53,7 @@ checked as (
                 then 'quantity_not_finite'
             when r.quantity < 0 then 'quantity_negative'
             -- the ledger's range (flexbatch/limits.py): quantity x price < 1e20 credits
-            when r.quantity >= 1e14 then 'quantity_out_of_range'
+            when r.quantity >= ctx.quantity_limit then 'quantity_out_of_range'
             when pn.needs_user = 1 and (r.user_id is null or r.user_id = '')
                 then 'user_id_missing_for_user_plan'
             when pn.needs_resource = 1 and (r.resource_id is null or r.resource_id = '')

@@ -5,14 +5,18 @@
 -- the columns only validation needs).
 -- grain: one row per rejected input row
 -- key:   (source_file, source_row)
--- upstream: checked_events, duplicate_rows, raw_events
+-- upstream: checked_events, duplicate_rows, raw_events, credit_rules (quantity_limit)
 -- Range (flexbatch/limits.py): a group's (account, scope, product, meter) quantities of
--- the day sum below 1e14, so units x price stays below 1e20 credits. In a group that
--- reaches it, the event at which the running sum (in ts, event_id, file, row order)
--- reaches 1e14 and every later one are rejected as quantity_sum_out_of_range. A day whose
--- quantities all together stay below 9e13 (a cheap double sum of one column) has no such
--- group: the gate is then empty and the group scan below stops at once.
+-- the day sum below quantity_limit (1e14), so units x price stays below 1e20 credits. In a
+-- group that reaches it, the event at which the running sum (in ts, event_id, file, row
+-- order) reaches the limit and every later one are rejected as quantity_sum_out_of_range.
+-- A day whose quantities all together stay below 9/10 of it (a cheap double sum of one
+-- column) has no such group: the gate is then empty and the group scan below stops at once.
 with
+
+limits as (
+    select quantity_limit from credit_rules
+),
 
 invalid as (
     select
@@ -24,8 +28,12 @@ invalid as (
 
 gate as (
     select 1 as is_open
-    from raw_events
-    having sum(case when quantity >= 0 and quantity < 1e14 then quantity else 1 end) >= 9e13
+    from raw_events as e
+    cross join limits as l
+    group by l.quantity_limit
+    having sum(
+        case when e.quantity >= 0 and e.quantity < l.quantity_limit then e.quantity else 1 end
+    ) >= l.quantity_limit * 9 / 10
 ),
 
 valid as (
@@ -58,14 +66,16 @@ over_limit as (
             partition by v.account_id, v.scope_id, v.product_code, v.meter
             order by v.ts, v.event_id, v.source_file, v.source_row
             rows between unbounded preceding and current row
-        ) as running_total
+        ) as running_total,
+        l.quantity_limit
     from valid as v
+    cross join limits as l
     inner join group_totals as t
         on t.account_id = v.account_id
         and t.scope_id = v.scope_id
         and t.product_code = v.product_code
         and t.meter = v.meter
-    where t.quantity_total >= 1e14
+    where t.quantity_total >= l.quantity_limit
 )
 
 select * from invalid
@@ -74,4 +84,4 @@ select
     event_id, ts, account_id, scope_id, product_code, meter, user_id, resource_id,
     quantity, source_file, source_row, 'quantity_sum_out_of_range' as reason
 from over_limit
-where running_total >= 1e14
+where running_total >= quantity_limit

@@ -7,7 +7,9 @@
 with
 
 context as (
-    select ctx.day, ctx.previous_day, r.band_percent, r.expiring_window_days
+    select
+        ctx.day, ctx.previous_day, r.band_percent, r.expiring_window_days,
+        r.depletion_alert_days
     from run_context as ctx
     cross join credit_rules as r
 ),
@@ -67,10 +69,10 @@ depletion_forecast as (
     left join depletion_prev as p
         on p.account_id = f.account_id
         and p.currency = f.currency
-        and p.depletion_date <= ctx.previous_day + 30
+        and p.depletion_date <= ctx.previous_day + ctx.depletion_alert_days
     inner join balances as b
         on b.account_id = f.account_id and b.currency = f.currency
-    where f.depletion_date <= ctx.day + 30
+    where f.depletion_date <= ctx.day + ctx.depletion_alert_days
       and b.available > 0  -- nothing left to run out of: low_balance has said it
       and p.account_id is null
 ),

@@ -5,12 +5,14 @@
 -- slices (sql/serving/forecast_daily.sql), not stored.
 -- grain: one row per as_of day, account and currency
 -- key:   (account_id, currency); as_of is the partition
--- upstream: forecast_rates, forecast_write_offs, run_context
+-- upstream: forecast_rates, forecast_write_offs, run_context, credit_rules
 -- projected(d) = available - burn_rate * (d - as_of) - write-offs up to d; it never rises.
 with
 
 context as (
-    select day from run_context
+    select ctx.day, r.depletion_horizon_days
+    from run_context as ctx
+    cross join credit_rules as r
 ),
 
 expiries as (
@@ -54,7 +56,8 @@ projected as (
             when r.available <= 0 then ctx.day + 1
             when r.burn_rate > 0 then greatest(
                 ctx.day + 1,
-                -- capped: a tiny burn may take millions of days (only 365 are shown)
+                -- capped: a tiny burn may take millions of days (only
+                -- depletion_horizon_days are shown)
                 ctx.day + cast(least(ceil(
                     cast(r.available as double) / cast(r.burn_rate as double)
                 ), 100000) as integer)
@@ -84,7 +87,8 @@ select
     d.account_id,
     d.currency,
     d.burn_rate,
-    case when d.depletion_date <= ctx.day + 365 then d.depletion_date end as depletion_date,
+    case when d.depletion_date <= ctx.day + ctx.depletion_horizon_days then d.depletion_date end
+        as depletion_date,
     cast(d.available - d.burn_rate * 30 - coalesce(d.written_off_30d, 0) as decimal(38, 6))
         as projected_available_30d,
     cast(d.available - d.burn_rate * 60 - coalesce(d.written_off_60d, 0) as decimal(38, 6))

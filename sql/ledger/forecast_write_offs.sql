@@ -1,11 +1,12 @@
 -- forecast_write_offs: the forecast's expiry model (SPEC §5, known expiries applied): what
--- each known expiry within 365 days writes off, at the trailing burn rate. Read by the
+-- each known expiry within depletion_horizon_days writes off, at the trailing burn rate. Read by the
 -- day's compact forecast and, on read, by the view forecast_daily (the day-by-day curve
 -- from the published forecast row and that day's _state/grants), so both apply one model.
 -- grain: one row per as_of, account, currency and expiry day with a slice holding credits
 -- key:   (as_of, account_id, currency, expires_on)
 -- upstream: forecast_slices (slices at the end of as_of), forecast_rates (available,
---           burn_rate: carried along, so the forecast reads them here without a join)
+--           burn_rate: carried along, so the forecast reads them here without a join),
+--           credit_rules (depletion_horizon_days)
 -- The model: the burn draws from slices in burn order; what a slice still holds when it
 -- expires is written off that day. Expiry comes before the day's burn, so a slice pays
 -- (expires_on - as_of - 1) more days of burn.
@@ -40,8 +41,9 @@ placed as (
 expiring as (
     select p.*
     from placed as p
+    cross join credit_rules as r
     where p.expires_on > p.as_of
-      and p.expires_on <= p.as_of + 365
+      and p.expires_on <= p.as_of + r.depletion_horizon_days
 ),
 
 written as (

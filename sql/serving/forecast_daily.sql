@@ -5,12 +5,12 @@
 -- written before v3 stored these rows; they are read as stored.
 -- grain: one row per as_of day, account, currency and future date (1..90 days ahead)
 -- key:   (as_of, account_id, currency, date)
--- upstream: forecast_rates, forecast_write_offs, _forecast_files
+-- upstream: forecast_rates, forecast_write_offs, _forecast_files, credit_rules
 with
 
 horizon as (
-    select cast(h.offset_days as integer) as offset_days
-    from range(1, 91) as h(offset_days)
+    select cast(unnest(range(1, r.forecast_horizon_days + 1)) as integer) as offset_days
+    from credit_rules as r
 ),
 
 days as (

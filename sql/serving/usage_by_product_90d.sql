@@ -4,7 +4,8 @@
 -- grain:  one row per account and product with charges or usage events in the window
 -- key:    (account_id, product_code)
 -- window: as_of = the latest processed day (max runs.date of a succeeded run);
---         window_start = as_of - 89 days; both bounds inclusive, so 90 days in all
+--         window_start = as_of - (credit_rules.usage_window_days - 1) days; both bounds
+--         inclusive, so usage_window_days (90) days in all
 -- columns: credits and units are sums of `charges` (units add up every chargeable unit of
 --         the product's plans, whatever their meter); events and active_days (days with at
 --         least one event) come from `usage_daily`; users_active is the number of distinct
@@ -18,9 +19,10 @@ with as_of_day as (
 
 window_bounds as (
     select
-        as_of_day.as_of - 89 as window_start,
+        as_of_day.as_of - (r.usage_window_days - 1) as window_start,
         as_of_day.as_of
     from as_of_day
+    cross join credit_rules as r
 ),
 
 charged as (

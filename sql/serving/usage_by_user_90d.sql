@@ -3,7 +3,8 @@
 -- grain:  one row per account and user with at least one event in the window
 -- key:    (account_id, user_id)
 -- window: as_of = the latest processed day (max runs.date of a succeeded run);
---         window_start = as_of - 89 days; both bounds inclusive, so 90 days in all
+--         window_start = as_of - (credit_rules.usage_window_days - 1) days; both bounds
+--         inclusive, so usage_window_days (90) days in all
 -- source: `usage_by_user_daily` (date, account, scope, product, meter, user: events and
 --         quantity_sum of the accepted events with a user_id). No other output has a row
 --         per user: `usage_daily` only counts distinct users per day and scope, and charges
@@ -20,9 +21,10 @@ with as_of_day as (
 
 window_bounds as (
     select
-        as_of_day.as_of - 89 as window_start,
+        as_of_day.as_of - (r.usage_window_days - 1) as window_start,
         as_of_day.as_of
     from as_of_day
+    cross join credit_rules as r
 ),
 
 user_days as (

@@ -1,19 +1,15 @@
 -- charges: the day's credit charges, split over graduated tiers.
 -- grain: one row per account, scope, plan and tier with units > 0 (price-0 tiers too)
 -- key:   (account_id, scope_id, plan_id, tier); the date is the partition;
---        transaction_id = md5 of that key and the date
--- upstream: period_units, plan_tiers, plan_versions, run_context
+--        transaction_id = md5 of the date and that key, each part length-prefixed
+-- upstream: tier_units (period_units cut to the tiers), plan_versions, run_context
 -- An hour period posts the sum of its 24 hourly results: hours are summed per tier here.
 -- credits = units x unit_price, rounded half-even to 6 places per row (floor-based, so it
 -- is exact in any engine with DECIMAL and never goes through a float).
 with
 
-units as (
-    select * from period_units
-),
-
-tiers as (
-    select * from plan_tiers
+cut as (
+    select * from tier_units
 ),
 
 plans as (
@@ -22,31 +18,6 @@ plans as (
 
 context as (
     select day, month_start from run_context
-),
-
-tiered as (
-    select
-        u.account_id,
-        u.scope_id,
-        u.plan_id,
-        u.plan_version,
-        t.tier,
-        t.tier_above,
-        t.unit_price,
-        case
-            when t.tier_upper is not null and t.tier_upper < u.position_end then t.tier_upper
-            else u.position_end
-        end
-        - case
-            when t.tier_above > u.position_start then t.tier_above
-            else u.position_start
-        end as tier_units
-    from units as u
-    inner join tiers as t
-        on t.plan_id = u.plan_id
-        and t.plan_version = u.plan_version
-    where t.tier_above < u.position_end
-      and (t.tier_upper is null or t.tier_upper > u.position_start)
 ),
 
 per_tier as (
@@ -58,9 +29,9 @@ per_tier as (
         tier,
         tier_above,
         unit_price,
-        sum(tier_units) as units,
-        sum(tier_units) * unit_price * 1000000 as micro_credits
-    from tiered
+        sum(range_end - range_start) as units,
+        sum(range_end - range_start) * unit_price * 1000000 as micro_credits
+    from cut
     group by account_id, scope_id, plan_id, plan_version, tier, tier_above, unit_price
 ),
 
@@ -110,10 +81,14 @@ select
     pr.unit_price,
     pr.units,
     cast(pr.credits as decimal(38, 6)) as credits,
-    md5(concat_ws(
-        '|', cast(ctx.day as varchar), pr.account_id, pr.scope_id, pr.plan_id,
-        cast(pr.tier as varchar)
-    )) as transaction_id
+    -- each part as <length>:<text>, so no id can shift a boundary (ids are any strings)
+    md5(
+        cast(length(cast(ctx.day as varchar)) as varchar) || ':' || cast(ctx.day as varchar)
+        || cast(length(pr.account_id) as varchar) || ':' || pr.account_id
+        || cast(length(pr.scope_id) as varchar) || ':' || pr.scope_id
+        || cast(length(pr.plan_id) as varchar) || ':' || pr.plan_id
+        || cast(length(cast(pr.tier as varchar)) as varchar) || ':' || cast(pr.tier as varchar)
+    ) as transaction_id
 from priced as pr
 inner join plans as p
     on p.plan_id = pr.plan_id

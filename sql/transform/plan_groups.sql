@@ -13,7 +13,8 @@
 --                   else the billing period
 --   threshold_key   '' when thresholds are shared by the account, else the scope
 --   subject_scope,
---   subject_id      what a distinct algorithm counts: a user (per account, or per scope
+--   subject_id      what a distinct algorithm counts (active_plans' counts_users,
+--                   counts_resources): a user (per account, or per scope
 --                   when threshold_scope = 'scope'), a resource (it lives in one scope),
 --                   or the account/scope a fixed charge is due for
 with
@@ -53,6 +54,8 @@ matched as (
         p.billing_period,
         p.threshold_scope,
         p.service,
+        p.counts_users,
+        p.counts_resources,
         g.account_id,
         g.scope_id,
         g.user_id,
@@ -67,7 +70,8 @@ matched as (
             when 'day' then ctx.day_start
             else cast(ctx.month_start as timestamp)
         end as period_key,
-        case when p.threshold_scope = 'scope' then g.scope_id else '' end as threshold_key
+        -- the rule of month_state.THRESHOLD_KEY, which derives it for earlier days' charges
+        case when threshold_scope = 'scope' then scope_id else '' end as threshold_key
     from all_groups as g
     inner join plans as p
         on p.product_code = g.product_code
@@ -95,15 +99,15 @@ select
     end as distinct_window,
     threshold_key,
     case
-        when algorithm in ('unique_users', 'daily_unique_users') then threshold_key
-        when algorithm in ('unique_resources', 'daily_unique_resources') then scope_id
+        when counts_users then threshold_key
+        when counts_resources then scope_id
         when algorithm = 'fixed' and (service is not null or threshold_scope = 'scope')
             then scope_id
         when algorithm = 'fixed' then ''
     end as subject_scope,
     case
-        when algorithm in ('unique_users', 'daily_unique_users') then user_id
-        when algorithm in ('unique_resources', 'daily_unique_resources') then resource_id
+        when counts_users then user_id
+        when counts_resources then resource_id
         when algorithm = 'fixed' then ''
     end as subject_id
 from matched

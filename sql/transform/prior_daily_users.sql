@@ -9,14 +9,13 @@ daily as (
     select
         plan_id,
         account_id,
-        case when threshold_scope = 'scope' then scope_id else '' end as threshold_key,
+        threshold_key,
         date,
         sum(units) as day_users
     from charges_history
     where algorithm = 'daily_unique_users'
       and billing_period = 'month'
-    group by
-        plan_id, account_id, case when threshold_scope = 'scope' then scope_id else '' end, date
+    group by plan_id, account_id, threshold_key, date
 )
 
 select plan_id, account_id, threshold_key, max(day_users) as max_daily_users

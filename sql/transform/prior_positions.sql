@@ -3,17 +3,13 @@
 -- only its increases).
 -- grain: one row per (plan, month period, account, threshold key)
 -- key:   (plan_id, period_start, account_id, threshold_key)
--- upstream: charges_history (charges of the month's earlier days)
+-- upstream: charges_history (charges of the month's earlier days, with their threshold_key)
 select
     plan_id,
     period_start,
     account_id,
-    case when threshold_scope = 'scope' then scope_id else '' end as threshold_key,
+    threshold_key,
     sum(units) as units_to_date
 from charges_history
 where billing_period = 'month'
-group by
-    plan_id,
-    period_start,
-    account_id,
-    case when threshold_scope = 'scope' then scope_id else '' end
+group by plan_id, period_start, account_id, threshold_key

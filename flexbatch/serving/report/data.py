@@ -1,7 +1,8 @@
 """What one account's report shows, read from OUT's views as exact values (no rendering).
 
 Every figure comes from a table of SPEC §5 through DuckDB; the only arithmetic here is the
-usage rate, an exact decimal mean of the trailing 30 days of ``balances``."""
+usage rate, an exact decimal mean of the trailing ``BURN_WINDOW_DAYS`` (30) days of
+``balances``, the forecast's window."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import duckdb
 
+from flexbatch.ledger.rules import BURN_WINDOW_DAYS
+
 # SPEC §10 adds voids and rollovers; a grant that a top-up rule issued reads as 'topup'
 EVENT_TYPES = (
     "grant", "transfer_in", "transfer_out", "expire", "void", "rollover_out", "rollover_in",
 )  # fmt: skip
-RATE_DAYS = 30  # the forecast's trailing window (SPEC §5 burn_rate)
 
 
 @dataclass
@@ -225,7 +227,7 @@ def _panel(con: duckdb.DuckDBPyConnection, p: dict, balance: dict) -> CurrencyPa
     [rate] = rows(
         con,
         "select sum(consumed + overdraft) as used, sum(consumed) as covered, count(*) as days "
-        f"from balances where {where} and date between $as_of - {RATE_DAYS - 1} and $as_of",
+        f"from balances where {where} and date between $as_of - {BURN_WINDOW_DAYS - 1} and $as_of",
         p,
     )
     panel = CurrencyPanel(

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from flexbatch.ledger.rules import BAND_PERCENT, BAND_SHARE
+from flexbatch.ledger.rules import (
+    BAND_PERCENT,
+    BAND_SHARE,
+    BURN_WINDOW_DAYS,
+    EXPIRING_WINDOW_DAYS,
+    FORECAST_HORIZON_DAYS,
+    USAGE_WINDOW_DAYS,
+)
 from flexbatch.serving import bars, charts
 from flexbatch.serving.report import sections
 from flexbatch.serving.report.data import AccountData, CurrencyPanel
@@ -99,7 +106,7 @@ def _header(data: AccountData, ranges: list[Range], default: str) -> str:
         '<header class="top"><div class="title"><p class="eyebrow">Credit balance report</p>'
         f'<h1 data-account="{e(data.account)}">{e(data.account)}</h1>'
         f'<p class="summary" data-products-90d="{active}" data-users-90d="{users}">'
-        f"Last 90 days: <b>{active} products</b>, <b>{e(users_text)}</b>, "
+        f"Last {USAGE_WINDOW_DAYS} days: <b>{active} products</b>, <b>{e(users_text)}</b>, "
         f"<b>{e(money(credits))}</b> credits charged</p></div>"
         f'<div class="controls"><dl class="meta"><div><dt>As of</dt><dd>{e(data.as_of)}</dd>'
         "</div></dl>"
@@ -129,7 +136,7 @@ def _currency(data: AccountData, panel: CurrencyPanel, ranges: list[Range]) -> s
     rate_sub = (
         f"{money(panel.covered_rate)} covered, {money(uncovered_rate)} uncovered (overdraft)"
         if uncovered_rate > 0
-        else "mean of the last 30 days"
+        else f"mean of the last {BURN_WINDOW_DAYS} days"
     )
     tiles = [
         _tile(
@@ -150,7 +157,13 @@ def _currency(data: AccountData, panel: CurrencyPanel, ranges: list[Range]) -> s
         ),
         _tile("Used", b["used_total"], "used", currency, "paid with credits"),
         _tile("Purchased", b["purchased_total"], "purchased", currency, "granted ± transfers"),
-        _tile("Expiring in 90 days", b["expiring_90d"], "expiring_90d", currency, "still held"),
+        _tile(
+            f"Expiring in {EXPIRING_WINDOW_DAYS} days",
+            b["expiring_90d"],
+            "expiring_90d",
+            currency,
+            "still held",
+        ),
         _tile("Expired", b["expired_total"], "expired", currency, "forfeited unused"),
         *(
             [_tile("Voided", b["voided_total"], "voided", currency, "granted, then voided")]
@@ -216,9 +229,9 @@ def _burndown(data: AccountData, panel: CurrencyPanel, start: date) -> str:
         return '<p class="empty">No balance history in this range.</p>'
     x_start = history[0]["date"]
     window_days = (data.as_of - x_start).days
-    horizon = min(90, max(14, window_days // 2))
+    horizon = min(FORECAST_HORIZON_DAYS, max(14, window_days // 2))
     depletes = panel.depletion_date if panel.balance["available"] > 0 else None
-    if depletes is not None and (depletes - data.as_of).days <= 90:
+    if depletes is not None and (depletes - data.as_of).days <= FORECAST_HORIZON_DAYS:
         horizon = max(horizon, (depletes - data.as_of).days + 3)
     x_end = data.as_of + timedelta(days=horizon)
     series = [

@@ -4,6 +4,7 @@ held, token events and the itemised usage. Rows that belong to a day carry
 
 from __future__ import annotations
 
+from flexbatch.ledger.rules import EXPIRING_WINDOW_DAYS, USAGE_WINDOW_DAYS
 from flexbatch.serving import bars, charts
 from flexbatch.serving.report.data import AccountData
 from flexbatch.serving.report.fmt import (
@@ -18,7 +19,6 @@ from flexbatch.serving.report.fmt import (
 from flexbatch.serving.report.status import alert_state
 
 TOP_BARS = 12
-EXPIRY_DAYS = 90
 
 
 def _table(head: str, body: str, cls: str = "data") -> str:
@@ -65,7 +65,7 @@ def products(data: AccountData) -> str:
     if not shown:
         return (
             '<section class="card"><h2>Usage by product</h2>'
-            '<p class="empty">No usage in the last 90 days.</p></section>'
+            f'<p class="empty">No usage in the last {USAGE_WINDOW_DAYS} days.</p></section>'
         )
     body = "".join(
         f'<tr data-product="{e(r["product_code"])}"><td>{e(data.name(r["product_code"]))}</td>'
@@ -81,7 +81,8 @@ def products(data: AccountData) -> str:
     )
     return (
         '<section class="card"><h2>Usage by product</h2>'
-        '<p class="hint">Credits charged over the last 90 days</p><figure class="chart-box">'
+        f'<p class="hint">Credits charged over the last {USAGE_WINDOW_DAYS} days</p>'
+        '<figure class="chart-box">'
         f"{bars.bar_chart(shown, color=charts.BLUE, title='credits by product')}</figure>"
         f"{table}</section>"
     )
@@ -105,7 +106,7 @@ def users(data: AccountData) -> str:
             "<code>usage_by_user_daily</code> table is empty).</p>"
         )
     else:
-        content = '<p class="empty">No user activity in the last 90 days.</p>'
+        content = f'<p class="empty">No user activity in the last {USAGE_WINDOW_DAYS} days.</p>'
     more = (
         f'<p class="hint">Top {TOP_BARS} of {len(data.users)} users.</p>'
         if len(data.users) > TOP_BARS
@@ -113,7 +114,7 @@ def users(data: AccountData) -> str:
     )
     return (
         '<section class="card"><h2>Usage by user</h2>'
-        '<p class="hint">Events over the last 90 days</p>'
+        f'<p class="hint">Events over the last {USAGE_WINDOW_DAYS} days</p>'
         f'<figure class="chart-box">{content}</figure>{more}</section>'
     )
 
@@ -128,15 +129,16 @@ def grants(data: AccountData) -> str:
     for g in data.grants:
         codes = [c for c in (g["products"] or "").split(";") if c]
         usable = ", ".join(data.name(c) for c in codes) if codes else "all products"
-        soon = g["days_left"] is not None and g["days_left"] <= EXPIRY_DAYS
+        soon = g["days_left"] is not None and g["days_left"] <= EXPIRING_WINDOW_DAYS
         expiry = (
             "never" if g["expires_on"] is None else f"{g['expires_on']} (in {g['days_left']} days)"
         )
+        flag = f" <b>expires within {EXPIRING_WINDOW_DAYS} days</b>" if soon else ""
         body.append(
             f'<tr class="{"soon" if soon else ""}" data-grant="{e(g["grant_id"])}">'
             f"<td>{e(g['grant_id'])}</td><td>{e(g['currency'])}</td>"
             f'<td class=num title="{e(g["remaining"])}">{e(money(g["remaining"]))}</td>'
-            f"<td>{e(expiry)}{' <b>expires within 90 days</b>' if soon else ''}</td>"
+            f"<td>{e(expiry)}{flag}</td>"
             f'<td class="{"restricted" if codes else ""}">{e(usable)}</td></tr>'
         )
     return (

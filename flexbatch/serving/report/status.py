@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from flexbatch.ledger.rules import DEPLETION_HORIZON_DAYS
 from flexbatch.serving.report.data import AccountData, CurrencyPanel
 from flexbatch.serving.report.fmt import money
 
@@ -41,7 +42,9 @@ def currency_state(panel: CurrencyPanel, as_of: date) -> CurrencyState:
             f"runs out {panel.depletion_date}",
             f"in {days} days at the current usage",
         )
-    return CurrencyState("lasts", "lasts past 365 days", "at the current usage")
+    return CurrencyState(
+        "lasts", f"lasts past {DEPLETION_HORIZON_DAYS} days", "at the current usage"
+    )
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ def alert_state(alert: dict, data: AccountData) -> AlertState:
         if panel.balance["available"] <= 0:
             return AlertState(False, "ran out")
         if panel.depletion_date is None:
-            return AlertState(False, "no longer projected within 365 days")
+            return AlertState(False, f"no longer projected within {DEPLETION_HORIZON_DAYS} days")
         return AlertState(True, f"now projected for {panel.depletion_date}")
     if kind == "expiring_soon":
         held = [g for g in data.grants if g["grant_id"] == ref]
