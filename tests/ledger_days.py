@@ -9,6 +9,7 @@ steps, no publication protocol: a day takes milliseconds.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -79,8 +80,9 @@ class Ledger:
         self.transfer_frame = load_transfers(self.inp)
         self.topup_frame = load_topup_rules(self.inp, self.grant_frame)
 
-    def run(self, day: date, charges: Sequence[tuple[str, str, str]] = ()) -> dict:
-        """Day ``day`` after the last day run; ``charges`` are (account, product, credits).
+    def run(self, day: date, charges: Sequence[tuple[str, str, str]] | pl.DataFrame = ()) -> dict:
+        """Day ``day`` after the last day run; ``charges`` are (account, product, credits),
+        or a charging day's ``charges`` frame (``charging_days``) taken as it is.
         Returns the day's frames by table path, each validated by its Pandera model."""
         previous = max(self.days) if self.days else None
         con = duckdb.connect()
@@ -90,6 +92,11 @@ class Ledger:
             for name, columns in STUBS.items():
                 con.execute(f"create temp table {name} ({columns})")
             con.execute(f"create temp table charges ({CHARGES})")
+            if isinstance(charges, pl.DataFrame):
+                names = ", ".join(re.findall(r"(\w+) (?:varchar|integer|decimal)", CHARGES))
+                con.register("charges_frame", charges)
+                con.execute(f"insert into charges select {names} from charges_frame")
+                charges = ()
             rows = [(a, "ns", p, f"P-{p}", 1, f"{a}:{p}:{day}", Decimal(c)) for a, p, c in charges]
             if rows:
                 con.executemany("insert into charges values (?, ?, ?, ?, ?, ?, ?)", rows)
