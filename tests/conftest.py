@@ -42,8 +42,6 @@ SLOW_MODULES = {
     "test_backfill_equals_nightly",
     "test_bench_smoke",
     "test_catalog",
-    "test_charges_golden",
-    "test_credit_ledger",
     "test_export",
     "test_focus",
     "test_hostile",

@@ -1,15 +1,17 @@
 """Random multi-day inputs for property tests (backfill = nightly, the engines agree):
-rate plans covering every algorithm and period, and a Hypothesis strategy of usage rows
-over three days that cross a month end, with duplicates and rows to quarantine."""
+rate plans covering every algorithm and period, a Hypothesis strategy of usage rows
+over three days that cross a month end, with duplicates and rows to quarantine, and one
+of grants and transfers (priorities, expiries, costs, product restrictions, currencies;
+transfers with and without a currency, some larger than the sender holds)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from hypothesis import strategies as st
 
-from helpers import plan_toml, write_plans, write_usage
+from helpers import plan_toml, write_grants, write_plans, write_transfers, write_usage
 
 DAYS = [date(2026, 1, 30), date(2026, 1, 31), date(2026, 2, 1)]  # crosses a month end
 
@@ -118,3 +120,56 @@ def write_event_rows(root: Path, rows: list[tuple]) -> None:
         )
     for day_i, day in enumerate(DAYS):
         write_usage(root, day, per_day[day_i])
+
+
+CURRENCIES = ["flex_credit", "cloud_credit"]
+amounts = st.sampled_from(["0.5", "1", "2.25", "4", "0.000001", "7.333333"])
+
+grant_rows = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b"]),  # account
+        st.sampled_from(CURRENCIES),
+        amounts,
+        st.integers(0, len(DAYS) - 1),  # effective day
+        st.one_of(st.none(), st.integers(1, len(DAYS))),  # expires that many days later
+        st.sampled_from([None, 0, 10]),  # priority
+        st.sampled_from(["", "ADH", "OTHER"]),  # products: all, this one, another one
+        st.sampled_from([None, "0.5", "1.1"]),  # unit_cost
+    ),
+    max_size=4,
+)
+transfer_rows = st.lists(
+    st.tuples(
+        st.integers(0, len(DAYS) - 1),  # day
+        st.sampled_from([("a", "b"), ("b", "a")]),
+        amounts,
+        st.sampled_from([None, *CURRENCIES]),
+    ),
+    max_size=3,
+)
+
+
+def write_credit_rows(root: Path, grants: list[tuple], transfers: list[tuple]) -> None:
+    """IN/grants.csv and IN/transfers.csv from ``grant_rows`` and ``transfer_rows`` tuples."""
+    write_grants(
+        root,
+        [
+            {
+                "grant_id": f"G{i}", "account_id": account, "currency": currency,
+                "amount": amount, "effective_on": DAYS[day].isoformat(),
+                "expires_on": None if lasts is None
+                else (DAYS[day] + timedelta(days=lasts)).isoformat(),
+                "priority": priority, "products": products, "unit_cost": cost,
+            }
+            for i, (account, currency, amount, day, lasts, priority, products, cost)
+            in enumerate(grants)
+        ],
+    )  # fmt: skip
+    write_transfers(
+        root,
+        [
+            {"transfer_id": f"T{i}", "date": DAYS[day].isoformat(), "from_account": sender,
+             "to_account": receiver, "amount": amount, "currency": currency}
+            for i, (day, (sender, receiver), amount, currency) in enumerate(transfers)
+        ],
+    )  # fmt: skip

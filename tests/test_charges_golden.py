@@ -2,16 +2,22 @@
 rows are computed by hand in the comments, for every algorithm, billing period, tier rule,
 posting rule and the decimal arithmetic. Values are exact Decimals, never copied from a run.
 
+The goldens run the charging steps day by day in memory (``charging_days``), in the fast
+suite; the few that are about the commands themselves (``run`` day by day, a rerun that
+recomputes later days) run the CLI and are marked slow.
+
 Rows are compared as (date, scope_id, tier, units, credits) unless a test says otherwise.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal as D
 from pathlib import Path
 
 import polars as pl
 import pytest
+from charging_days import charge_days
 
 from helpers import event, plan_toml, read_table, write_plans, write_usage
 
@@ -68,9 +74,9 @@ def backfill(flexbatch, inp: Path, out: Path, start: str, end: str) -> None:
 
 
 def job(tmp_path: Path, flexbatch, plans: str, usage: dict[str, list[dict]]) -> Path:
-    """Write the inputs, backfill their first..last day, return OUT."""
+    """Write the inputs, charge their first..last day in memory, return OUT."""
     inp, out = setup(tmp_path, plans, usage)
-    backfill(flexbatch, inp, out, min(usage), max(usage))
+    charge_days(inp, out, date.fromisoformat(min(usage)), date.fromisoformat(max(usage)))
     return out
 
 
@@ -285,6 +291,7 @@ def test_two_plans_on_one_meter_charge_independently(tmp_path, flexbatch):
 # 3. included capacity running out on day 2 of a month -----------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["run each day", "backfill"])
 def test_month_capacity_runs_out_on_day_2(tmp_path, flexbatch, mode):
     # daily_unique_resources, month, 5 included then 0.01 each.
@@ -311,6 +318,7 @@ def test_month_capacity_runs_out_on_day_2(tmp_path, flexbatch, mode):
     ]
 
 
+@pytest.mark.slow
 def test_rerun_of_day_1_recomputes_later_days_of_the_month(tmp_path, flexbatch):
     # Same plan as above. First D1 has no usage, D2 posts {r1,r2,r3,r4} = 4@0.
     # Then D1 gets {r1,r2,r3} and is rerun: D2 must be recomputed from positions 3..7:
@@ -693,6 +701,7 @@ def test_included_tier_rows_have_zero_credits(tmp_path, flexbatch):
 # 14. transaction_id ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_transaction_id_stable_across_reruns_and_distinct_per_tier(tmp_path, flexbatch):
     # D1 sum 25 over tiers 0/10/20 -> three tier rows; D2 sum 5 -> one row
     tiers = "[ { above = 0, price = 0 }, { above = 10, price = 1 }, { above = 20, price = 0.5 } ]"

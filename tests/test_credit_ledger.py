@@ -6,6 +6,11 @@ Charges of an exact amount come from one `sum` plan per product with a single ti
 price 1 (credits = quantity); quantities are binary-exact floats (halves, quarters...).
 Ledger rows are compared as (date, account, entry_type, grant_id, currency, amount,
 product_code, grant_remaining) unless a test says otherwise.
+
+The days run in memory (``charging_days`` then ``ledger_days``, writing OUT's layout), so
+the burn, transfer, expiry, overdraft and balance goldens are in the fast suite; those
+over many days (forecast windows), the CLI's own (a backfill over an existing OUT, the
+user_limit alert, which needs the charging relations) and the Hypothesis run are slow.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from charging_days import charge_days
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ledger_days import Ledger
 
 from flexbatch.serving.views import register_views
 
@@ -99,9 +106,10 @@ def job(
     transfers: list[dict] | None = None,
     plans: str | None = None,
     first: str = day(1),
+    cli: bool = False,
 ) -> Path:
-    """Write IN (a usage partition for every day first..last, empty where no event),
-    backfill first..last, return OUT."""
+    """Write IN (a usage partition for every day first..last, empty where no event), run
+    first..last (in memory, or a CLI backfill when ``cli``), return OUT."""
     inp, out = tmp_path / "in", tmp_path / "out"
     write_plans(inp, plans or sum_plans("ADH", "CONNECT", "ZZZ"))
     by_day: dict[str, list[dict]] = {}
@@ -115,9 +123,16 @@ def job(
         write_grants(inp, grants)
     if transfers is not None:
         write_transfers(inp, transfers)
-    args = ("backfill", "--from", first, "--to", last, "--input", str(inp), "--output", str(out))
-    result = flexbatch(*args)
-    assert result.exit_code == 0, result.stderr
+    if cli:
+        args = ("backfill", "--from", first, "--to", last, "--input", str(inp))
+        result = flexbatch(*args, "--output", str(out))
+        assert result.exit_code == 0, result.stderr
+        return out
+    # in memory: the charging steps, then the ledger's, day by day (both write OUT's layout)
+    days = charge_days(inp, out, date.fromisoformat(first), date.fromisoformat(last))
+    credit = Ledger(tmp_path)  # IN's grants and transfers as written above
+    for d, frames in days.items():
+        credit.run(d, frames["charges"])
     return out
 
 
@@ -658,6 +673,7 @@ def test_transfer_boundaries_and_chains_in_transfer_id_order(tmp_path, flexbatch
 # 4. overdraft (SPEC §4 step 4) -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_overdraft_without_any_grant(tmp_path, flexbatch):
     # no grants file: every charge is overdraft in flex_credit.
     # day 1: 5 overdraft (alert); day 2: 1 more (still in overdraft: no alert);
@@ -669,6 +685,7 @@ def test_overdraft_without_any_grant(tmp_path, flexbatch):
         flexbatch,
         last=day(2),
         usage=[charge(day(1), 5.0), charge(day(2), 1.0)],
+        cli=True,
     )
     fc = "flex_credit"
     cols = (
@@ -866,6 +883,7 @@ def _projection(out: Path, as_of: str) -> tuple[list[tuple], set]:
     return rows, summary
 
 
+@pytest.mark.slow
 def test_forecast_constant_burn(tmp_path, flexbatch):
     # G 201; 4 charged every day 1..5. As of day 5 (03-05): available 201 - 20 = 181,
     # burn_rate 20 / 5 days = 4. projected(03-05 + k) = 181 - 4k for k = 1..90;
@@ -888,6 +906,7 @@ def test_forecast_constant_burn(tmp_path, flexbatch):
     assert alerts(out, "depletion_forecast") == []  # 46 days > 30
 
 
+@pytest.mark.slow
 def test_forecast_writes_off_an_expiry_behind_in_burn_order(tmp_path, flexbatch):
     # G-LONG 100 (priority 5, never expires) burns before G-EXP 30 (priority 10, expires
     # 03-15). 4 charged a day on days 1..5 from G-LONG -> 80. As of 03-05: available 110,
@@ -920,6 +939,7 @@ def test_forecast_writes_off_an_expiry_behind_in_burn_order(tmp_path, flexbatch)
     assert summary == {(D(4), "2026-03-25")}
 
 
+@pytest.mark.slow
 def test_forecast_expiry_first_in_burn_order_is_partly_burnt(tmp_path, flexbatch):
     # G-EXP 58 (expires 03-15, so first in burn order) and G-LONG 100 (never expires).
     # 4 charged a day on days 1..5 from G-EXP -> 38. As of 03-05: available 138, burn 4.
@@ -946,6 +966,7 @@ def test_forecast_expiry_first_in_burn_order_is_partly_burnt(tmp_path, flexbatch
     assert summary == {(D(4), "2026-04-08")}
 
 
+@pytest.mark.slow
 def test_burn_rate_is_the_mean_over_days_observed(tmp_path, flexbatch):
     # acme (first activity day 1): 6 on day 1, 4 on day 3 -> as of day 3 10 / 3 days
     # = 3.333333 (6 places). beta (first activity day 2, its grant): 2 on day 2, 5 on
@@ -968,6 +989,7 @@ def test_burn_rate_is_the_mean_over_days_observed(tmp_path, flexbatch):
     assert frame.height == 2 * 90
 
 
+@pytest.mark.slow
 def test_forecast_without_burn_only_expiries_deplete(tmp_path, flexbatch):
     # no usage: burn 0. acme G-1 30 expires 03-20 and G-2 20 expires 2026-09-01 (within
     # 365 days, beyond the 90-day horizon); beta G-3 5 never expires.
@@ -999,6 +1021,7 @@ def test_forecast_without_burn_only_expiries_deplete(tmp_path, flexbatch):
     assert got["beta"] == [(plus(day(3), k), D(5), D(0), None) for k in range(1, 91)]
 
 
+@pytest.mark.slow
 def test_burn_rate_window_is_the_trailing_30_days(tmp_path, flexbatch):
     # 100 on day 1, then 1 a day on days 2..31. As of day 30 the window is days 1..30:
     # 129 / 30 = 4.3. As of day 31 it is days 2..31 (today included): 30 / 30 = 1.
@@ -1018,6 +1041,7 @@ def test_burn_rate_window_is_the_trailing_30_days(tmp_path, flexbatch):
 # overdraft: test_overdraft_without_any_grant; transfer_rejected: the transfer tests
 
 
+@pytest.mark.slow
 def test_expiring_soon_alert_when_a_slice_enters_the_90_day_window(tmp_path, flexbatch):
     # windows: day 1 (03-01) .. 05-30, day 2 .. 05-31, day 3 .. 06-01, day 4 .. 06-02.
     # G-MAR 5 expires 03-20: in the window from day 1 -> alert day 1.
@@ -1050,6 +1074,7 @@ def test_expiring_soon_alert_when_a_slice_enters_the_90_day_window(tmp_path, fle
     )
 
 
+@pytest.mark.slow
 def test_depletion_forecast_alert_when_depletion_comes_within_30_days(tmp_path, flexbatch):
     # G 100; charged 1, 5, 8, 1, 0, 0, 20 on days 1..7 (available 99, 94, 86, 85, 85,
     # 85, 65). burn_rate = consumed so far / days observed:
@@ -1087,6 +1112,7 @@ def test_depletion_forecast_alert_when_depletion_comes_within_30_days(tmp_path, 
     ]
 
 
+@pytest.mark.slow
 def test_user_limit_exceeded_alerts(tmp_path, flexbatch):
     # SEATS: unique_users per month, user_limit 2: day 1 {u1, u2} = 2; day 2 adds u3 -> 3
     #   users in the period > 2: ALERT day 2 (amount 3); day 3 adds u4 -> 4: no new alert.
@@ -1121,7 +1147,7 @@ def test_user_limit_exceeded_alerts(tmp_path, flexbatch):
         for n, us in logins.items()
         for u in us
     ]
-    out = job(tmp_path, flexbatch, last=day(4), usage=usage, plans=plans)
+    out = job(tmp_path, flexbatch, last=day(4), usage=usage, plans=plans, cli=True)
     assert ledger(out) == []  # price-0 charges burn nothing
     assert alerts(out) == [
         (day(2), "acme", "user_limit_exceeded", "SEATS", D(3)),
@@ -1129,6 +1155,7 @@ def test_user_limit_exceeded_alerts(tmp_path, flexbatch):
     ]
 
 
+@pytest.mark.slow  # the user_limit alert comes from charging: the whole job (CLI)
 def test_user_limit_on_hour_and_scope_plans_alerts_once_per_account_plan_and_day(
     tmp_path, flexbatch
 ):
@@ -1166,7 +1193,7 @@ def test_user_limit_on_hour_and_scope_plans_alerts_once_per_account_plan_and_day
         event(f"{day(n)}T03:00:00", scope=s, product="CONNECT", meter="login", user=u)
         for n, s, u in scoped
     ]
-    out = job(tmp_path, flexbatch, last=day(2), usage=usage, plans=plans)
+    out = job(tmp_path, flexbatch, last=day(2), usage=usage, plans=plans, cli=True)
     assert alerts(out) == [
         (day(1), "acme", "user_limit_exceeded", "HOURLY", D(3)),
         (day(1), "acme", "user_limit_exceeded", "SCOPED", D(4)),
@@ -1215,6 +1242,7 @@ transfer_rows = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -1293,6 +1321,7 @@ def test_conservation(tmp_path_factory, flexbatch, grants, charges, transfers):
         assert moved.filter(pl.col("ref") == ref)["amount"].sum() == 0, ref
 
 
+@pytest.mark.slow
 def test_forecast_with_a_tiny_burn_has_no_depletion_date(tmp_path, flexbatch):
     # G 1,000,000,000; 0.000001 charged on day 1: burn 0.000001 a day, so running out
     # would take 10^15 days -- far past 365 (and past any integer day count): no date.
