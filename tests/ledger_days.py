@@ -9,6 +9,7 @@ no publication protocol: a day takes milliseconds.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -35,10 +36,16 @@ CHARGES = (
 USAGE_ALERTS = "select account_id, kind, severity, message, amount, ref from ({}) as empty"
 
 
-def charges_table(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple]) -> pa.Table:
-    """The charges the ledger is handed: ``rows`` of CHARGES' columns."""
+def charges_table(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple] | pl.DataFrame) -> pa.Table:
+    """The charges the ledger is handed: ``rows`` of CHARGES' columns, or the CHARGES
+    columns of a charging day's ``charges`` frame."""
     con.execute(f"create or replace temp table hand_charges ({CHARGES})")
-    if rows:
+    if isinstance(rows, pl.DataFrame):
+        names = ", ".join(re.findall(r"(\w+) (?:varchar|integer|decimal)", CHARGES))
+        con.register("charges_frame", rows)
+        con.execute(f"insert into hand_charges select {names} from charges_frame")
+        con.unregister("charges_frame")
+    elif rows:
         con.executemany("insert into hand_charges values (?, ?, ?, ?, ?, ?, ?)", rows)
     return con.table("hand_charges").to_arrow_table()
 
@@ -81,16 +88,22 @@ class Ledger:
         self.transfer_frame = load_transfers(self.inp)
         self.topup_frame = load_topup_rules(self.inp, self.grant_frame)
 
-    def run(self, day: date, charges: Sequence[tuple[str, str, str]] = ()) -> dict:
-        """Day ``day`` after the last day run; ``charges`` are (account, product, credits).
+    def run(self, day: date, charges: Sequence[tuple[str, str, str]] | pl.DataFrame = ()) -> dict:
+        """Day ``day`` after the last day run; ``charges`` are (account, product, credits),
+        or a charging day's ``charges`` frame taken as it is.
         Returns the day's frames by table path, each validated by its Pandera model."""
         previous = max(self.days) if self.days else None
         con = duckdb.connect()
         try:
             con.execute("set TimeZone = 'UTC'")
-            rows = [(a, "ns", p, f"P-{p}", 1, f"{a}:{p}:{day}", Decimal(c)) for a, p, c in charges]
+            if isinstance(charges, pl.DataFrame):
+                hand: Sequence[tuple] | pl.DataFrame = charges
+            else:
+                hand = [
+                    (a, "ns", p, f"P-{p}", 1, f"{a}:{p}:{day}", Decimal(c)) for a, p, c in charges
+                ]
             inputs = CreditInputs(
-                charges=charges_table(con, rows),
+                charges=charges_table(con, hand),
                 usage_alerts=no_usage_alerts(con),
                 grants=self.grant_frame,
                 transfers=self.transfer_frame,
