@@ -37,8 +37,8 @@ USAGE_ALERTS = "select account_id, kind, severity, message, amount, ref from ({}
 
 
 def charges_table(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple] | pl.DataFrame) -> pa.Table:
-    """The charges the ledger is handed: ``rows`` of CHARGES' columns, or those columns of
-    a charging day's ``charges`` frame."""
+    """The charges the ledger is handed: ``rows`` of CHARGES' columns, or the CHARGES
+    columns of a charging day's ``charges`` frame."""
     con.execute(f"create or replace temp table hand_charges ({CHARGES})")
     if isinstance(rows, pl.DataFrame):
         names = ", ".join(re.findall(r"(\w+) (?:varchar|integer|decimal)", CHARGES))
@@ -90,20 +90,20 @@ class Ledger:
 
     def run(self, day: date, charges: Sequence[tuple[str, str, str]] | pl.DataFrame = ()) -> dict:
         """Day ``day`` after the last day run; ``charges`` are (account, product, credits),
-        or a charging day's ``charges`` frame (``charging_days``) taken as it is.
+        or a charging day's ``charges`` frame taken as it is.
         Returns the day's frames by table path, each validated by its Pandera model."""
         previous = max(self.days) if self.days else None
         con = duckdb.connect()
         try:
             con.execute("set TimeZone = 'UTC'")
             if isinstance(charges, pl.DataFrame):
-                given = charges
+                hand: Sequence[tuple] | pl.DataFrame = charges
             else:
-                given = [
+                hand = [
                     (a, "ns", p, f"P-{p}", 1, f"{a}:{p}:{day}", Decimal(c)) for a, p, c in charges
                 ]
             inputs = CreditInputs(
-                charges=charges_table(con, given),
+                charges=charges_table(con, hand),
                 usage_alerts=no_usage_alerts(con),
                 grants=self.grant_frame,
                 transfers=self.transfer_frame,
