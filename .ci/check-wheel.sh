@@ -9,10 +9,12 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 # One clean venv: its pip builds the wheel (build requirements in pip's own isolated build
-# environment, nothing installed here), then the wheel is installed into it.
+# environment, nothing installed here), then the wheel is installed into it. The build
+# writes the repository's egg-info, as editable installs do beside it (.ci/run): one at a
+# time (flock on the repository folder).
 python3 -m venv "$work/venv"
-"$work/venv/bin/pip" wheel --no-deps --disable-pip-version-check --wheel-dir "$work/dist" "$repo" \
-    > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+flock "$repo" "$work/venv/bin/pip" wheel --no-deps --disable-pip-version-check \
+    --wheel-dir "$work/dist" "$repo" > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 wheel="$(ls "$work"/dist/flexbatch-*.whl)"
 
 # every SQL file and every sample file of the repository is in the wheel
