@@ -8,14 +8,17 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-python3 -m venv "$work/build"
-"$work/build/bin/pip" install --quiet --disable-pip-version-check build
-"$work/build/bin/python" -m build --wheel --outdir "$work/dist" "$repo" > "$work/build.log" 2>&1 \
-    || { cat "$work/build.log"; exit 1; }
+# One clean venv: its pip builds the wheel (build requirements in pip's own isolated build
+# environment, nothing installed here), then the wheel is installed into it. The build
+# writes the repository's egg-info, as editable installs do beside it (.ci/run): one at a
+# time (flock on the repository folder).
+python3 -m venv "$work/venv"
+flock "$repo" "$work/venv/bin/pip" wheel --no-deps --disable-pip-version-check \
+    --wheel-dir "$work/dist" "$repo" > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 wheel="$(ls "$work"/dist/flexbatch-*.whl)"
 
 # every SQL file and every sample file of the repository is in the wheel
-"$work/build/bin/python" - "$wheel" "$repo" <<'PY'
+"$work/venv/bin/python" - "$wheel" "$repo" <<'PY'
 import sys, zipfile
 from pathlib import Path
 wheel, repo = Path(sys.argv[1]), Path(sys.argv[2])
@@ -31,7 +34,6 @@ assert not missing, f"not in the wheel: {missing}"
 print(f"wheel: {wheel.name} carries {len(want)} SQL and sample files")
 PY
 
-python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel"
 fb="$work/venv/bin/flexbatch"
 cd "$work"  # not the repository

@@ -30,12 +30,22 @@ if [ ! -x "$venv/bin/python" ]; then
     # keep the environment out of git status and of ruff (both honour .gitignore)
     echo '*' > "$venv/.gitignore"
 fi
-quiet "$venv/bin/pip" install --disable-pip-version-check --upgrade pip
-quiet "$venv/bin/pip" install --disable-pip-version-check \
-    "apache-airflow==$AIRFLOW_VERSION" \
-    "apache-airflow-providers-standard==$STANDARD_PROVIDER_VERSION" \
-    "pytest>=8" \
-    -e .
+# What is installed, written after a complete install: a second run with the same versions
+# and pyproject.toml installs nothing (flexbatch's own code is an editable install).
+stamp="$venv/.installed"
+want="apache-airflow==$AIRFLOW_VERSION standard==$STANDARD_PROVIDER_VERSION $(sha256sum pyproject.toml)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    rm -f "$stamp"
+    quiet "$venv/bin/pip" install --disable-pip-version-check --upgrade pip
+    quiet "$venv/bin/pip" install --disable-pip-version-check \
+        "apache-airflow==$AIRFLOW_VERSION" \
+        "apache-airflow-providers-standard==$STANDARD_PROVIDER_VERSION" \
+        "pytest>=8"
+    # an editable install writes the repository's egg-info, as .ci/run's does beside this
+    # script: one at a time (flock on the repository folder)
+    quiet flock . "$venv/bin/pip" install --disable-pip-version-check -e .
+    echo "$want" > "$stamp"
+fi
 echo "setup-airflow: $("$venv/bin/airflow" version 2>/dev/null | tail -n 1) in $venv"
 
 # A throw-away Airflow home with a fresh sqlite metadata DB, which dag.test() needs.
@@ -46,6 +56,7 @@ quiet "$venv/bin/airflow" db migrate
 
 # FLEXBATCH_REQUIRE_AIRFLOW: fail rather than skip if Airflow is not importable. Warnings
 # of Airflow's own dependencies are hidden; the DagBag test checks the DAG file has none.
+# -o addopts=: pyproject's options are for the main environment (pytest-xdist is not here).
 FLEXBATCH_REQUIRE_AIRFLOW=1 "$venv/bin/python" -m pytest -q -p no:cacheprovider \
-    -W ignore \
+    -o addopts= -W ignore \
     tests/test_airflow_dag.py

@@ -4,6 +4,8 @@ Parquet files or are written by hand; never from the code under test."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import shutil
 from datetime import date, timedelta
@@ -38,13 +40,25 @@ TABLES = (
 
 def demo_output(base: Path) -> Path:
     """The sample data of data/ processed into ``base/demo-out`` once per test session
-    (shared by the catalog, export, FOCUS and report tests)."""
+    (shared by the catalog, export, FOCUS, report and revenue tests). Under pytest-xdist
+    each worker has its own ``base`` in one session folder: the first worker to get here
+    backfills into that folder, under a lock, and every worker copies the result into its
+    ``base`` (tests write catalogs and exports into it) and rebuilds the copy's catalog,
+    whose views name absolute paths."""
     out = base / "demo-out"
-    done = base / "demo-out.done"
-    if not done.exists():
-        days = sample_days(SAMPLE)
-        pipeline.backfill(Paths(SAMPLE, out), days[0], days[-1])
-        done.touch()
+    if (base / "demo-out.done").exists():
+        return out
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    with (shared / "demo-out.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (shared / "demo-out.done").exists():
+            days = sample_days(SAMPLE)
+            pipeline.backfill(Paths(SAMPLE, shared / "demo-out"), days[0], days[-1])
+            (shared / "demo-out.done").touch()
+    if shared != base:
+        shutil.copytree(shared / "demo-out", out, symlinks=True)
+        build_catalog(out)
+        (base / "demo-out.done").touch()
     return out
 
 
