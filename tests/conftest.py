@@ -69,14 +69,16 @@ SLOW_TESTS = {
 LONGEST_FIRST = (
     "test_spark_engine",
     "test_s3",
-    "test_credit_ledger",
-    "test_charges_golden",
+    "test_publication",
     "test_input_validation",
     "test_hostile",
     "test_report",
-    "test_lifecycle",
-    "test_publication",
     "test_operations",
+    "test_books_cli",
+    "test_credit_ledger",
+    "test_lifecycle",
+    "test_reference_ledger",
+    "test_charges_golden",
 )
 
 
