@@ -17,6 +17,11 @@ from flexbatch.storage.literal import duckdb_literal, sql_string
 
 MONTH = "month"  # the partition key of the books' tables: ``month=YYYY-MM``
 
+# The files of a partition that are rows of its table, as a DuckDB glob: storage.partitions'
+# is_table_file rule (``*.parquet`` but not ``.``/``_``-prefixed temporary or marker files;
+# a test pins the two), so the views read what every other reader of OUT reads.
+TABLE_FILE_GLOB = "[!._]*.parquet"
+
 
 @dataclass(frozen=True)
 class Table:
@@ -82,7 +87,7 @@ class Table:
         """A ``read_parquet`` of every partition of this table under ``out``: the literal
         OUT escaped, the partition pattern not, so ``out`` may hold ``[ ] * ?``."""
         folder = duckdb_literal(Path(out).resolve() / self.path)
-        pattern = f"{folder}/{self.partition_key}=*/*.parquet"
+        pattern = f"{folder}/{self.partition_key}=*/{TABLE_FILE_GLOB}"
         if self.partition_key == MONTH:
             files = (
                 f"read_parquet({sql_string(pattern)}, hive_partitioning = true, "

@@ -7,6 +7,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -18,7 +19,7 @@ from flexbatch.serving.query import table_dataset
 from flexbatch.storage import publish
 from flexbatch.storage.partitions import day_paths, is_table_file, table_files
 from flexbatch.storage.stores import LocalStore
-from flexbatch.tables import table
+from flexbatch.tables import TABLE_FILE_GLOB, table
 
 from helpers import event, write_usage
 
@@ -65,6 +66,16 @@ def test_every_reader_of_out_sees_the_same_files(tmp_path):
     assert day_paths(store, "balances", [None, D1, D2]) == [out / expected[0]]
     dataset = table_dataset(out, table("balances"))
     assert dataset is not None and dataset.files == [str(out / expected[0])]
+    # the SQL views (sql, the catalog) read the same file: one row, not three
+    rows = duckdb.sql(f"select date, account_id from {table('balances').duckdb_source(out)}")
+    assert rows.fetchall() == [(D1, "acme")]
+
+
+@pytest.mark.parametrize("name", ["part-0.parquet", "run-1.parquet", "_x.parquet", ".p.parquet"])
+def test_the_views_glob_is_the_table_file_rule(tmp_path, name):
+    (tmp_path / name).write_bytes(b"")
+    globbed = duckdb.sql(f"select file from glob('{tmp_path}/{TABLE_FILE_GLOB}')").fetchall()
+    assert bool(globbed) is is_table_file(name)
 
 
 def test_restatement_counts_read_only_table_files(tmp_path):
