@@ -50,6 +50,19 @@ def charges_table(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple] | pl.Dat
     return con.table("hand_charges").to_arrow_table()
 
 
+def hand_charges(day: date, charges: Sequence[tuple[str, str, str]]) -> list[tuple]:
+    """CHARGES rows of (account, product, credits): the charge of a product is its plan's
+    tier 1, id ``account:product:day``; a product's n-th charge of the day is tier n, id
+    ``…#n`` (a day's charges are unique on their key, as charging's are)."""
+    seen: dict[tuple[str, str], int] = {}
+    rows = []
+    for a, p, c in charges:
+        n = seen[(a, p)] = seen.get((a, p), 0) + 1
+        ref = f"{a}:{p}:{day}" + (f"#{n}" if n > 1 else "")
+        rows.append((a, "ns", p, f"P-{p}", n, ref, Decimal(c)))
+    return rows
+
+
 def no_usage_alerts(con: duckdb.DuckDBPyConnection) -> pa.Table:
     return con.sql(USAGE_ALERTS.format(empty_select("alerts"))).to_arrow_table()
 
@@ -99,9 +112,7 @@ class Ledger:
             if isinstance(charges, pl.DataFrame):
                 hand: Sequence[tuple] | pl.DataFrame = charges
             else:
-                hand = [
-                    (a, "ns", p, f"P-{p}", 1, f"{a}:{p}:{day}", Decimal(c)) for a, p, c in charges
-                ]
+                hand = hand_charges(day, charges)
             inputs = CreditInputs(
                 charges=charges_table(con, hand),
                 usage_alerts=no_usage_alerts(con),
