@@ -109,21 +109,10 @@ def require_partition(input_root: Location | Store, day: date) -> str:
     return folder
 
 
-def day_file_infos(input_root: Location | Store, day: date) -> list[FileInfo]:
-    """The day's Parquet files, sorted (``list_day``'s)."""
-    return list(list_day(input_root, day).files)
-
-
 def is_usage_file(name: str) -> bool:
     """A usage file of a partition: ``*.parquet``, not hidden (``.``/``_`` prefixes are
     writers' temporary and marker files)."""
     return name.endswith(".parquet") and not name.startswith((".", "_"))
-
-
-def day_files(input_root: Location | Store, day: date) -> list[Path]:
-    """The day's Parquet files of a local IN, sorted."""
-    store = store_of(input_root)
-    return list_day(store, day).paths(store)
 
 
 def _kind(column: str, dtype: pa.DataType) -> str | None:
