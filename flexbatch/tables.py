@@ -139,8 +139,9 @@ TABLES: tuple[Table, ...] = (
     Table(
         "credit_ledger",
         "ledger",
+        # entry_type last: a slice's rollover_out and expire of one day tie on the rest
         "account_id, entry_order, currency, product_code nulls first, ref nulls first, "
-        "grant_id nulls first",
+        "grant_id nulls first, entry_type",
     ),
     Table("balances", "ledger", "account_id, currency", ("account_id", "currency")),
     Table(

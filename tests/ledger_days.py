@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from flexbatch.ingest.credit_inputs import load_grants, load_transfers
 from flexbatch.ingest.topup_rules import load_topup_rules
-from flexbatch.ledger.contract import CreditInputs
+from flexbatch.ledger.contract import CreditCounts, CreditInputs
 from flexbatch.ledger.credit_ledger import ledger
 from flexbatch.ledger.state import read_credit_state
 from flexbatch.schemas import OUTPUT_MODELS
@@ -86,6 +86,7 @@ class Ledger:
     grants: Sequence[dict] = ()
     transfers: Sequence[dict] = ()
     topups: Sequence[dict] | None = None
+    carry_forward: bool = True  # False: every account recomputed every day
     days: dict[date, dict[str, pl.DataFrame]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -100,6 +101,7 @@ class Ledger:
         self.grant_frame = load_grants(self.inp)
         self.transfer_frame = load_transfers(self.inp)
         self.topup_frame = load_topup_rules(self.inp, self.grant_frame)
+        self.counts: dict[date, CreditCounts] = {}
 
     def run(self, day: date, charges: Sequence[tuple[str, str, str]] | pl.DataFrame = ()) -> dict:
         """Day ``day`` after the last day run; ``charges`` are (account, product, credits),
@@ -122,7 +124,9 @@ class Ledger:
                 day=day,
                 previous_day=previous,
             )
-            result = ledger(con, inputs, read_credit_state(self.out, day, previous, con))
+            state = read_credit_state(self.out, day, previous, con)
+            result = ledger(con, inputs, state, carry_forward=self.carry_forward)
+            self.counts[day] = result.counts
             frames = {path: frame.collect() for path, frame in result.tables().items()}
         finally:
             con.close()

@@ -3,6 +3,10 @@ previous day's published state (or in the day's charges), stops the day with an
 AuditError naming that audit, and the same days without the plant run clean. The days
 run through ``ledger_days`` (the ledger's SQL steps on an in-memory DuckDB).
 
+A day recomputes, and so audits, the accounts it can change; an idle account is carried
+forward as yesterday left it (``test_carry_forward``). So a plant in the state comes with
+a charge on day 2 that makes its account's day recompute.
+
 Each plant keeps the audits that run before it satisfied, so the error names the audit
 the plant is aimed at (the ledger runs them in ``AUDITS`` order: conservation, charged,
 grants non-negative, then revenue values and revenue conservation).
@@ -64,7 +68,7 @@ def set_to(column: str, value: object) -> Plant:
 CASES = {
     # a slice gains a credit no entry put there: the day's movements no longer explain
     # available (opening comes from yesterday's balances)
-    "audit_conservation": ({"_state/grants": add("remaining", "1")}, ()),
+    "audit_conservation": ({"_state/grants": add("remaining", "1")}, (("acme", "ADH", "1"),)),
     # a charge the burn never takes (it burns credits > 0 only): consumed + overdraft
     # falls short of what was charged
     "audit_charged": ({}, (("acme", "ADH", "-1"),)),
@@ -81,9 +85,12 @@ CASES = {
         (),
     ),
     # a slice that lost its value: the revenue of the day would silently miss it
-    "audit_revenue_values": ({"_state/grants": set_to("value", None)}, ()),
+    "audit_revenue_values": ({"_state/grants": set_to("value", None)}, (("acme", "ADH", "1"),)),
     # yesterday's deferred closing one micro-unit higher than the slices' value
-    "audit_revenue_conservation": ({"revenue": add("deferred_closing", "0.000001")}, ()),
+    "audit_revenue_conservation": (
+        {"revenue": add("deferred_closing", "0.000001")},
+        (("acme", "ADH", "1"),),
+    ),
 }
 
 

@@ -299,7 +299,10 @@ def test_one_row_per_cost_currency(tmp_path):
 def test_a_planted_violation_stops_the_day_before_anything_is_published(tmp_path):
     # yesterday's published deferred_closing raised by one micro-unit: today's opening no
     # longer matches what the slices hold, so the conservation audit fails and the day
-    # returns no frame at all (the job publishes nothing: AuditError, exit 1)
+    # returns no frame at all (the job publishes nothing: AuditError, exit 1). acme is
+    # charged on day 2 too: an account without activity is carried forward, its opening
+    # and closing both yesterday's, and is checked against its slices the next day it
+    # changes (test_carry_forward)
     def plant(state: CreditState, n: int) -> CreditState:
         if n != 2:
             return state
@@ -312,7 +315,13 @@ def test_a_planted_violation_stops_the_day_before_anything_is_published(tmp_path
         return dataclasses.replace(state, revenue_prev=raised)
 
     with pytest.raises(AuditError, match="audit_revenue_conservation"):
-        run_days(tmp_path, [grant("G", "10")], {1: [("acme", "1.5")]}, last=2, tamper=plant)
+        run_days(
+            tmp_path,
+            [grant("G", "10")],
+            {1: [("acme", "1.5")], 2: [("acme", "0.5")]},
+            last=2,
+            tamper=plant,
+        )
     assert not (tmp_path / "out" / table("revenue").partition(day(2))).exists()
 
 

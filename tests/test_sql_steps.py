@@ -874,9 +874,9 @@ def test_forecast_depletion_with_an_expiry_written_off(con):
     )
     given(
         con,
-        "burn_history",
-        "account_id varchar, currency varchar, consumed decimal(38, 6)",
-        [("globex", "flex_credit", Dec(20))],
+        "burn_window",
+        "account_id varchar, currency varchar, consumed decimal(38, 6), days_observed bigint",
+        [("globex", "flex_credit", Dec(20), 1)],
     )
     given(
         con,
@@ -913,7 +913,7 @@ def test_forecast_depletion_with_an_expiry_written_off(con):
 
 
 def _forecast(con) -> list[tuple]:
-    """The day's compact forecast rows, by the job's steps, from balances, burn_history
+    """The day's compact forecast rows, by the job's steps, from balances, burn_window
     and slices."""
     run_step(con, "forecast_rates")
     run_step(con, "forecast_slices", view=True)

@@ -52,8 +52,10 @@ class CreditState:
                         (``_state/grants``): account_id, grant_id, currency, priority,
                         expires_on, unit_cost, cost_currency, effective_on, products,
                         origin_id, rolled_over, remaining, drawn, value
-    ``balances_prev``   that day's ``balances``
-    ``burn_history``    the ``balances`` of the 29 days before the day (the burn window)
+    ``balances_prev``   that day's ``balances`` (the columns the next day adds to or
+                        carries forward)
+    ``burn_window``     the ``balances`` of the 29 days before the day (the burn window),
+                        summed: account_id, currency, consumed, days_observed
     ``depletion_prev``  that day's depletion dates (account_id, currency, depletion_date)
     ``topups_prev``     that day's ``topups`` (they take effect today, SPEC §10)
     ``topups_month``    rule_id, effective_on of the month's earlier top-ups
@@ -63,7 +65,7 @@ class CreditState:
 
     slices_prev: pa.Table
     balances_prev: pa.Table
-    burn_history: pa.Table
+    burn_window: pa.Table
     depletion_prev: pa.Table
     topups_prev: pa.Table
     topups_month: pa.Table
@@ -77,6 +79,8 @@ class CreditCounts:
     transfers_rejected: int
     burn_rounds: int
     alerts: int
+    accounts_recomputed: int = 0  # ledger_accounts: the accounts the passes recomputed
+    balances_carried: int = 0  # balances rows carried forward unchanged
 
 
 @dataclass(frozen=True)

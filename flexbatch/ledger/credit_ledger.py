@@ -86,11 +86,20 @@ AUDITS = (
 
 @dataclass
 class _Tally:
-    """What the passes counted, for ``CreditCounts``."""
+    """The run's switch (``carry_forward``) and what the passes counted, for
+    ``CreditCounts``."""
 
+    carry_forward: bool = True
     transfers: int = 0
     rejected: int = 0
     rounds: int = 0
+    recomputed: int = 0
+    carried: int = 0
+
+
+# The state the passes read for the accounts of ledger_accounts only; the carry-forward
+# phase makes each whole again.
+RESTRICTED_STATE = ("slices_prev", "balances_prev", "revenue_prev")
 
 
 def _register(con: duckdb.DuckDBPyConnection, name: str, rows: pa.Table | pl.DataFrame) -> None:
@@ -138,6 +147,36 @@ def _draw(con: duckdb.DuckDBPyConnection, step: str) -> None:
     con.execute(f"create or replace temp view posted_entries as select * from {step}")
     run_step(con, "slices_posted")
     con.execute("create or replace temp table slices as select * from slices_posted")
+
+
+def _accounts(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
+    """The accounts the day can change (``ledger_accounts``); the passes that follow see
+    only their slices, balances and revenue."""
+    tally.recomputed = (
+        run_step(con, "ledger_accounts", params={"carry_forward": tally.carry_forward}) or 0
+    )
+    for name in RESTRICTED_STATE:
+        con.execute(f"alter table {name} rename to {name}_whole")
+        con.execute(
+            f"create temp table {name} as select * from {name}_whole "
+            "where account_id in (select account_id from ledger_accounts)"
+        )
+
+
+def _carry_forward(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
+    """Every other account's balances, revenue and slices, carried forward unchanged
+    (``*_carried``), join the recomputed ones; the state is whole again for the forecast
+    and the alerts, which read every account."""
+    for name in RESTRICTED_STATE:
+        con.execute(f"drop table {name}")
+        con.execute(f"alter table {name}_whole rename to {name}")
+    tally.carried = run_step(con, "balances_carried") or 0
+    con.execute("insert into balances by name select * from balances_carried")
+    run_step(con, "revenue_carried")
+    con.execute("insert into revenue by name select * from revenue_carried")
+    run_step(con, "slices_carried")
+    con.execute("insert into slices_valued by name select * from slices_carried")
+    con.execute(f"insert into slices by name select {SLICE_COLUMNS} from slices_carried")
 
 
 def _rollover_and_expire(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
@@ -249,6 +288,7 @@ def _audit(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
 # The day's sequence (SPEC §4, §9, §10, §5), in order; each phase reads what the earlier
 # ones left and the registered inputs and state.
 PHASES: tuple[tuple[str, Callable[[duckdb.DuckDBPyConnection, _Tally], None]], ...] = (
+    ("accounts", _accounts),
     ("rollover and expire", _rollover_and_expire),
     ("top-ups due", _topups_due),
     ("grant", _grant),
@@ -257,6 +297,7 @@ PHASES: tuple[tuple[str, Callable[[duckdb.DuckDBPyConnection, _Tally], None]], .
     ("burn", _burn),
     ("revenue", _revenue),
     ("balances", _step("balances")),
+    ("carry forward", _carry_forward),
     ("topups", _step("topups")),
     ("forecast", _forecast),
     ("alerts", _step("alerts")),  # the ledger's alerts and charging's usage_alerts
@@ -265,18 +306,24 @@ PHASES: tuple[tuple[str, Callable[[duckdb.DuckDBPyConnection, _Tally], None]], .
 
 
 def ledger(
-    con: duckdb.DuckDBPyConnection, inputs: CreditInputs, state: CreditState
+    con: duckdb.DuckDBPyConnection,
+    inputs: CreditInputs,
+    state: CreditState,
+    *,
+    carry_forward: bool = True,
 ) -> LedgerResult:
     """One day of the credit ledger (see the module's contract). ``con`` is the ledger's
     own: it registers the inputs, state and run context there and leaves its step tables
-    behind."""
+    behind. The passes recompute the accounts the day can change and carry every other
+    forward (``ledger_accounts``); ``carry_forward=False`` recomputes every account, the
+    same tables at a cost in all accounts (the reference the carry is tested against)."""
     _register_inputs(con, inputs)
     _register_state(con, state)
     con.execute(
         f"create or replace temp table ledger_entries as select {ENTRY_COLUMNS}, entry_order "
         f"from ({empty_select('credit_ledger')}) as empty"
     )
-    tally = _Tally()
+    tally = _Tally(carry_forward=carry_forward)
     for name, phase in PHASES:
         logger.debug("ledger phase %s", name)
         phase(con, tally)
@@ -299,6 +346,8 @@ def ledger(
             transfers_rejected=tally.rejected,
             burn_rounds=tally.rounds,
             alerts=int(alert_rows),
+            accounts_recomputed=tally.recomputed,
+            balances_carried=tally.carried,
         ),
     )
 

@@ -1,8 +1,9 @@
 """The credit state of an OUT written before SPEC §10 (grant lifecycle): its grant slices
-lack ``origin_id`` and ``rolled_over``, its balances ``voided_total``. So that such an OUT
-is continued, not refused, the state is read with these defaults where its files lack a
-column (a slice's grant is its id up to the first '@': transfers add '@TRANSFER'; it has
-never rolled over; nothing was ever voided)."""
+lack ``origin_id`` and ``rolled_over``, its balances ``voided_total`` and ``entitled``.
+So that such an OUT is continued, not refused, the state is read with these defaults
+where its files lack a column (a slice's grant is its id up to the first '@': transfers
+add '@TRANSFER'; it has never rolled over; nothing was ever voided; an account without
+``entitled`` is recomputed, not carried forward)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ LEGACY_DEFAULTS = {
     "origin_id": "split_part(grant_id, '@', 1)",
     "rolled_over": "false",
     "voided_total": "cast(0 as decimal(38, 6))",
+    # nothing to carry forward: ledger_accounts recomputes such an account
+    "entitled": "cast(null as boolean)",
 }
 
 

@@ -33,6 +33,8 @@ BALANCE_COLUMNS = (
     "account_id, currency, available, overdraft, overdraft_total, "
     "purchased_total, used_total, expired_total, voided_total, band, consumed, in_overdraft"
 )
+# the previous day's balances also carry what an unchanged account keeps (balances_carried)
+PREV_BALANCE_COLUMNS = f"{BALANCE_COLUMNS}, available_pct, expiring_90d, entitled"
 TOPUP_COLUMNS = (
     "rule_id, account_id, currency, grant_id, effective_on, amount, unit_cost, cost_currency, "
     "available_at_trigger, expires_on, priority, products"
@@ -51,6 +53,21 @@ def _read(
     read = state_columns(con, files, columns)
     source = f"read_parquet({duckdb_files(files)}, hive_partitioning = false)"
     return con.sql(f"select {read} from {source}").to_arrow_table()
+
+
+def _burn_window(con: duckdb.DuckDBPyConnection, files: list[Path]) -> pa.Table:
+    """The burn window's balances summed per account and currency (consumed, and the
+    days observed: a row per day from an account's first activity): one row per account
+    and currency, not one per day of the window."""
+    source = (
+        f"read_parquet({duckdb_files(files)}, hive_partitioning = false)"
+        if files
+        else f"({empty_select('balances')})"
+    )
+    return con.sql(
+        "select account_id, currency, sum(consumed) as consumed, count(*) as days_observed "
+        f"from {source} as days group by account_id, currency"
+    ).to_arrow_table()
 
 
 def read_credit_state(
@@ -83,11 +100,9 @@ def read_credit_state(
         return CreditState(
             slices_prev=slices,
             balances_prev=_read(
-                reader, "balances", day_paths(store, "balances", previous), BALANCE_COLUMNS
+                reader, "balances", day_paths(store, "balances", previous), PREV_BALANCE_COLUMNS
             ),
-            burn_history=_read(
-                reader, "balances", day_paths(store, "balances", window), BALANCE_COLUMNS
-            ),
+            burn_window=_burn_window(reader, day_paths(store, "balances", window)),
             depletion_prev=_read(
                 reader,
                 "forecast",
