@@ -619,7 +619,7 @@ def test_burn_only_from_slices_the_product_may_use_and_overdraft_the_rest(con):
     ]
 
 
-def test_slices_posted_draws_consume_and_transfer_out_only(con):
+def test_slices_drawn_draws_consume_and_transfer_out_only(con):
     given(con, "slices", SLICES, [slice_row("G1", "100"), slice_row("G2", "7")])
     given(
         con,
@@ -633,8 +633,8 @@ def test_slices_posted_draws_consume_and_transfer_out_only(con):
             ("acme", None, "flex_credit", "overdraft", Dec(-1), "ADH", "c2", None),
         ],
     )
-    rows = step(con, "slices_posted", "grant_id, remaining", "grant_id")
-    assert rows == [("G1", Dec(85)), ("G2", Dec(7))]
+    # G1 loses 10 + 5; G2 is not drawn from (not rewritten either)
+    assert step(con, "slices_drawn", "grant_id, delta", "grant_id") == [("G1", Dec(-15))]
 
 
 TRANSFERS_TODAY = (

@@ -143,10 +143,14 @@ def _entries(con: duckdb.DuckDBPyConnection, step: str, entry_order: int) -> Non
 
 
 def _draw(con: duckdb.DuckDBPyConnection, step: str) -> None:
-    """Take ``step``'s entries out of the slices they draw from."""
+    """Take ``step``'s entries out of the slices they draw from, in place: a pass costs
+    the slices it drew from, not every slice (``slices_drawn``)."""
     con.execute(f"create or replace temp view posted_entries as select * from {step}")
-    run_step(con, "slices_posted")
-    con.execute("create or replace temp table slices as select * from slices_posted")
+    run_step(con, "slices_drawn")
+    con.execute(
+        "update slices set remaining = slices.remaining + d.delta from slices_drawn as d "
+        "where d.account_id = slices.account_id and d.grant_id = slices.grant_id"
+    )
 
 
 def _accounts(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
@@ -241,6 +245,9 @@ def _transfers(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
 def _burn(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
     """Step 4: each account's products in ascending product_code, one round per rank."""
     run_step(con, "charges_to_burn")
+    # the burn adds no slice and the order reads no remaining: rank once for every round
+    con.execute("drop view grant_burn_rank")
+    run_step(con, "grant_burn_rank")
     ((rounds,),) = con.execute(
         "select coalesce(max(product_rank), 0) from charges_to_burn"
     ).fetchall()
