@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import polars as pl
+
 from flexbatch.books import ledger_files as files
 from flexbatch.books import months as m
-from flexbatch.books.settle import open_statements, pending_corrections
-from flexbatch.books.statements import same_figures
+from flexbatch.books.settle import pending_corrections
+from flexbatch.books.statements import same_figures, statements_in_polars
 from flexbatch.storage.publish import processed_days
 from flexbatch.storage.stores import Store
 
@@ -26,23 +28,35 @@ class MonthState:
     statements_current: bool  # the published statements say what the ledger says now
 
 
+def ledger_now(
+    out: Store, months: list[date], booked: pl.DataFrame | None, days: list[date]
+) -> pl.DataFrame:
+    """The open statements of ``months`` as the ledger (of the processed ``days``) and the
+    corrections booked on them say now (``settle.open_statements`` of each), computed
+    together in Polars: one read of their balances, no engine."""
+    if booked is not None:
+        booked = booked.filter(pl.col("booked_month").is_in(months))
+    return statements_in_polars(files.read_balances(out, months, days), booked, "status")
+
+
 def month_states(out: Store) -> list[MonthState]:
     closed = files.closed_months(out)
-    processed = set(m.months_of(processed_days(out)))
+    days = processed_days(out)
     booked = files.read_corrections(out)
     pending = pending_corrections(out, closed, "status") if closed else None
+    months = sorted(set(m.months_of(days)) | set(closed))
+    now = ledger_now(out, [month for month in months if month not in closed], booked, days)
     states = []
-    for month in sorted(processed | set(closed)):
+    for month in months:
         record = closed.get(month)
         on_it = 0 if booked is None else int((booked["booked_month"] == month).sum())
         waiting = 0 if pending is None else int((pending["closed_month"] == month).sum())
+        published = files.read_statements(out, [month])
         if record is not None:
-            published = files.read_statements(out, [month])
             current = published is not None and bool((published["status"] == "closed").all())
         else:
-            published = files.read_statements(out, [month])
             current = published is not None and same_figures(
-                published, open_statements(out, month, "status")
+                published, now.filter(pl.col("month") == month)
             )
         states.append(
             MonthState(
