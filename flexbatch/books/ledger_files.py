@@ -108,6 +108,15 @@ def read_statements(store: Store, months: Iterable[date]) -> pl.DataFrame | None
     return pl.concat(frames) if frames else None
 
 
+def read_issued(store: Store, months: Iterable[date]) -> pl.DataFrame:
+    """The statements of closed ``months`` (``read_statements``); a missing file is an
+    error (a closed month always has its statements)."""
+    issued = read_statements(store, months)
+    if issued is None:
+        raise FileNotFoundError(f"{store.display('statements')}: a closed month has no statements")
+    return issued
+
+
 def read_corrections(store: Store) -> pl.DataFrame | None:
     """Every correction booked so far."""
     spec = table("corrections")

@@ -36,19 +36,16 @@ class Settled:
 
 def pending_corrections(store: Store, closed_to_check: Iterable[date], run_id: str) -> pl.DataFrame:
     """The corrections the closed months ``closed_to_check`` need now (none booked yet)."""
-    # here: its model loads Pandera, which a status of open months alone does not need
+    # here: its model loads Pandera, which status does not (state.pending_counts)
     from flexbatch.books.corrections import compute_corrections, empty
 
     closed = files.closed_months(store)
     check = sorted(set(closed_to_check) & set(closed))
     if not check:
         return empty()
-    issued = files.read_statements(store, check)
-    if issued is None:
-        raise FileNotFoundError(f"{store.display('statements')}: a closed month has no statements")
     return compute_corrections(
         files.read_balances(store, check),
-        issued,
+        files.read_issued(store, check),
         files.read_corrections(store),
         files.read_restatements(store, check),
         m.next_month(max(closed)),

@@ -12,8 +12,8 @@ import polars as pl
 
 from flexbatch.books import ledger_files as files
 from flexbatch.books import months as m
-from flexbatch.books.settle import pending_corrections
-from flexbatch.books.statements import same_figures, statements_in_polars
+from flexbatch.books.frames import Credits
+from flexbatch.books.statements import FLOWS, same_figures, statements_in_polars
 from flexbatch.storage.publish import processed_days
 from flexbatch.storage.stores import Store
 
@@ -28,29 +28,68 @@ class MonthState:
     statements_current: bool  # the published statements say what the ledger says now
 
 
-def ledger_now(
-    out: Store, months: list[date], booked: pl.DataFrame | None, days: list[date]
-) -> pl.DataFrame:
-    """The open statements of ``months`` as the ledger (of the processed ``days``) and the
-    corrections booked on them say now (``settle.open_statements`` of each), computed
-    together in Polars: one read of their balances, no engine."""
+MOVED = (*FLOWS, "overdraft")  # what a correction carries (corrections.sql's deltas)
+CLOSED_KEY = ["closed_month", "account_id", "currency"]
+
+
+def pending_counts(
+    now: pl.DataFrame, issued: pl.DataFrame, booked: pl.DataFrame | None
+) -> dict[date, int]:
+    """Per closed month of ``issued`` (its closed statements), how many corrections it
+    needs now: the rows ``settle.pending_corrections`` gives, counted without an engine.
+    An account and currency needs one when a flow of ``now`` (the month's statements
+    recomputed from balances, no corrections) differs from the issued statement's plus
+    every correction ``booked`` for it: ``sql/books/corrections.sql``'s comparison, which a
+    property test pins."""
+    months = issued.select(pl.col("month").alias("closed_month")).unique()
+
+    def flows(frame: pl.DataFrame, sign: int) -> pl.DataFrame:
+        return frame.select(
+            *CLOSED_KEY, *((pl.col(f).cast(Credits) * sign).cast(Credits) for f in MOVED)
+        ).join(months, on="closed_month", how="semi")
+
+    def of_statements(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.rename({"month": "closed_month"})
+
+    sides = [flows(of_statements(now), 1), flows(of_statements(issued), -1)]
     if booked is not None:
-        booked = booked.filter(pl.col("booked_month").is_in(months))
-    return statements_in_polars(files.read_balances(out, months, days), booked, "status")
+        sides.append(flows(booked.rename({f"{f}_delta": f for f in MOVED}), -1))
+    moved = (
+        pl.concat(sides)
+        .group_by(CLOSED_KEY)
+        .agg(pl.col(MOVED).sum())
+        .filter(pl.any_horizontal(pl.col(f) != 0 for f in MOVED))
+    )
+    return dict(moved.group_by("closed_month").len().iter_rows())
+
+
+def _of_months(balances: pl.DataFrame | None, months: list[date]) -> pl.DataFrame | None:
+    if balances is None:
+        return None
+    return balances.filter(pl.col("date").dt.truncate("1mo").is_in(months))
 
 
 def month_states(out: Store) -> list[MonthState]:
     closed = files.closed_months(out)
     days = processed_days(out)
     booked = files.read_corrections(out)
-    pending = pending_corrections(out, closed, "status") if closed else None
     months = sorted(set(m.months_of(days)) | set(closed))
-    now = ledger_now(out, [month for month in months if month not in closed], booked, days)
+    # one read of every month's balances; the ledger now, in Polars (no engine to load)
+    balances = files.read_balances(out, months, days)
+    pending = {}
+    if closed:
+        now = statements_in_polars(_of_months(balances, list(closed)), None, "status")
+        pending = pending_counts(now, files.read_issued(out, closed), booked)
+    open_months = [month for month in months if month not in closed]
+    booked_open = (
+        booked.filter(pl.col("booked_month").is_in(open_months)) if booked is not None else None
+    )
+    now = statements_in_polars(_of_months(balances, open_months), booked_open, "status")
     states = []
     for month in months:
         record = closed.get(month)
         on_it = 0 if booked is None else int((booked["booked_month"] == month).sum())
-        waiting = 0 if pending is None else int((pending["closed_month"] == month).sum())
+        waiting = pending.get(month, 0)
         published = files.read_statements(out, [month])
         if record is not None:
             current = published is not None and bool((published["status"] == "closed").all())

@@ -1,20 +1,25 @@
-"""``status`` checks the published statements against the ledger without DuckDB: the
-statements rule in Polars (``statements_in_polars``) must give the very frame that
+"""``status`` checks the books against the ledger without DuckDB: the statements rule in
+Polars (``statements_in_polars``) must give the very frame that
 ``sql/books/statements.sql`` gives (columns, types, rows, order), or ``status`` would call
-current statements out of date. The SQL is the independent method here."""
+current statements out of date; and the corrections a closed month needs, counted in
+Polars (``state.pending_counts``), must be the rows ``sql/books/corrections.sql`` books.
+The SQL is the independent method here."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flexbatch.books.corrections import compute_corrections
 from flexbatch.books.frames import BALANCES, Credits
+from flexbatch.books.state import pending_counts
 from flexbatch.books.statements import (
     CORRECTION_SUMS,
+    closed,
     compute_statements,
     statements_in_polars,
 )
@@ -106,3 +111,47 @@ def test_a_month_by_hand():
     assert (row["granted"], row["consumed"], row["charged"], row["voided"]) == (14, 4, 4, 0)
     assert (row["corrections_consumed"], row["corrections_available"]) == (2, -2)
     assert (row["status"], row["closed_at"], row["run_id"]) == ("open", None, "r")
+
+
+# --- the corrections a closed month needs ------------------------------------------------
+
+CLOSED_AT = datetime(2026, 11, 1)
+CLOSED = [date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)]  # the months of FIRST..
+
+
+def moved(frame: pl.DataFrame, changes: list[tuple[int, str, Decimal]]) -> pl.DataFrame:
+    """``frame`` with some cells set: (row, flow column, new value)."""
+    rows = frame.to_dicts()
+    for i, column, value in changes:
+        if rows and column in rows[i % len(rows)]:
+            rows[i % len(rows)][column] = value
+    return pl.DataFrame(rows, schema=frame.schema)
+
+
+change = st.tuples(st.integers(0, 99), st.sampled_from(MONEY), flow)
+
+
+@settings(max_examples=40, deadline=None)
+@given(balances(), st.lists(change, max_size=4), st.lists(change, max_size=4),
+       st.integers(1, 3))  # fmt: skip
+def test_pending_counts_are_the_sql_corrections_counted(at_close, first, then, n_closed):
+    # the months closed at ``at_close``; a run books what ``first`` moved, then ``then``
+    # moves more: what is pending now is the SQL's corrections, counted per closed month
+    if at_close is None or at_close.is_empty():
+        return
+    at_close = at_close.with_columns(pl.lit(Decimal(0)).cast(Credits).alias("voided"))
+    closed_months = CLOSED[:n_closed]
+    in_closed = pl.col("date").dt.truncate("1mo").is_in(closed_months)
+    issued = closed(compute_statements(at_close, None, "r0"), CLOSED_AT, "r0").filter(
+        pl.col("month").is_in(closed_months)
+    )
+    if issued.is_empty():
+        return
+    booked_month = date(2026, 11, 1)
+    later = moved(at_close, first)
+    booked = compute_corrections(later.filter(in_closed), issued, None, None, booked_month, "r1")
+    booked = booked if booked.height else None
+    now = moved(later, then).filter(in_closed)
+    sql = compute_corrections(now, issued, booked, None, booked_month, "r2")
+    expected = dict(sql.group_by("closed_month").len().iter_rows())
+    assert pending_counts(statements_in_polars(now, None, "s"), issued, booked) == expected
