@@ -128,6 +128,23 @@ def test_text_status_says_when_a_month_no_longer_follows_the_ledger(processed, t
     ]
 
 
+def test_text_status_with_a_closed_month_loads_no_engine_nor_validation_library(
+    processed, tmp_path
+):
+    # a closed month: status counts the corrections it needs (none here), in Polars
+    from flexbatch import api
+
+    inp, out = processed
+    books = tmp_path / "out"
+    shutil.copytree(out, books)
+    api.close("2026-09", inp, books)
+    text, modules = status_text(inp, books)
+    assert {name.split(".")[0] for name in modules} <= {"polars", "pyarrow"}
+    september, october = text.splitlines()[len(SPAN) + 1 :]
+    assert september.startswith("  2026-09  closed at ") and september.endswith("Z")
+    assert october == "  2026-10  open"
+
+
 def test_the_column_lists_status_reads_are_the_pandera_models():
     # status reads these Pandera-free lists; the published models are the contract
     from flexbatch.books.frames import BALANCES, STATEMENTS

@@ -1,7 +1,9 @@
 """What ``status`` says about the books: each month open or closed, the corrections a
 closed month still needs and open statements that no longer follow the ledger (both
 after an interrupted command; the next ``run``, ``backfill`` or ``close`` settles them).
-A read: nothing is written."""
+A read: nothing is written, and no engine nor validation library is loaded (the ledger
+now is computed in Polars, by rules that tests/test_books_in_polars.py pins to the SQL
+the writing commands run), so that ``status`` answers at once on a year of days."""
 
 from __future__ import annotations
 
@@ -48,10 +50,8 @@ def pending_counts(
             *CLOSED_KEY, *((pl.col(f).cast(Credits) * sign).cast(Credits) for f in MOVED)
         ).join(months, on="closed_month", how="semi")
 
-    def of_statements(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.rename({"month": "closed_month"})
-
-    sides = [flows(of_statements(now), 1), flows(of_statements(issued), -1)]
+    month = {"month": "closed_month"}
+    sides = [flows(now.rename(month), 1), flows(issued.rename(month), -1)]
     if booked is not None:
         sides.append(flows(booked.rename({f"{f}_delta": f for f in MOVED}), -1))
     moved = (
@@ -76,7 +76,7 @@ def month_states(out: Store) -> list[MonthState]:
     months = sorted(set(m.months_of(days)) | set(closed))
     # one read of every month's balances; the ledger now, in Polars (no engine to load)
     balances = files.read_balances(out, months, days)
-    pending = {}
+    pending: dict[date, int] = {}
     if closed:
         now = statements_in_polars(_of_months(balances, list(closed)), None, "status")
         pending = pending_counts(now, files.read_issued(out, closed), booked)
