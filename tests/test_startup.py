@@ -91,16 +91,21 @@ def status_text(inp, out) -> tuple[str, list[str]]:
     return probe("status", "--input", str(inp), "--output", str(out))
 
 
-def test_text_status_of_processed_days_loads_no_engine_nor_validation_library(processed):
-    # the text form checks each open month's statements against the ledger: in Polars
+# the text form checks each open month's statements against the ledger: sql/books on an
+# in-memory DuckDB (a light import), from Pandera-free column lists
+BOOKS_READ = {"polars", "pyarrow", "duckdb"}
+
+
+def test_text_status_of_processed_days_loads_no_validation_library(processed):
     text, modules = status_text(*processed)
-    assert {name.split(".")[0] for name in modules} <= {"polars", "pyarrow"}
+    assert {name.split(".")[0] for name in modules} <= BOOKS_READ
     days = [line.split()[0] for line in text.splitlines()[: len(SPAN)]]
     assert days == [d.isoformat() for d in SPAN]
     assert text.splitlines()[len(SPAN) :] == ["months:", "  2026-09  open", "  2026-10  open"]
 
 
 def test_json_status_of_processed_days_loads_no_engine_nor_validation_library(processed):
+    # the JSON form is the days only: no statements computed
     text, modules = probe("status", "--input", str(processed[0]), "--output",
                           str(processed[1]), "--format", "json")  # fmt: skip
     assert {name.split(".")[0] for name in modules} <= {"polars", "pyarrow"}
@@ -120,7 +125,7 @@ def test_text_status_says_when_a_month_no_longer_follows_the_ledger(processed, t
     bump = pl.when(pl.int_range(pl.len()) == 0).then(Decimal(1)).otherwise(Decimal(0))
     frame.with_columns(pl.col("consumed") + bump.cast(pl.Decimal(38, 6))).write_parquet(balances)
     text, modules = status_text(inp, moved)
-    assert {name.split(".")[0] for name in modules} <= {"polars", "pyarrow"}
+    assert {name.split(".")[0] for name in modules} <= BOOKS_READ
     assert text.splitlines()[len(SPAN) :] == [
         "months:",
         "  2026-09  open  (statements out of date: the next run recomputes them)",
@@ -128,10 +133,9 @@ def test_text_status_says_when_a_month_no_longer_follows_the_ledger(processed, t
     ]
 
 
-def test_text_status_with_a_closed_month_loads_no_engine_nor_validation_library(
-    processed, tmp_path
-):
-    # a closed month: status counts the corrections it needs (none here), in Polars
+def test_text_status_with_a_closed_month_loads_no_validation_library(processed, tmp_path):
+    # a closed month: status counts the corrections it needs (none here), by
+    # sql/books/corrections.sql
     from flexbatch import api
 
     inp, out = processed
@@ -139,7 +143,7 @@ def test_text_status_with_a_closed_month_loads_no_engine_nor_validation_library(
     shutil.copytree(out, books)
     api.close("2026-09", inp, books)
     text, modules = status_text(inp, books)
-    assert {name.split(".")[0] for name in modules} <= {"polars", "pyarrow"}
+    assert {name.split(".")[0] for name in modules} <= BOOKS_READ
     september, october = text.splitlines()[len(SPAN) + 1 :]
     assert september.startswith("  2026-09  closed at ") and september.endswith("Z")
     assert october == "  2026-10  open"
@@ -147,7 +151,7 @@ def test_text_status_with_a_closed_month_loads_no_engine_nor_validation_library(
 
 def test_the_column_lists_status_reads_are_the_pandera_models():
     # status reads these Pandera-free lists; the published models are the contract
-    from flexbatch.books.frames import BALANCES, STATEMENTS
+    from flexbatch.books.frames import BALANCES, CORRECTIONS, STATEMENTS
     from flexbatch.books.statements import CORRECTION_SUMS
     from flexbatch.job.changes import RUN_COLUMNS
     from flexbatch.schemas import OUTPUT_MODELS
@@ -156,6 +160,7 @@ def test_the_column_lists_status_reads_are_the_pandera_models():
         return {c: d.type for c, d in OUTPUT_MODELS[name].to_schema().dtypes.items()}
 
     assert list(STATEMENTS.items()) == list(model("statements").items())  # order too
+    assert list(CORRECTIONS.items()) == list(model("corrections").items())
     for columns, name in ((BALANCES, "balances"), (CORRECTION_SUMS, "corrections"),
                           (RUN_COLUMNS, "runs")):  # fmt: skip
         published = {c: t for c, t in columns.items() if c != "date"}  # date: the folder

@@ -52,6 +52,24 @@ STATEMENTS = {
     "closed_at": pl.Datetime("us"),
     "run_id": pl.String,
 }
+# the published corrections file, in its column order
+CORRECTIONS = {
+    "correction_id": pl.String,
+    "run_id": pl.String,
+    "account_id": pl.String,
+    "currency": pl.String,
+    "closed_month": pl.Date,
+    "booked_month": pl.Date,
+    "reason": pl.String,
+    "granted_delta": Credits,
+    "transferred_in_delta": Credits,
+    "transferred_out_delta": Credits,
+    "consumed_delta": Credits,
+    "expired_delta": Credits,
+    "voided_delta": Credits,
+    "overdraft_delta": Credits,
+    "available_delta": Credits,
+}
 RESTATEMENTS = {
     "date": pl.Date,
     "run_id": pl.String,

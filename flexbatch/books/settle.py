@@ -21,6 +21,7 @@ import polars as pl
 
 from flexbatch.books import ledger_files as files
 from flexbatch.books import months as m
+from flexbatch.books.corrections import compute_corrections, empty
 from flexbatch.books.statements import compute_statements
 from flexbatch.storage.publish import processed_days
 from flexbatch.storage.stores import Store
@@ -36,9 +37,6 @@ class Settled:
 
 def pending_corrections(store: Store, closed_to_check: Iterable[date], run_id: str) -> pl.DataFrame:
     """The corrections the closed months ``closed_to_check`` need now (none booked yet)."""
-    # here: its model loads Pandera, which status does not (state.pending_counts)
-    from flexbatch.books.corrections import compute_corrections, empty
-
     closed = files.closed_months(store)
     check = sorted(set(closed_to_check) & set(closed))
     if not check:
