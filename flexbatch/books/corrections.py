@@ -10,15 +10,14 @@ from datetime import date
 
 import polars as pl
 
-from flexbatch.books.frames import RESTATEMENTS, conformed, run_sql
-from flexbatch.books.schemas import Corrections
+from flexbatch.books.frames import CORRECTIONS, RESTATEMENTS, conformed, run_sql
 from flexbatch.books.statements import COLUMNS as STATEMENT_COLUMNS
 from flexbatch.books.statements import compute_statements
 from flexbatch.tables import table
 
 SPEC = table("corrections")
-COLUMNS = tuple(Corrections.to_schema().columns)
-SCHEMA = {name: dtype.type for name, dtype in Corrections.to_schema().dtypes.items()}
+COLUMNS = tuple(CORRECTIONS)
+SCHEMA = CORRECTIONS
 
 
 def empty() -> pl.DataFrame:

@@ -1,11 +1,13 @@
 """The frames the books' pure functions take: their columns and types, and a DuckDB to
-run ``sql/books`` on them (frames in, frame out, no I/O)."""
+run ``sql/books`` on them (frames in, frame out, no I/O).
+
+The column lists here load no validation library, so that ``status`` (which reads them)
+answers at once; tests/test_startup.py pins each to its Pandera model (books/schemas.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-import duckdb
 import polars as pl
 
 from flexbatch.resources import sql_text
@@ -25,6 +27,48 @@ BALANCES = {
     "voided": Credits,
     "overdraft": Credits,
     "available": Credits,
+}
+# the published statements file, in its column order (the month is its folder, SPEC §8)
+STATEMENTS = {
+    "statement_id": pl.String,
+    "account_id": pl.String,
+    "currency": pl.String,
+    "first_day": pl.Date,
+    "last_day": pl.Date,
+    "opening": Credits,
+    "granted": Credits,
+    "transferred_in": Credits,
+    "transferred_out": Credits,
+    "consumed": Credits,
+    "expired": Credits,
+    "voided": Credits,
+    "closing": Credits,
+    "overdraft": Credits,
+    "charged": Credits,
+    "corrections_consumed": Credits,
+    "corrections_overdraft": Credits,
+    "corrections_available": Credits,
+    "status": pl.String,
+    "closed_at": pl.Datetime("us"),
+    "run_id": pl.String,
+}
+# the published corrections file, in its column order
+CORRECTIONS = {
+    "correction_id": pl.String,
+    "run_id": pl.String,
+    "account_id": pl.String,
+    "currency": pl.String,
+    "closed_month": pl.Date,
+    "booked_month": pl.Date,
+    "reason": pl.String,
+    "granted_delta": Credits,
+    "transferred_in_delta": Credits,
+    "transferred_out_delta": Credits,
+    "consumed_delta": Credits,
+    "expired_delta": Credits,
+    "voided_delta": Credits,
+    "overdraft_delta": Credits,
+    "available_delta": Credits,
 }
 RESTATEMENTS = {
     "date": pl.Date,
@@ -54,6 +98,8 @@ def conformed(frame: pl.DataFrame | None, schema: Mapping[str, pl.DataType]) -> 
 def run_sql(step: str, relations: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
     """``sql/books/<step>.sql`` over ``relations`` (registered by name) in a private
     in-memory DuckDB."""
+    import duckdb  # here: readers of the books' frames (status) load no engine
+
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")

@@ -21,10 +21,10 @@ from datetime import date
 import polars as pl
 
 from flexbatch.books import months as m
-from flexbatch.schemas import OUTPUT_MODELS
+from flexbatch.books.frames import BALANCES
+from flexbatch.storage.partitions import partition_day, read_partitions, table_files
 from flexbatch.storage.publish import (
     clear_staging,
-    partition_files,
     processed_days,
     write_parquet,
 )
@@ -80,15 +80,19 @@ def _read(store: Store, rels: list[str], columns: list[str] | None = None) -> li
     return [pl.read_parquet(store.local(rel), columns=columns, glob=False) for rel in rels]
 
 
-def read_balances(store: Store, months: Iterable[date]) -> pl.DataFrame | None:
-    """The ``balances`` rows (with ``date``) of every processed day of ``months``."""
+def read_balances(
+    store: Store, months: Iterable[date], processed: Iterable[date] | None = None
+) -> pl.DataFrame | None:
+    """The ``balances`` rows of every processed day of ``months``: the columns the books
+    read (``frames.BALANCES``, ``date`` the partition's), in one scan. ``processed``: the
+    processed days, when the caller has listed them already."""
     wanted = set(months)
-    frames = []
-    for day in processed_days(store):
-        if m.month_of(day) in wanted:
-            rels = [f.rel for f in partition_files(store, "balances", day)]
-            frames += [f.with_columns(pl.lit(day).alias("date")) for f in _read(store, rels)]
-    return pl.concat(frames, how="diagonal_relaxed") if frames else None
+    listed = processed_days(store) if processed is None else processed
+    days = {d for d in listed if m.month_of(d) in wanted}
+    found = [f for f in table_files(store, "balances") if partition_day(f) in days]
+    if not found:
+        return None
+    return read_partitions(store, found, {c: t for c, t in BALANCES.items() if c != "date"})
 
 
 def read_statements(store: Store, months: Iterable[date]) -> pl.DataFrame | None:
@@ -102,6 +106,15 @@ def read_statements(store: Store, months: Iterable[date]) -> pl.DataFrame | None
             (frame,) = _read(store, [rel])
             frames.append(frame.with_columns(pl.lit(month).alias("month")).select(COLUMNS))
     return pl.concat(frames) if frames else None
+
+
+def read_issued(store: Store, months: Iterable[date]) -> pl.DataFrame:
+    """The statements of closed ``months`` (``read_statements``); a missing file is an
+    error (a closed month always has its statements)."""
+    issued = read_statements(store, months)
+    if issued is None:
+        raise FileNotFoundError(f"{store.display('statements')}: a closed month has no statements")
+    return issued
 
 
 def read_corrections(store: Store) -> pl.DataFrame | None:
@@ -134,6 +147,8 @@ def read_restatements(store: Store, months: Iterable[date]) -> pl.DataFrame | No
 def put_frame(store: Store, frame: pl.DataFrame, rel: str, model: str | None = None) -> None:
     """Validate ``frame`` against the table's model and put it at ``rel`` by one rename."""
     if model is not None:
+        from flexbatch.schemas import OUTPUT_MODELS  # pandera: only when writing
+
         OUTPUT_MODELS[model].validate(frame)
     local = store.staging / STAGED / rel
     write_parquet(frame, local)

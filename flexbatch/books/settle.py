@@ -41,12 +41,9 @@ def pending_corrections(store: Store, closed_to_check: Iterable[date], run_id: s
     check = sorted(set(closed_to_check) & set(closed))
     if not check:
         return empty()
-    issued = files.read_statements(store, check)
-    if issued is None:
-        raise FileNotFoundError(f"{store.display('statements')}: a closed month has no statements")
     return compute_corrections(
         files.read_balances(store, check),
-        issued,
+        files.read_issued(store, check),
         files.read_corrections(store),
         files.read_restatements(store, check),
         m.next_month(max(closed)),

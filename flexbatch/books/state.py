@@ -1,17 +1,22 @@
 """What ``status`` says about the books: each month open or closed, the corrections a
 closed month still needs and open statements that no longer follow the ledger (both
 after an interrupted command; the next ``run``, ``backfill`` or ``close`` settles them).
-A read: nothing is written."""
+A read: nothing is written. The statements and corrections are those the writing
+commands compute (``sql/books``, on an in-memory DuckDB), from one read of the months'
+balances; no validation library is loaded, so that ``status`` answers at once on a year
+of days."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
+import polars as pl
+
 from flexbatch.books import ledger_files as files
 from flexbatch.books import months as m
-from flexbatch.books.settle import open_statements, pending_corrections
-from flexbatch.books.statements import same_figures
+from flexbatch.books.settle import pending_corrections
+from flexbatch.books.statements import compute_statements, same_figures
 from flexbatch.storage.publish import processed_days
 from flexbatch.storage.stores import Store
 
@@ -28,21 +33,31 @@ class MonthState:
 
 def month_states(out: Store) -> list[MonthState]:
     closed = files.closed_months(out)
-    processed = set(m.months_of(processed_days(out)))
+    days = processed_days(out)
     booked = files.read_corrections(out)
-    pending = pending_corrections(out, closed, "status") if closed else None
+    months = sorted(set(m.months_of(days)) | set(closed))
+    pending: dict[date, int] = {}
+    if closed:
+        counted = pending_corrections(out, closed, "status").group_by("closed_month").len()
+        pending = dict(counted.iter_rows())
+    open_months = [month for month in months if month not in closed]
+    booked_open = (
+        booked.filter(pl.col("booked_month").is_in(open_months)) if booked is not None else None
+    )
+    # the open months' statements as the ledger says now, from one read of their balances
+    balances = files.read_balances(out, open_months, days) if open_months else None
+    now = compute_statements(balances, booked_open, "status")
     states = []
-    for month in sorted(processed | set(closed)):
+    for month in months:
         record = closed.get(month)
         on_it = 0 if booked is None else int((booked["booked_month"] == month).sum())
-        waiting = 0 if pending is None else int((pending["closed_month"] == month).sum())
+        waiting = pending.get(month, 0)
+        published = files.read_statements(out, [month])
         if record is not None:
-            published = files.read_statements(out, [month])
             current = published is not None and bool((published["status"] == "closed").all())
         else:
-            published = files.read_statements(out, [month])
             current = published is not None and same_figures(
-                published, open_statements(out, month, "status")
+                published, now.filter(pl.col("month") == month)
             )
         states.append(
             MonthState(

@@ -8,13 +8,13 @@ from datetime import datetime
 
 import polars as pl
 
-from flexbatch.books.frames import BALANCES, conformed, run_sql
-from flexbatch.books.schemas import Statements
+from flexbatch.books.frames import BALANCES, STATEMENTS, conformed, run_sql
 from flexbatch.tables import table
 
 SPEC = table("statements")
-PUBLISHED = tuple(Statements.to_schema().columns)  # the file's columns; the month is its folder
+PUBLISHED = tuple(STATEMENTS)  # the file's columns; the month is its folder
 COLUMNS = (*PUBLISHED[:3], "month", *PUBLISHED[3:])  # as readers see them
+KEY = ["month", "account_id", "currency"]
 CORRECTION_SUMS = {
     "booked_month": pl.Date,
     "closed_month": pl.Date,
@@ -50,7 +50,7 @@ def compute_statements(
             "books_context": pl.DataFrame({"run_id": [run_id]}),
         },
     )
-    return typed(frame).sort(["month", "account_id", "currency"])
+    return typed(frame).sort(KEY)
 
 
 def typed(frame: pl.DataFrame) -> pl.DataFrame:

@@ -18,7 +18,7 @@ import polars as pl
 
 from flexbatch.ingest.usage_input import list_day, partition_rel
 from flexbatch.storage import cascade
-from flexbatch.storage.partitions import partition_day, table_files
+from flexbatch.storage.partitions import read_partitions, table_files
 from flexbatch.storage.publish import processed_days
 from flexbatch.storage.stores import Store
 
@@ -54,18 +54,19 @@ class DayStatus:
         }
 
 
+# what staleness reads of a ``runs`` row (a run recorded before inputs_sha256 has null)
+RUN_COLUMNS = {
+    "run_id": pl.String,
+    "finished_at": pl.Datetime("us"),
+    "inputs_sha256": pl.String,
+    "config_sha256": pl.String,
+}
+
+
 def latest_runs(store: Store) -> pl.DataFrame:
-    """The latest ``runs`` row of every day (by ``finished_at``), with its ``date``."""
-    files = table_files(store, "runs")
-    if not files:
-        return pl.DataFrame()
-    frames = [
-        pl.read_parquet(store.local(f.rel), glob=False).with_columns(
-            pl.lit(partition_day(f)).alias("date")
-        )
-        for f in files
-    ]
-    runs = pl.concat(frames, how="diagonal_relaxed")
+    """The latest ``runs`` row of every day (by ``finished_at``): its ``RUN_COLUMNS`` and
+    ``date``. One scan of every day's files."""
+    runs = read_partitions(store, table_files(store, "runs"), RUN_COLUMNS)
     return runs.sort("finished_at").group_by("date").last().sort("date")
 
 

@@ -10,12 +10,16 @@ rows of the table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flexbatch.storage.stores import FileInfo, Location, Store, store_of
 from flexbatch.tables import table
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def is_table_file(name: str) -> bool:
@@ -55,3 +59,30 @@ def table_files(store: Store, table_path: str) -> list[FileInfo]:
 def partition_day(info: FileInfo) -> date:
     """The day of a file of a ``date=`` partition."""
     return date.fromisoformat(info.folder.rsplit("=", 1)[1])
+
+
+def read_partitions(
+    store: Store, files: Sequence[FileInfo], schema: Mapping[str, pl.DataType]
+) -> pl.DataFrame:
+    """The rows of ``files`` (files of a ``date=`` table's partitions) with ``schema``'s
+    columns (null where a file lacks one, as a diagonal concat gives) and each row's
+    partition ``date``. One scan of them all: a read per file costs ~1 ms, 0.4 s for a
+    year of days."""
+    import polars as pl
+
+    paths = [str(store.local(f.rel)) for f in files]
+    days = pl.DataFrame(
+        {"_file": paths, "date": [partition_day(f) for f in files]},
+        schema={"_file": pl.String, "date": pl.Date},
+    )
+    if not paths:
+        return pl.DataFrame(schema={**schema, "date": pl.Date})
+    rows = pl.scan_parquet(
+        paths,
+        glob=False,
+        schema=dict(schema),
+        missing_columns="insert",
+        extra_columns="ignore",
+        include_file_paths="_file",
+    ).collect()
+    return rows.join(days, on="_file", how="left", maintain_order="left").drop("_file")
