@@ -77,9 +77,11 @@ class _Rule:
 
 def _decimal(column: str) -> pl.Expr:
     """Exact text -> Decimal(38, 6); trailing fraction zeros are dropped first, so
-    1.50000000 parses; the rules reject text that is not exact within 6 places."""
-    text = pl.col(column).str.replace(r"(\.[0-9]*?)0+$", "${1}")
-    return text.cast(CREDITS, strict=False)
+    1.50000000 parses; the rules reject text that is not exact within 6 places. (Only plain
+    decimal text is ever typed: the rules on other text report its text rule first.)"""
+    c = pl.col(column)
+    text = pl.when(c.str.contains(".", literal=True)).then(c.str.strip_chars_end("0"))
+    return text.otherwise(c).cast(CREDITS, strict=False)
 
 
 def _with_product_lists(text: pl.DataFrame) -> pl.DataFrame:
@@ -117,8 +119,10 @@ def _amount_rules(field: str, strict: bool, credits: bool | None = None) -> list
     CREDIT_LIMIT, a ``unit_cost`` at most PRICE_LIMIT (flexbatch.limits); ``credits``
     (default: ``strict``) picks the credit range for a non-strict one (``rollover_max``)."""
     c = pl.col(field)
-    places = c.str.extract(r"\.([0-9]+)$").str.strip_chars_end("0").str.len_chars()
-    digits = c.str.extract(r"^[+-]?([0-9]+)").str.strip_chars_start("0").str.len_chars()
+    # On plain decimal text (other text breaks the first rule, reported before these):
+    # a nonzero digit past the 6th place; a 33rd integer digit after the leading zeros.
+    places = c.str.contains(r"\.[0-9]{6}[0-9]*[1-9]")
+    digits = c.str.contains(r"^[+-]?0*[1-9][0-9]{32}")
     value = _decimal(field)
     sign = "> 0" if strict else ">= 0"
     return [
@@ -126,9 +130,9 @@ def _amount_rules(field: str, strict: bool, credits: bool | None = None) -> list
               "{v} is not a plain decimal number",
               "write digits with an optional '.' (e.g. 250.5): no exponent, separator or "
               "currency sign"),
-        _Rule(f"{field}_places", field, places > 6, "{v} has more than 6 decimal places",
+        _Rule(f"{field}_places", field, places, "{v} has more than 6 decimal places",
               "round to 6 places"),
-        _Rule(f"{field}_fits", field, digits > 32,  # DECIMAL(38, 6): 32 integer digits
+        _Rule(f"{field}_fits", field, digits,  # DECIMAL(38, 6): 32 integer digits
               "{v} does not fit DECIMAL(38,6)", "use a value below 1e32"),
         _range_rule(field, value, strict if credits is None else credits),
         _Rule(f"{field}_sign", field, value <= 0 if strict else value < 0,
