@@ -28,6 +28,7 @@ from flexbatch.ingest.credit_inputs import (
     _decimal,
     _required,
     _Rule,
+    _sorted_by,
     _text_frame,
     _text_model,
     _unique,
@@ -108,6 +109,6 @@ def load_topup_rules(input_root: Path, grants: pl.DataFrame) -> pl.DataFrame:
         "products",
         pl.col("expires_after_days").cast(pl.Int32), pl.col("max_per_month").cast(pl.Int32),
     )  # fmt: skip
-    topups = topups.cast(TOPUPS_SCHEMA).sort("rule_id")  # type: ignore[arg-type]
+    topups = _sorted_by(topups.cast(TOPUPS_SCHEMA), "rule_id")  # type: ignore[arg-type]
     logger.info("loaded %d top-up rules from %s", topups.height, path)
     return topups
