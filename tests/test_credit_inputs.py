@@ -5,17 +5,21 @@ from __future__ import annotations
 import hashlib
 import shutil
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pandera.config import config_context
 
 from flexbatch.errors import ConfigError
 from flexbatch.ingest.credit_inputs import (
     GRANTS_SCHEMA,
     TRANSFERS_SCHEMA,
+    _amount_rules,
+    _decimal,
     grants_file,
     inputs_sha256,
     load_grants,
@@ -265,6 +269,63 @@ def test_amounts_are_exact_decimals(tmp_path: Path) -> None:
         Decimal("7"),
     ]
     assert grants["unit_cost"].to_list()[2:] == [Decimal("0.1"), Decimal("0")]
+
+
+# Plain decimal text as a file may hold it: a sign, leading zeros, up to 40 integer digits,
+# a fraction of up to 12 digits whose tail may be zeros.
+PLAIN_DECIMALS = st.builds(
+    lambda sign, zeros, whole, fraction, tail: f"{sign}{zeros}{whole}{fraction}{tail}",
+    st.sampled_from(["", "+", "-"]),
+    st.sampled_from(["", "0", "000"]),
+    st.from_regex(r"[0-9]{1,40}", fullmatch=True),
+    st.one_of(st.just(""), st.from_regex(r"\.[0-9]{1,12}", fullmatch=True)),
+    st.sampled_from(["", "0", "0000000"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(PLAIN_DECIMALS, min_size=1, max_size=20))
+def test_amount_places_fits_and_value_agree_with_python_decimal(texts: list[str]) -> None:
+    """On plain decimal text the places and fits rules and the parsed value are what
+    Python's Decimal says: places after dropping trailing zeros, integer digits after
+    dropping leading ones, and the exact value."""
+    _text, places, fits, _range, _sign = _amount_rules("amount", strict=True)
+    got = pl.DataFrame({"amount": texts}).select(
+        places.bad.fill_null(False).alias("places"),
+        fits.bad.fill_null(False).alias("fits"),
+        _decimal("amount").alias("value"),
+    )
+    with localcontext(prec=100):
+        for text, (too_fine, too_big, value) in zip(texts, got.iter_rows(), strict=True):
+            exact = Decimal(text)
+            exponent = exact.normalize().as_tuple().exponent
+            assert too_fine == (isinstance(exponent, int) and exponent < -6), text
+            assert too_big == (abs(exact) >= Decimal(10) ** 32), text
+            if not (too_fine or too_big):
+                assert value == exact, text
+
+
+def test_trailing_zeros_are_dropped_only_after_the_point(tmp_path: Path) -> None:
+    _grants(
+        tmp_path,
+        _grant(grant_id="A", amount="100", unit_cost="10"),
+        _grant(grant_id="B", amount="100.000", unit_cost="10.0"),
+        _grant(grant_id="C", amount="0100.0100", unit_cost="0.0"),
+    )
+    grants = load_grants(tmp_path)
+    assert grants["amount"].to_list() == [Decimal(100), Decimal(100), Decimal("100.01")]
+    assert grants["unit_cost"].to_list() == [Decimal(10), Decimal(10), Decimal(0)]
+
+
+def test_repeated_product_texts_keep_each_rows_list(tmp_path: Path) -> None:
+    # Each distinct text is split once and joined back: the rows must keep their own list.
+    texts = ["A;B", "", "B", " B ;A", "A;B", "C", "", "B", "A;;C"]
+    _grants(tmp_path, *(_grant(grant_id=f"G-{n}", products=t) for n, t in enumerate(texts)))
+    grants = load_grants(tmp_path)
+    assert grants["grant_id"].to_list() == [f"G-{n}" for n in range(len(texts))]
+    assert grants["products"].to_list() == [
+        ["A", "B"], [], ["B"], ["A", "B"], ["A", "B"], ["C"], [], ["B"], ["A", "C"],
+    ]  # fmt: skip
 
 
 def test_cells_are_stripped_and_products_normalised(tmp_path: Path) -> None:

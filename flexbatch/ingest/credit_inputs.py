@@ -77,9 +77,33 @@ class _Rule:
 
 def _decimal(column: str) -> pl.Expr:
     """Exact text -> Decimal(38, 6); trailing fraction zeros are dropped first, so
-    1.50000000 parses; the rules reject text that is not exact within 6 places."""
-    text = pl.col(column).str.replace(r"(\.[0-9]*?)0+$", "${1}")
-    return text.cast(CREDITS, strict=False)
+    1.50000000 parses; the rules reject text that is not exact within 6 places. (Only plain
+    decimal text is ever typed: the rules on other text report its text rule first.)"""
+    c = pl.col(column)
+    text = pl.when(c.str.contains(".", literal=True)).then(c.str.strip_chars_end("0"))
+    return text.otherwise(c).cast(CREDITS, strict=False)
+
+
+def _with_product_lists(text: pl.DataFrame) -> pl.DataFrame:
+    """``products`` text -> its sorted distinct codes (';'-separated, blanks dropped, empty
+    = every product). A file repeats a few product lists over many rows, so each distinct
+    text is split once and joined back (splitting every row was most of a load's time)."""
+    codes = pl.element().str.strip_chars()
+    lists = text.select(pl.col("products").unique()).with_columns(
+        pl.col("products").fill_null("").str.split(";")
+        .list.eval(codes.filter(codes != "")).list.unique().list.sort().alias("_codes")
+    )  # fmt: skip
+    joined = text.join(lists, on="products", how="left", nulls_equal=True, maintain_order="left")
+    return joined.with_columns(pl.col("_codes").alias("products")).drop("_codes")
+
+
+def _sorted_by(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    """``frame`` sorted by its unique ``key``. Files are mostly written in key order, and
+    checking that is one cheap pass where sorting 1.7 M ids is a large part of a load;
+    with unique keys either way gives the same rows in the same order."""
+    if frame[key].is_sorted():
+        return frame.with_columns(pl.col(key).set_sorted())  # as sort() leaves it
+    return frame.sort(key)
 
 
 def _date(column: str) -> pl.Expr:
@@ -104,8 +128,10 @@ def _amount_rules(field: str, strict: bool, credits: bool | None = None) -> list
     CREDIT_LIMIT, a ``unit_cost`` at most PRICE_LIMIT (flexbatch.limits); ``credits``
     (default: ``strict``) picks the credit range for a non-strict one (``rollover_max``)."""
     c = pl.col(field)
-    places = c.str.extract(r"\.([0-9]+)$").str.strip_chars_end("0").str.len_chars()
-    digits = c.str.extract(r"^[+-]?([0-9]+)").str.strip_chars_start("0").str.len_chars()
+    # On plain decimal text (other text breaks the first rule, reported before these):
+    # a nonzero digit past the 6th place; a 33rd integer digit after the leading zeros.
+    places = c.str.contains(r"\.[0-9]{6}[0-9]*[1-9]")
+    digits = c.str.contains(r"^[+-]?0*[1-9][0-9]{32}")
     value = _decimal(field)
     sign = "> 0" if strict else ">= 0"
     return [
@@ -113,9 +139,9 @@ def _amount_rules(field: str, strict: bool, credits: bool | None = None) -> list
               "{v} is not a plain decimal number",
               "write digits with an optional '.' (e.g. 250.5): no exponent, separator or "
               "currency sign"),
-        _Rule(f"{field}_places", field, places > 6, "{v} has more than 6 decimal places",
+        _Rule(f"{field}_places", field, places, "{v} has more than 6 decimal places",
               "round to 6 places"),
-        _Rule(f"{field}_fits", field, digits > 32,  # DECIMAL(38, 6): 32 integer digits
+        _Rule(f"{field}_fits", field, digits,  # DECIMAL(38, 6): 32 integer digits
               "{v} does not fit DECIMAL(38,6)", "use a value below 1e32"),
         _range_rule(field, value, strict if credits is None else credits),
         _Rule(f"{field}_sign", field, value <= 0 if strict else value < 0,
@@ -194,21 +220,29 @@ TRANSFER_RULES: list[_Rule] = [
 
 
 # --------------------------------------------------------------------------- models
+RULES_CHECK = "rules"  # the name of the one row check of each text model
+
+
 def _text_model(name: str, columns: dict[str, Any], rules: list[_Rule]) -> Any:
     """A Pandera model of a file as read: exactly ``columns``, all text, null = not given,
-    and one named dataframe check per rule (its failure cases carry the row index)."""
+    and one dataframe check, ``rules``, that a row breaks no rule: every rule in one Polars
+    select, one pass over the file (a check per rule was a pass each, and parsed the same
+    amounts and dates again); its failure cases carry the row index, and ``_validate`` finds
+    which rule a failing row breaks first."""
 
-    def check(rule: _Rule) -> Any:
-        def passes(cls: Any, data: pa.PolarsData) -> pl.LazyFrame:
-            return data.lazyframe.select(~rule.bad.fill_null(False))
-
-        return pa.dataframe_check(name=rule.name)(passes)
+    def passes(cls: Any, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(~pl.any_horizontal(_broken(rules)))
 
     namespace: dict[str, Any] = {column: pa.Field(nullable=True) for column in columns}
     namespace["__annotations__"] = dict.fromkeys(columns, str)
     namespace["Config"] = type("Config", (), {"strict": True})
-    namespace.update({rule.name: check(rule) for rule in rules})
+    namespace["rules"] = pa.dataframe_check(name=RULES_CHECK)(passes)
     return type(name, (pa.DataFrameModel,), namespace)
+
+
+def _broken(rules: list[_Rule]) -> list[pl.Expr]:
+    """Per rule, True where a row breaks it (a null outcome is no break)."""
+    return [rule.bad.fill_null(False).alias(rule.name) for rule in rules]
 
 
 GrantsText = _text_model("GrantsText", GRANTS_SCHEMA, GRANT_RULES)
@@ -310,13 +344,14 @@ def _validate(
         return
     except pa.errors.SchemaErrors as exc:
         failures = exc.failure_cases
-    order = {rule.name: i for i, rule in enumerate(rules)}
-    cases = failures.filter(pl.col("check").is_in(list(order)) & pl.col("index").is_not_null())
-    if cases.is_empty():  # a schema failure the readers should have made impossible
+    rows = failures.filter((pl.col("check") == RULES_CHECK) & pl.col("index").is_not_null())
+    if rows.is_empty():  # a schema failure the readers should have made impossible
         column, check = failures.select("column", "check").row(0)
         raise ConfigError(f"{path}: column '{column}' fails {check}; fix: correct the file")
-    first = cases.with_columns(rank=pl.col("check").replace_strict(order, return_dtype=pl.Int64))
-    index, rank = first.sort("index", "rank").select("index", "rank").row(0)
+    # The first failing row in file order, and the first rule (in table order) it breaks.
+    index = rows["index"].min()
+    broken = frame.select(_broken(rules)).row(index)  # type: ignore[arg-type]
+    rank = broken.index(True)
     rule, row = rules[rank], frame.row(index, named=True)
     value = row[rule.field]
     shown = repr(value if value is None or len(value) <= 60 else value[:57] + "...")
@@ -335,21 +370,18 @@ def load_grants(input_root: Path) -> pl.DataFrame:
         return pl.DataFrame(schema=GRANTS_SCHEMA)
     text = _text_frame(path, GRANTS_SCHEMA, GRANTS_REQUIRED)
     _validate(path, text, GrantsText, GRANT_RULES, "grant_id")
-    codes = pl.element().str.strip_chars()
     default_priority = pl.when(pl.col("currency") == "cloud_credit").then(0).otherwise(10)
-    grants = text.select(
+    grants = _with_product_lists(text).select(
         "grant_id", "account_id", "currency", _decimal("amount"),
         _date("effective_on").alias("effective_on"), _date("expires_on").alias("expires_on"),
         pl.coalesce(pl.col("priority").cast(pl.Int32), default_priority).alias("priority"),
-        pl.col("products").fill_null("").str.split(";")
-        .list.eval(codes.filter(codes != "")).list.unique().list.sort(),
-        "source",
+        "products", "source",
         _decimal("unit_cost").fill_null(pl.lit(0).cast(CREDITS)),
         pl.col("cost_currency").fill_null(DEFAULT_COST_CURRENCY),
         _date("voided_on").alias("voided_on"), _decimal("rollover_max"),
         pl.col("rollover_days").cast(pl.Int32),
     )  # fmt: skip
-    grants = grants.cast(GRANTS_SCHEMA).sort("grant_id")  # type: ignore[arg-type]
+    grants = _sorted_by(grants.cast(GRANTS_SCHEMA), "grant_id")  # type: ignore[arg-type]
     logger.info("loaded %d grants from %s", grants.height, path)
     return grants
 
@@ -366,6 +398,6 @@ def load_transfers(input_root: Path) -> pl.DataFrame:
         "transfer_id", _date("date").alias("date"), "from_account", "to_account",
         _decimal("amount"), "currency",
     )  # fmt: skip
-    transfers = transfers.cast(TRANSFERS_SCHEMA).sort("transfer_id")  # type: ignore[arg-type]
+    transfers = _sorted_by(transfers.cast(TRANSFERS_SCHEMA), "transfer_id")  # type: ignore[arg-type]
     logger.info("loaded %d transfers from %s", transfers.height, path)
     return transfers

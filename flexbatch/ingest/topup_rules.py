@@ -28,10 +28,12 @@ from flexbatch.ingest.credit_inputs import (
     _decimal,
     _required,
     _Rule,
+    _sorted_by,
     _text_frame,
     _text_model,
     _unique,
     _validate,
+    _with_product_lists,
 )
 from flexbatch.ingest.input_files import topups_file
 
@@ -98,17 +100,15 @@ def load_topup_rules(input_root: Path, grants: pl.DataFrame) -> pl.DataFrame:
     rules = _rules(currencies)
     text = _text_frame(path, TOPUPS_SCHEMA, TOPUPS_REQUIRED)
     _validate(path, text, _text_model("TopupsText", TOPUPS_SCHEMA, rules), rules, "rule_id")
-    codes = pl.element().str.strip_chars()
     default_priority = pl.when(pl.col("currency") == "cloud_credit").then(0).otherwise(10)
-    topups = text.select(
+    topups = _with_product_lists(text).select(
         "rule_id", "account_id", "currency", _decimal("threshold"), _decimal("amount"),
         _decimal("target"), _decimal("unit_cost").fill_null(pl.lit(0).cast(CREDITS)),
         pl.col("cost_currency").fill_null(DEFAULT_COST_CURRENCY),
         pl.coalesce(pl.col("priority").cast(pl.Int32), default_priority).alias("priority"),
-        pl.col("products").fill_null("").str.split(";")
-        .list.eval(codes.filter(codes != "")).list.unique().list.sort(),
+        "products",
         pl.col("expires_after_days").cast(pl.Int32), pl.col("max_per_month").cast(pl.Int32),
     )  # fmt: skip
-    topups = topups.cast(TOPUPS_SCHEMA).sort("rule_id")  # type: ignore[arg-type]
+    topups = _sorted_by(topups.cast(TOPUPS_SCHEMA), "rule_id")  # type: ignore[arg-type]
     logger.info("loaded %d top-up rules from %s", topups.height, path)
     return topups
