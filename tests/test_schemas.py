@@ -7,6 +7,8 @@ from datetime import date
 import pandera.errors
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flexbatch.schemas import SubjectsState
 
@@ -103,7 +105,7 @@ def _alerts(rows: list[tuple[str, str, str | None]]) -> pl.DataFrame:
             "amount": [Decimal(3)] * len(rows),
             "ref": [r[2] for r in rows],
         },
-        schema_overrides={"amount": pl.Decimal(38, 6)},
+        schema_overrides={"amount": pl.Decimal(38, 6), "ref": pl.String},
     )
 
 
@@ -111,7 +113,16 @@ def test_alerts_one_per_account_kind_and_ref():
     from flexbatch.schemas import Alerts
 
     Alerts.validate(_alerts([("a", "user_limit_exceeded", "P"), ("a", "user_limit_exceeded", "Q")]))
-    Alerts.validate(_alerts([("a", "overdraft", "flex"), ("a", "low_balance", "flex")]))
+    Alerts.validate(_alerts([("a", "low_balance", "flex"), ("a", "overdraft", "flex")]))
+    # published in key order (account_id, kind, ref), nulls last like the files
+    Alerts.validate(_alerts([("a", "transfer_rejected", "t1"), ("a", "transfer_rejected", None)]))
+    for bad in (
+        [("a", "overdraft", "flex"), ("a", "low_balance", "flex")],  # out of key order
+        [("a", "transfer_rejected", None), ("a", "transfer_rejected", "t1")],  # null first
+        [("a", "transfer_rejected", None), ("a", "transfer_rejected", None)],  # a null twice
+    ):
+        with pytest.raises(pandera.errors.SchemaError, match="key_unique_and_sorted"):
+            Alerts.validate(_alerts(bad))
     # two rows of one condition (an hour plan's 24 periods, or two scopes of a
     # threshold_scope = "scope" plan, each raising user_limit_exceeded for plan P) would
     # publish in an arbitrary order: the model refuses them
@@ -145,3 +156,37 @@ def test_usage_by_user_daily_key_is_checked_as_strict_order():
     for bad in (["u1", "u1"], ["u2", "u1"]):
         with pytest.raises(pandera.errors.SchemaError, match="key_unique_and_sorted"):
             UsageByUserDaily.validate(users(bad))
+
+
+_KEY_PART = st.one_of(st.none(), st.sampled_from(["", "a", "b", "é"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_KEY_PART, _KEY_PART), max_size=8))
+def test_strictly_ascending_is_strict_key_order_with_nulls_last(rows):
+    # counted here in Python: each row must sort strictly after the one before it,
+    # comparing (is null, value) per column, which puts nulls last and ties two nulls
+    from flexbatch.schemas import strictly_ascending
+
+    def rank(row: tuple[str | None, str | None]) -> tuple:
+        return tuple((v is None, v or "") for v in row)
+
+    expected = [i == 0 or rank(rows[i - 1]) < rank(rows[i]) for i in range(len(rows))]
+    frame = pl.DataFrame(rows, schema=["k1", "k2"], orient="row")
+    got = frame.select(strictly_ascending(["k1", "k2"])).to_series().to_list()
+    assert got == expected
+
+
+def test_every_key_sorted_models_table_is_published_in_key_order():
+    # a model checks its key as strict order only where the registry publishes the table
+    # sorted by exactly that key and the writer sorts it (sql_steps.sorted_lazy)
+    from flexbatch.schemas import OUTPUT_MODELS
+    from flexbatch.tables import TABLES
+
+    key_sorted = set()
+    for spec in TABLES:
+        checks = {c.name for c in OUTPUT_MODELS[spec.path].to_schema().checks}
+        if "key_unique_and_sorted" in checks:
+            assert spec.key_order == spec.key and spec.producer in ("charging", "ledger")
+            key_sorted.add(spec.name)
+    assert {"usage_daily", "charges", "balances", "alerts", "grant_state"} <= key_sorted

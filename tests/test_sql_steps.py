@@ -1122,14 +1122,17 @@ def test_repeated_hashes_by_sort_equal_the_sql_step(ids):
     connection.close()
 
 
-def test_sort_by_key_past_64_bits_of_ranks_sorts_as_polars_does():
+def test_sort_by_key_past_64_bits_of_ranks_ranks_the_leading_columns_again():
     # five columns of 7,200 distinct values: 7200**5 ranks do not fit 64 bits, so the
-    # packed sort steps aside; the rows still come out in key order
+    # packed ranks of the leading columns are replaced by their rank among the rows
+    # before the next column is packed; the rows still come out in key order. Shuffled,
+    # so that the rows do not come in ordered runs (which Polars' sort would take).
     n = 7_200
     frame = pl.DataFrame(
         {f"k{i}": [f"{(j * (i + 7)) % n:05d}" for j in range(n)] for i in range(5)}
-    )
+    ).sample(fraction=1.0, shuffle=True, seed=7)
     columns = [f"k{i}" for i in range(5)]
+    assert sql_steps._descents(frame, columns) * sql_steps.RUN_SORT_DESCENTS > n
     assert sql_steps.sort_by_key(frame, columns).rows() == sorted(frame.rows())
     two = frame.select("k1", "k2").head(500)  # and within 64 bits, by the packed ranks
     assert sql_steps.sort_by_key(two, ["k1", "k2"]).rows() == sorted(two.rows())

@@ -76,3 +76,41 @@ def test_a_table_that_breaks_its_model_is_not_written(tmp_path, streamed):
         writer.add("_state/subjects", path if streamed else frame)
         writer.finish()
     assert stage.added == []
+
+
+def _usage_daily(rows: list[tuple[str, int]]) -> pl.DataFrame:
+    from decimal import Decimal
+
+    return pl.DataFrame(
+        {
+            "account_id": [r[0] for r in rows],
+            "scope_id": ["s"] * len(rows),
+            "product_code": ["ADH"] * len(rows),
+            "meter": ["m"] * len(rows),
+            "events": [r[1] for r in rows],
+            "unique_users": [0] * len(rows),
+            "unique_resources": [0] * len(rows),
+            "quantity_sum": [Decimal(1)] * len(rows),
+            "quantity_max": [Decimal(1)] * len(rows),
+        },
+        schema_overrides={"quantity_sum": pl.Decimal(38, 6), "quantity_max": pl.Decimal(38, 6)},
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "check"),
+    [
+        ([("a", 1), ("a", 1)], "key_unique_and_sorted"),  # one key twice
+        ([("b", 1), ("a", 1)], "key_unique_and_sorted"),  # not in key order
+        ([("a", 1), ("b", 0)], "greater_than_or_equal_to"),  # a row with no events
+    ],
+    ids=["duplicate", "unsorted", "row-check"],
+)
+def test_a_charging_table_that_breaks_its_model_fails_the_day(rows, check):
+    # usage_daily's key is checked as strict key order (no hash of every row): a broken
+    # key or row still stops the writer with Pandera's SchemaError, and nothing is written
+    stage = _Stage()
+    with pytest.raises(SchemaError, match=check), DayWriter(stage) as writer:  # type: ignore[arg-type]
+        writer.add("usage_daily", _usage_daily(rows).lazy())
+        writer.finish()
+    assert stage.added == []
