@@ -61,9 +61,15 @@ _ACCOUNT = st.sampled_from(["acc-1", "acc-2", "acc-10"])
 _ORDERED = {
     "credit_ledger": (
         "account_id varchar, entry_order integer, currency varchar, product_code varchar, "
-        "ref varchar, grant_id varchar",
+        "ref varchar, grant_id varchar, entry_type varchar",
         st.tuples(
-            _ACCOUNT, st.integers(1, 4), st.sampled_from(["EUR", "USD"]), _TEXT, _TEXT, _TEXT
+            _ACCOUNT,
+            st.integers(1, 4),
+            st.sampled_from(["EUR", "USD"]),
+            _TEXT,
+            _TEXT,
+            _TEXT,
+            st.sampled_from(["expire", "rollover_out"]),
         ),
     ),
     "revenue_entries": (
@@ -92,10 +98,10 @@ def test_credit_ledger_and_revenue_entries_orders_with_nulls_first(name, data):
 def test_orders_polars_cannot_repeat_exactly_are_left_to_duckdb():
     ledger = table("credit_ledger").order
     types = dict.fromkeys(
-        ("account_id", "currency", "product_code", "ref", "grant_id"), "varchar"
+        ("account_id", "currency", "product_code", "ref", "grant_id", "entry_type"), "varchar"
     ) | {"entry_order": "integer"}
     assert sql_steps._polars_order(ledger, types) == (
-        ["account_id", "entry_order", "currency", "product_code", "ref", "grant_id"],
+        ["account_id", "entry_order", "currency", "product_code", "ref", "grant_id", "entry_type"],
         {"product_code", "ref", "grant_id"},
     )
     # quarantine orders by the raw quantity, a double (-0.0 ties 0.0; NaN): DuckDB sorts
