@@ -1174,3 +1174,105 @@ def test_checked_events_take_the_limits_from_credit_rules(con):
         ("e2", "quantity_out_of_range"),
         ("e3", "quantity_out_of_range"),
     ]
+
+
+RAW_EVENTS = (
+    "event_id varchar, ts timestamp, account_id varchar, scope_id varchar, "
+    "product_code varchar, meter varchar, user_id varchar, resource_id varchar, "
+    "quantity double, source_file varchar, source_row bigint"
+)
+CHECKED_EVENTS = RAW_EVENTS + ", reason varchar"
+ROW_KEY = "source_file varchar, source_row bigint"
+
+
+def rejected_inputs(con: duckdb.DuckDBPyConnection, accepted_events: int) -> None:
+    """Three input rows: f/0 valid, f/1 breaking a rule, f/2 out of range; ``accepted_events``
+    is what event_groups' user groups counted."""
+    at = datetime(2026, 3, 10, 1)
+    rows = [
+        ("e1", at, "acme", "s", "ADH", "m", None, None, 1.0, "f", 0, None),
+        ("", at, "acme", "s", "ADH", "m", None, None, 2.0, "f", 1, "event_id_empty"),
+        ("e3", at, "acme", "s", "ADH", "m", None, None, 3.0, "f", 2, None),
+    ]
+    given(con, "raw_events", RAW_EVENTS, [r[:-1] for r in rows])
+    given(con, "checked_events", CHECKED_EVENTS, rows)
+    given(con, "duplicate_rows", ROW_KEY, [])
+    given(
+        con,
+        "out_of_range_rows",
+        CHECKED_EVENTS,
+        [(*rows[2][:-1], "quantity_sum_out_of_range")],
+    )
+    given(con, "user_groups", "events bigint", [(accepted_events,)])
+
+
+def test_rejected_rows_list_the_invalid_rows_when_rows_are_missing(con):
+    # 3 rows read, 1 accepted, 0 duplicates: 2 rows are missing, so checked_events is read
+    # again for the rows validation rejected and those out of range
+    rejected_inputs(con, accepted_events=1)
+    rows = step(con, "rejected_rows", "source_row, reason", "source_row")
+    assert rows == [(1, "event_id_empty"), (2, "quantity_sum_out_of_range")]
+
+
+def test_rejected_rows_skip_the_second_read_when_every_row_is_accounted_for(con):
+    # the gate reads the counts, not the rows: with 3 rows accepted (planted here against
+    # the rows), 3 = 3 + 0 leaves none to find, so checked_events is not read and nothing
+    # is listed (a day with a rejected or out-of-range row always has a row missing)
+    rejected_inputs(con, accepted_events=3)
+    assert step(con, "rejected_rows", "source_row, reason", "source_row") == []
+
+
+def test_accepted_events_are_the_valid_rows_not_duplicated_nor_out_of_range(con):
+    at = datetime(2026, 3, 10, 1)
+    given(
+        con,
+        "checked_events",
+        CHECKED_EVENTS,
+        [
+            ("e1", at, "acme", "s", "ADH", "m", "", "r", None, "f", 0, None),
+            ("e2", at, "acme", "s", "ADH", "m", "u", "", 2.5, "f", 1, None),  # duplicate
+            ("e3", at, "acme", "s", "ADH", "m", "u", "r", 3.0, "f", 2, None),  # out of range
+            ("", at, "acme", "s", "ADH", "m", "u", "r", 4.0, "f", 3, "event_id_empty"),
+            ("e2", at, "acme", "s", "ADH", "m", "u", "", 2.5, "g", 0, None),  # kept copy
+        ],
+    )
+    given(con, "duplicate_rows", ROW_KEY, [("f", 1)])
+    given(con, "out_of_range_rows", ROW_KEY, [("f", 2)])
+    run_step(con, "accepted_events", view=True)
+    rows = con.execute(
+        "select event_id, user_id, resource_id, quantity, source_file, source_row "
+        "from accepted_events order by event_id"
+    ).fetchall()
+    # '' ids become null, a null quantity counts 1, exact DECIMAL(38, 6)
+    assert rows == [
+        ("e1", None, "r", Dec("1"), "f", 0),
+        ("e2", "u", None, Dec("2.5"), "g", 0),
+    ]
+
+
+def test_out_of_range_rows_reject_from_the_event_that_reaches_the_limit(con):
+    # limit 1e14; group (acme, s, ADH, m): 6e13 + 3e13 = 9e13 < 1e14, then + 2e13 reaches
+    # it at e3 (ts 3h), so e3 and the later e4 are rejected; the duplicate d/0 of e2 is
+    # left out of the sum, the invalid e5 too, and group (acme, t) stays under the limit
+    rows = [
+        ("e1", 1, "s", 6e13, "f", 0, None),
+        ("e2", 2, "s", 3e13, "f", 1, None),
+        ("e2", 2, "s", 3e13, "d", 0, None),
+        ("e3", 3, "s", 2e13, "f", 2, None),
+        ("e4", 4, "s", 1.0, "f", 3, None),
+        ("e5", 5, "s", 9e13, "f", 4, "ts_outside_partition_day"),
+        ("e6", 1, "t", 9e13, "f", 5, None),
+    ]
+    checked = [
+        (e, datetime(2026, 3, 10, h), "acme", s, "ADH", "m", None, None, q, f, r, why)
+        for e, h, s, q, f, r, why in rows
+    ]
+    given(con, "raw_events", RAW_EVENTS, [c[:-1] for c in checked])
+    given(con, "checked_events", CHECKED_EVENTS, checked)
+    given(con, "duplicate_rows", ROW_KEY, [("d", 0)])
+    rejected = step(con, "out_of_range_rows", "event_id, reason", "event_id")
+    assert rejected == [("e3", "quantity_sum_out_of_range"), ("e4", "quantity_sum_out_of_range")]
+    # below 9/10 of the limit in all (a double sum of every row's quantity), the gate is
+    # shut: no row is out of range, whatever the groups hold
+    given(con, "raw_events", RAW_EVENTS, [c[:-1] for c in checked[:1]])
+    assert step(con, "out_of_range_rows", "event_id", "event_id") == []

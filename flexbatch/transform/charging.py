@@ -28,13 +28,14 @@ STEPS = (
     "active_plans",
     "checked_events",
     "repeated_hashes",
-    "duplicate_rows",  # before rejected_rows: a group's range is checked without them
-    "rejected_rows",
-    "quarantine",
-    "accepted_events",
+    "duplicate_rows",  # before out_of_range_rows: a group's range is checked without them
+    "out_of_range_rows",
+    "accepted_events",  # validation runs in event_groups' scan of them
     "event_groups",
     "user_groups",
     "resource_groups",
+    "rejected_rows",  # after: read only when event_groups did not accept every row
+    "quarantine",
     "usage_daily",
     "usage_by_user_daily",
     "plan_groups",

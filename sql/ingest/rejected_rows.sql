@@ -1,87 +1,48 @@
 -- rejected_rows: the day's input rows that break a SPEC §3.1 rule, each with the first
--- rule it breaks, and the valid rows that would take their usage group out of the
--- ledger's range. The validation CASE runs here, once per day: accepted_events keeps the
--- rows not listed here, so the steps that read the events never re-evaluate it (nor read
--- the columns only validation needs).
+-- rule it breaks (checked_events), and the valid rows out of the ledger's range
+-- (out_of_range_rows).
 -- grain: one row per rejected input row
 -- key:   (source_file, source_row)
--- upstream: checked_events, duplicate_rows, raw_events, credit_rules (quantity_limit)
--- Range (flexbatch/limits.py): a group's (account, scope, product, meter) quantities of
--- the day sum below quantity_limit (1e14), so units x price stays below 1e20 credits. In a
--- group that reaches it, the event at which the running sum (in ts, event_id, file, row
--- order) reaches the limit and every later one are rejected as quantity_sum_out_of_range.
--- A day whose quantities all together stay below 9/10 of it (a cheap double sum of one
--- column) has no such group: the gate is then empty and the group scan below stops at once.
+-- upstream: checked_events, out_of_range_rows, raw_events, user_groups, duplicate_rows
+-- Validation runs in the scan that reads the rows anyway: accepted_events keeps the rows
+-- checked_events finds valid, and event_groups aggregates them. The rejected rows are
+-- read again only when there are any: when the day's rows outnumber those accepted (user
+-- groups' events) and duplicated. On a clean day that gate is empty and the second read
+-- of the files stops at once.
 with
 
-limits as (
-    select quantity_limit from credit_rules
-),
-
-invalid as (
+counted as (
     select
-        event_id, ts, account_id, scope_id, product_code, meter, user_id, resource_id,
-        quantity, source_file, source_row, reason
-    from checked_events
-    where reason is not null
+        (select count(*) from raw_events) as rows_read,
+        (select coalesce(sum(events), 0) from user_groups)
+        + (select count(*) from duplicate_rows) as rows_kept
 ),
 
 gate as (
-    select 1 as is_open
-    from raw_events as e
-    cross join limits as l
-    group by l.quantity_limit
-    having sum(
-        case when e.quantity >= 0 and e.quantity < l.quantity_limit then e.quantity else 1 end
-    ) >= l.quantity_limit * 9 / 10
-),
-
-valid as (
-    select c.*
-    from checked_events as c
-    inner join gate as g
-        on g.is_open = 1
-    left join duplicate_rows as d
-        on d.source_file = c.source_file
-        and d.source_row = c.source_row
-    where c.reason is null
-      and d.source_file is null
-),
-
-group_totals as (
-    select
-        account_id,
-        scope_id,
-        product_code,
-        meter,
-        sum(cast(coalesce(quantity, 1) as decimal(38, 6))) as quantity_total
-    from valid
-    group by account_id, scope_id, product_code, meter
-),
-
-over_limit as (
-    select
-        v.*,
-        sum(cast(coalesce(v.quantity, 1) as decimal(38, 6))) over (
-            partition by v.account_id, v.scope_id, v.product_code, v.meter
-            order by v.ts, v.event_id, v.source_file, v.source_row
-            rows between unbounded preceding and current row
-        ) as running_total,
-        l.quantity_limit
-    from valid as v
-    cross join limits as l
-    inner join group_totals as t
-        on t.account_id = v.account_id
-        and t.scope_id = v.scope_id
-        and t.product_code = v.product_code
-        and t.meter = v.meter
-    where t.quantity_total >= l.quantity_limit
+    select true as is_open
+    from counted
+    where rows_read > rows_kept
 )
 
-select * from invalid
-union all
 select
-    event_id, ts, account_id, scope_id, product_code, meter, user_id, resource_id,
-    quantity, source_file, source_row, 'quantity_sum_out_of_range' as reason
-from over_limit
-where running_total >= quantity_limit
+    c.event_id,
+    c.ts,
+    c.account_id,
+    c.scope_id,
+    c.product_code,
+    c.meter,
+    c.user_id,
+    c.resource_id,
+    c.quantity,
+    c.source_file,
+    c.source_row,
+    coalesce(c.reason, o.reason) as reason
+from checked_events as c
+left join out_of_range_rows as o
+    on o.source_file = c.source_file
+    and o.source_row = c.source_row
+-- a condition on both sides, so the join is a hash join on this (empty) build side, which
+-- ends the scan at once: a condition on the gate alone is a filter there, and the join a
+-- cross product whose other side is read to the end
+inner join gate as g
+    on g.is_open = (c.reason is not null or o.source_file is not null)
