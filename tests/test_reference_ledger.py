@@ -317,8 +317,28 @@ def differences(expected: dict, actual: dict) -> dict[str, tuple[list, list]]:
     return out
 
 
+def _free_and_paid(unit_cost: str) -> dict:
+    return {
+        "grant_id": f"G-{unit_cost}", "account_id": "a", "currency": "flex_credit",
+        "amount": D(5), "effective_on": DAYS[0], "expires_on": None, "priority": None,
+        "products": (), "unit_cost": D(unit_cost), "voided_on": None,
+        "rollover_max": None, "rollover_days": None,
+    }  # fmt: skip
+
+
+# one case written by hand, first in every batch: a free and a paid grant of one account
+# and a charge that takes part of them, so the burn order is always exercised (the drawn
+# cases reach it only most of the time; test_a_wrong_burn_order_is_caught relies on it)
+FREE_AND_PAID = {
+    "grants": [_free_and_paid("0"), _free_and_paid("0.5")],
+    "transfers": [],
+    "topups": [],
+    "charges": {day: ({("a", "P1"): D(3)} if day == DAYS[1] else {}) for day in DAYS},
+}
+
+
 def collect_cases() -> list[dict]:
-    drawn: list[dict] = []
+    drawn: list[dict] = [named(FREE_AND_PAID, 0)]
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
