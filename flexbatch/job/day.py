@@ -9,7 +9,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -172,30 +172,35 @@ def process_day(job: Job, day: date, previous_day: date | None) -> DayResult:
     stage = DayStage(job.output, day, job.run_id)
     with DayWriter(stage) as writer:
         charged = _charging(job, listing, previous_day, stage)
-        # the writer sorts, validates and writes these while the credit ledger runs
-        for table_path, frame in charged.tables.items():
-            writer.add(table_path, frame)
+        # the writer sorts, validates and writes these while the credit ledger runs; the
+        # day keeps no reference, so each table's memory goes once it is written
+        tables, charged = charged.tables, replace(charged, tables={})
+        for table_path in list(tables):
+            writer.add(table_path, tables.pop(table_path))
         credit = _ledger(job, charged, day, previous_day)
+        credit_counts, balances = credit.counts, credit.balances
         for table_path, frame in credit.tables().items():
             writer.add(table_path, frame)
+        del credit  # likewise: at 1,000,000 accounts, gigabytes freed table by table
         previous = restatements.previous_run(job.output, day)
         restated = 0
         if previous is not None:
             sha256 = manifest_sha256(listing.manifest)
             why = restatements.reason(previous, sha256, job.config.config_sha256)
             rows = restatements.restatements(
-                job.output, day, credit.balances.collect(), job.run_id, previous, why
+                job.output, day, balances.collect(), job.run_id, previous, why
             )
             restated = rows.height
             if restated:
                 writer.add("restatements", rows)
+        del balances
         writer.add("runs", _runs_frame(job, started_at, charged.counts, listing))
         writer.finish()
     stage.publish()
     return DayResult(
         day=day,
         counts=charged.counts,
-        credit=credit.counts,
+        credit=credit_counts,
         input_files=charged.input_files,
         charge_rows=charged.charge_rows,
         credits=charged.credits,

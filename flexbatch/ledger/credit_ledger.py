@@ -334,19 +334,13 @@ def ledger(
     for name, phase in PHASES:
         logger.debug("ledger phase %s", name)
         phase(con, tally)
-    entries = f"select {ENTRY_COLUMNS}, entry_order from ledger_entries"
     ((entry_rows, alert_rows),) = con.execute(
         "select (select count(*) from ledger_entries), (select count(*) from alerts)"
     ).fetchall()
+    _drop_steps(con, keep={source for source, _, _ in OUTPUTS.values()})
+    frames = {field: _handed_over(con, *output) for field, output in OUTPUTS.items()}
     return LedgerResult(
-        credit_ledger=_lazy(con, entries, "credit_ledger"),
-        balances=_lazy(con, "select * from balances", "balances"),
-        forecast=_lazy(con, "select * from forecast", "forecast"),
-        alerts=_lazy(con, "select * from alerts", "alerts"),
-        topups=_lazy(con, "select * from topups", "topups"),
-        revenue=_lazy(con, "select * from revenue", "revenue"),
-        revenue_entries=_lazy(con, "select * from revenue_entries", "revenue_entries"),
-        grant_state=_lazy(con, f"select {STATE_COLUMNS} from slices_valued", GRANT_STATE),
+        **frames,
         counts=CreditCounts(
             entries=int(entry_rows),
             transfers=tally.transfers,
@@ -359,7 +353,38 @@ def ledger(
     )
 
 
-def _lazy(con: duckdb.DuckDBPyConnection, select: str, table_path: str) -> pl.LazyFrame:
-    frame = sorted_lazy(con, select, table_path)
+# LedgerResult's frames: the step table each is read from, its columns, its table
+OUTPUTS: dict[str, tuple[str, str, str]] = {
+    "credit_ledger": ("ledger_entries", f"{ENTRY_COLUMNS}, entry_order", "credit_ledger"),
+    "balances": ("balances", "*", "balances"),
+    "forecast": ("forecast", "*", "forecast"),
+    "alerts": ("alerts", "*", "alerts"),
+    "topups": ("topups", "*", "topups"),
+    "revenue": ("revenue", "*", "revenue"),
+    "revenue_entries": ("revenue_entries", "*", "revenue_entries"),
+    "grant_state": ("slices_valued", STATE_COLUMNS, GRANT_STATE),
+}
+
+
+def _drop_steps(con: duckdb.DuckDBPyConnection, keep: set[str]) -> None:
+    """Drop every temp table and view of the day but ``keep``: at 1,000,000 accounts the
+    steps hold gigabytes DuckDB frees only when they go, and the day's frames are next."""
+    rows = con.execute(
+        "select table_name, 'table' from duckdb_tables() where temporary "
+        "union all select view_name, 'view' from duckdb_views() where temporary and not internal"
+    ).fetchall()
+    for name, kind in rows:
+        if name not in keep:
+            con.execute(f"drop {kind} if exists {name}")
+
+
+def _handed_over(
+    con: duckdb.DuckDBPyConnection, source: str, columns: str, table_path: str
+) -> pl.LazyFrame:
+    """The rows of step table ``source`` as the table's sorted LazyFrame; the step table
+    is dropped once its rows are in Polars, so that DuckDB and Polars do not both hold
+    every table at once."""
+    frame = sorted_lazy(con, f"select {columns} from {source}", table_path)
     assert isinstance(frame, pl.LazyFrame)  # no scratch folder: never a file
+    con.execute(f"drop table {source}")
     return frame
