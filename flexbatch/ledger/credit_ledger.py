@@ -204,7 +204,7 @@ def _grant(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
     run_step(con, "grant_entries")
     _entries(con, "grant_entries", GRANT)
     run_step(con, "slices_opening")
-    con.execute("create or replace temp table slices as select * from slices_opening")
+    con.execute("alter table slices_opening rename to slices")
 
 
 def _void(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
@@ -311,6 +311,17 @@ PHASES: tuple[tuple[str, Callable[[duckdb.DuckDBPyConnection, _Tally], None]], .
     ("audits", _audit),
 )
 
+# The step tables no later phase reads, dropped after the phase named: at 1,000,000
+# accounts they are gigabytes that DuckDB would otherwise spill (the outputs and what
+# the audits read stay until the frames are handed over, ``_drop_steps``)
+DEAD_AFTER: dict[str, tuple[str, ...]] = {
+    "grant": ("ledger_grant", "grant_entries"),
+    "void": ("grants_in",),
+    "burn": ("charges_to_burn", "grant_burn_rank", "ledger_burn"),
+    "revenue": ("value_slices", "value_draws"),
+    "forecast": ("forecast_rates", "forecast_write_offs"),
+}
+
 
 def ledger(
     con: duckdb.DuckDBPyConnection,
@@ -334,6 +345,8 @@ def ledger(
     for name, phase in PHASES:
         logger.debug("ledger phase %s", name)
         phase(con, tally)
+        for step in DEAD_AFTER.get(name, ()):
+            con.execute(f"drop table if exists {step}")  # a burn of no rounds has none
     ((entry_rows, alert_rows),) = con.execute(
         "select (select count(*) from ledger_entries), (select count(*) from alerts)"
     ).fetchall()

