@@ -116,6 +116,7 @@ def is_usage_file(name: str) -> bool:
 def _kind(column: str, dtype: pa.DataType) -> str | None:
     """How a column of this physical type is read, or None when the type is wrong."""
     import pyarrow as pa
+
     if pa.types.is_null(dtype):
         return "null"
     if pa.types.is_dictionary(dtype):
