@@ -16,7 +16,8 @@ from datetime import date, datetime
 
 import polars as pl
 
-from flexbatch.ingest.usage_input import DayListing, list_day, partition_rel
+from flexbatch.errors import MissingPartitionError
+from flexbatch.ingest.usage_input import DayListing, list_day
 from flexbatch.storage import cascade
 from flexbatch.storage.partitions import read_partitions, table_files
 from flexbatch.storage.publish import processed_days
@@ -25,9 +26,10 @@ from flexbatch.storage.stores import Store
 
 def day_listing(store: Store, day: date) -> DayListing | None:
     """The day's listing of IN; None if IN has no partition for it."""
-    if not store.is_dir(partition_rel(day)):
+    try:
+        return list_day(store, day)  # it checks the folder exists
+    except MissingPartitionError:
         return None
-    return list_day(store, day)
 
 
 def day_manifest(store: Store, day: date) -> str | None:
