@@ -131,24 +131,24 @@ def run(
 def status(input_: str | None, output: str | None, fmt: str) -> None:
     """List processed days: fresh, or stale with the reason (inputs or config changed
     since, or a cascade that was interrupted)."""
-    from flexbatch.job.status import restated_days  # no engine: answers at once
-
-    statuses = _api().status(input_, output, settings=_settings())
     if fmt == "json":  # exactly SPEC §2's keys; runs.unread_files has the files not read
+        statuses = _api().status(input_, output, settings=_settings())
         click.echo(json.dumps(statuses, indent=2))
         return
+    from flexbatch.job.status import day_report  # no engine: answers at once
+
     paths = resolve_paths(input_, output)
-    restated = restated_days(paths, _settings())
-    inputs = _local_or_s3_store(paths.input)
-    for s in statuses:
-        day = date.fromisoformat(s["date"])
-        unread = _unread(inputs, day)
-        finished = s["finished_at"] or "-"
-        state = f"stale: {s['reason']}" if s["reason"] else s["state"]
-        note = f"  (not read: {', '.join(unread)})" if unread else ""
-        if restated.get(day):
-            note += f"  (restated: {restated[day]} rows)"
-        click.echo(f"{day}  {finished:<20}  {state}{note}")
+    with _api().known_failures():
+        days, restated = day_report(paths, _settings())
+    shown = _lists_unread(paths.input)
+    for s in days:
+        fields = s.as_json()
+        finished = fields["finished_at"] or "-"
+        state = f"stale: {s.reason}" if s.reason else s.state
+        note = f"  (not read: {', '.join(s.unread)})" if shown and s.unread else ""
+        if restated.get(s.day):
+            note += f"  (restated: {restated[s.day]} rows)"
+        click.echo(f"{s.day}  {finished:<20}  {state}{note}")
     if isinstance(paths.output, Path):  # the books: each month open or closed (SPEC §8)
         from flexbatch.books.state import status_lines
         from flexbatch.storage.stores import LocalStore
@@ -166,13 +166,10 @@ def _local_or_s3_store(location: object) -> object | None:
     return None
 
 
-def _unread(inputs: object | None, day: date) -> list[str]:
-    """What the day's partition of IN holds that the job does not read."""
-    from flexbatch.ingest.usage_input import partition_rel, unread_files
-
-    if inputs is None or not inputs.is_dir(partition_rel(day)):  # type: ignore[attr-defined]
-        return []
-    return unread_files(inputs, day, warn=False)  # type: ignore[arg-type]  # listed instead
+def _lists_unread(location: object) -> bool:
+    """Whether the text ``status`` shows what IN's partitions hold unread: for a local or
+    S3 IN, not a Hadoop URI (``runs.unread_files`` records it there)."""
+    return isinstance(location, Path) or str(location).startswith("s3://")
 
 
 @cli.command()

@@ -1,7 +1,8 @@
 """Start-up stays light (issue 27): ``flexbatch --help`` and every command's ``--help``
-load no engine or dataframe library, and ``status`` (text or JSON, on an OUT with days and
-open months) loads neither DuckDB nor Pandera, so the CLI answers at once. A check of
-which modules load, not of time: it holds on a loaded machine."""
+load no engine or dataframe library; ``status`` loads neither pyarrow nor Pandera (JSON:
+Polars alone; text, on an OUT with days and months: Polars and DuckDB), and lists each
+day's partition of IN once, so the CLI answers at once. A check of which modules load
+and what is listed, not of time: it holds on a loaded machine."""
 
 from __future__ import annotations
 
@@ -57,13 +58,16 @@ def test_command_help_imports_no_engine_or_dataframe_library(command):
     assert loaded(command, "--help") == []
 
 
+# status reads OUT's records with Polars; nothing of the days needs DuckDB, pyarrow,
+# Pandera or Spark
+DAYS_READ = {"polars"}
+
+
 def test_status_loads_no_engine_nor_validation_library(tmp_path):
-    # status reads OUT's records and IN's bytes (Polars and pyarrow read the records);
-    # nothing it does needs DuckDB, Pandera or Spark
     from helpers import SAMPLE
 
     args = ("status", "--input", str(SAMPLE), "--output", str(tmp_path), "--format", "json")
-    assert {name.split(".")[0] for name in loaded(*args)} <= {"polars", "pyarrow"}
+    assert {name.split(".")[0] for name in loaded(*args)} <= DAYS_READ
 
 
 def test_the_probe_sees_an_import(tmp_path):
@@ -92,8 +96,9 @@ def status_text(inp, out) -> tuple[str, list[str]]:
 
 
 # the text form checks each open month's statements against the ledger: sql/books on an
-# in-memory DuckDB (a light import), from Pandera-free column lists
-BOOKS_READ = {"polars", "pyarrow", "duckdb"}
+# in-memory DuckDB (a light import; frames cross as Arrow C streams, without pyarrow),
+# from Pandera-free column lists
+BOOKS_READ = {"polars", "duckdb"}
 
 
 def test_text_status_of_processed_days_loads_no_validation_library(processed):
@@ -108,8 +113,38 @@ def test_json_status_of_processed_days_loads_no_engine_nor_validation_library(pr
     # the JSON form is the days only: no statements computed
     text, modules = probe("status", "--input", str(processed[0]), "--output",
                           str(processed[1]), "--format", "json")  # fmt: skip
-    assert {name.split(".")[0] for name in modules} <= {"polars", "pyarrow"}
+    assert {name.split(".")[0] for name in modules} <= DAYS_READ
     assert [s["state"] for s in json.loads(text)] == ["fresh"] * len(SPAN)
+
+
+def test_text_status_lists_each_partition_of_in_once(processed, tmp_path, monkeypatch):
+    # one listing of a day's partition gives both its staleness (the manifest) and what
+    # it holds unread; a stray file (not a usage file: the day stays fresh) shows that
+    # the one listing reaches the text
+    from click.testing import CliRunner
+
+    from flexbatch.cli import cli
+    from flexbatch.storage.stores import LocalStore
+
+    inp, out = processed
+    copy = tmp_path / "in"
+    shutil.copytree(inp, copy)
+    (copy / "usage" / f"date={SPAN[1]}" / "late-events.csv").write_text("x\n")
+    listed: list[str] = []
+    list_files = LocalStore.list_files
+
+    def counted(self, folder):
+        listed.append(folder)
+        return list_files(self, folder)
+
+    monkeypatch.setattr(LocalStore, "list_files", counted)
+    done = CliRunner().invoke(cli, ["status", "--input", str(copy), "--output", str(out)])
+    assert done.exit_code == 0, done.output
+    usage = sorted(f for f in listed if f.startswith("usage/"))
+    assert usage == [f"usage/date={d}" for d in SPAN]  # each day once
+    lines = done.output.splitlines()
+    assert lines[0].endswith("  fresh")
+    assert lines[1].endswith(f"  fresh  (not read: usage/date={SPAN[1]}/late-events.csv)")
 
 
 def test_text_status_says_when_a_month_no_longer_follows_the_ledger(processed, tmp_path):

@@ -95,16 +95,28 @@ def conformed(frame: pl.DataFrame | None, schema: Mapping[str, pl.DataType]) -> 
     return frame.select(columns)
 
 
+class _ArrowStream:
+    """A frame as only an Arrow C stream: DuckDB scans it without pyarrow (given a Polars
+    frame itself, DuckDB converts it through pyarrow, the larger part of ``status``'s
+    imports). Each scan of the relation takes a new stream of the same frame."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        return self.frame.__arrow_c_stream__(requested_schema)
+
+
 def run_sql(step: str, relations: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
     """``sql/books/<step>.sql`` over ``relations`` (registered by name) in a private
-    in-memory DuckDB."""
+    in-memory DuckDB; the result crosses back as an Arrow C stream too."""
     import duckdb  # here: readers of the books' frames (status) load no engine
 
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
         for name, frame in relations.items():
-            con.register(name, frame.to_arrow())
-        return con.sql(sql_text(step)).pl()
+            con.register(name, _ArrowStream(frame))
+        return pl.DataFrame(con.sql(sql_text(step)))
     finally:
         con.close()

@@ -17,15 +17,13 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from flexbatch.errors import InputSchemaError, MissingPartitionError, one_line
 from flexbatch.storage.literal import duckdb_files
 from flexbatch.storage.stores import FileInfo, Location, Store, store_of
 
-if TYPE_CHECKING:  # DuckDB loads with the job that uses it, not with status
+if TYPE_CHECKING:  # DuckDB and pyarrow load with the job that uses them, not with status
     import duckdb
+    import pyarrow as pa
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +115,8 @@ def is_usage_file(name: str) -> bool:
 
 def _kind(column: str, dtype: pa.DataType) -> str | None:
     """How a column of this physical type is read, or None when the type is wrong."""
+    import pyarrow as pa
+
     if pa.types.is_null(dtype):
         return "null"
     if pa.types.is_dictionary(dtype):
@@ -145,6 +145,9 @@ EXPECTED = {**{c: "string" for c in STRING_COLUMNS}, "ts": "timestamp", "quantit
 def _footer_schema(store: Store, info: FileInfo) -> pa.Schema:
     """The schema of a Parquet file from its footer alone (two small reads, however big
     the file): the footer framed as a file of its own is all pyarrow needs for it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     tail = store.read_range(info.rel, info.size - 8, 8) if info.size >= 12 else b""
     if len(tail) != 8 or tail[4:] != b"PAR1":
         raise OSError("no Parquet footer")
@@ -169,6 +172,9 @@ def file_signature(path: Path | FileInfo, store: Store | None = None) -> tuple[s
 
 def _file_schema(path: Path | FileInfo, store: Store | None = None) -> tuple[str, pa.Schema]:
     """The file's name for messages and its schema, from the footer alone."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     info = path if isinstance(path, FileInfo) else None
     shown = str(path) if info is None else store.display(info.rel)  # type: ignore[union-attr]
     try:

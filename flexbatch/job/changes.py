@@ -16,19 +16,27 @@ from datetime import date, datetime
 
 import polars as pl
 
-from flexbatch.ingest.usage_input import list_day, partition_rel
+from flexbatch.errors import MissingPartitionError
+from flexbatch.ingest.usage_input import DayListing, list_day
 from flexbatch.storage import cascade
 from flexbatch.storage.partitions import read_partitions, table_files
 from flexbatch.storage.publish import processed_days
 from flexbatch.storage.stores import Store
 
 
+def day_listing(store: Store, day: date) -> DayListing | None:
+    """The day's listing of IN; None if IN has no partition for it."""
+    try:
+        return list_day(store, day)  # it checks the folder exists
+    except MissingPartitionError:
+        return None
+
+
 def day_manifest(store: Store, day: date) -> str | None:
     """The day's ``DayListing.manifest`` (what a run of it would record); None if no
     partition."""
-    if not store.is_dir(partition_rel(day)):
-        return None
-    return list_day(store, day).manifest
+    listing = day_listing(store, day)
+    return None if listing is None else listing.manifest
 
 
 def manifest_sha256(manifest: str | None) -> str:
@@ -42,6 +50,7 @@ class DayStatus:
     reason: str | None  # why a day is stale
     run_id: str | None  # the day's latest run
     finished_at: datetime | None
+    unread: tuple[str, ...] = ()  # what IN's partition holds that a run does not read
 
     def as_json(self) -> dict[str, str | None]:
         finished = self.finished_at
@@ -70,13 +79,12 @@ def latest_runs(store: Store) -> pl.DataFrame:
     return runs.sort("finished_at").group_by("date").last().sort("date")
 
 
-def _reason(store: Store, day: date, run: dict | None, config_sha256: str) -> str | None:
+def _reason(listing: DayListing | None, run: dict | None, config_sha256: str) -> str | None:
     if run is None:
         return "no run recorded"
-    manifest = day_manifest(store, day)
-    if manifest is None:
+    if listing is None:
         return "usage partition missing"
-    if manifest_sha256(manifest) != run.get("inputs_sha256"):
+    if manifest_sha256(listing.manifest) != run.get("inputs_sha256"):
         return "inputs changed"
     if config_sha256 != run["config_sha256"]:
         return "config changed"
@@ -84,16 +92,18 @@ def _reason(store: Store, day: date, run: dict | None, config_sha256: str) -> st
 
 
 def day_statuses(inputs: Store, out: Store, config_sha256: str) -> list[DayStatus]:
-    """Every processed day, and every day an interrupted command left unpublished."""
+    """Every processed day, and every day an interrupted command left unpublished. IN's
+    partition of each is listed once: for the reason and for what it holds unread."""
     runs = {row["date"]: row for row in latest_runs(out).iter_rows(named=True)}
     pending = cascade.pending_days(out)
     statuses = []
     for day in sorted(set(processed_days(out)) | set(pending)):
         run = runs.get(day)
+        listing = day_listing(inputs, day)
         if day in pending:
             reason: str | None = "cascade interrupted"
         else:
-            reason = _reason(inputs, day, run, config_sha256)
+            reason = _reason(listing, run, config_sha256)
         statuses.append(
             DayStatus(
                 day,
@@ -101,6 +111,7 @@ def day_statuses(inputs: Store, out: Store, config_sha256: str) -> list[DayStatu
                 reason,
                 run["run_id"] if run else None,
                 run["finished_at"] if run else None,
+                listing.unread if listing else (),
             )
         )
     return statuses

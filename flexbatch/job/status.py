@@ -34,3 +34,12 @@ def stale_days(paths: Paths, settings: Settings | None = None) -> list[DayStatus
 def restated_days(paths: Paths, settings: Settings | None = None) -> dict[date, int]:
     """Restatement rows recorded per day of OUT."""
     return restatements.counts(_stores(paths, settings)[1])
+
+
+def day_report(
+    paths: Paths, settings: Settings | None = None
+) -> tuple[list[DayStatus], dict[date, int]]:
+    """The days of the text ``status``: ``stale_days`` (each with what IN's partition holds
+    unread, from the same listing) and ``restated_days``, from one opening of the stores."""
+    inputs, output = _stores(paths, settings)
+    return day_statuses(inputs, output, config_sha256(inputs)), restatements.counts(output)
