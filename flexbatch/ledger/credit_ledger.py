@@ -395,8 +395,8 @@ def _handed_over(
     con: duckdb.DuckDBPyConnection, source: str, columns: str, table_path: str
 ) -> pl.LazyFrame:
     """The rows of step table ``source`` as the table's sorted LazyFrame; the step table
-    is dropped once its rows are in Polars, so that DuckDB and Polars do not both hold
-    every table at once."""
+    is dropped once its rows are out (``sorted_lazy``: Arrow, built in the pages the
+    tables dropped before it free), so that DuckDB does not hold every table twice."""
     frame = sorted_lazy(con, f"select {columns} from {source}", table_path)
     assert isinstance(frame, pl.LazyFrame)  # no scratch folder: never a file
     con.execute(f"drop table {source}")
