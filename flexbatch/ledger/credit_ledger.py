@@ -174,13 +174,18 @@ def _carry_forward(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
     for name in RESTRICTED_STATE:
         con.execute(f"drop table {name}")
         con.execute(f"alter table {name}_whole rename to {name}")
+    # each carried table is dropped once appended: at 1,000,000 accounts each is a
+    # million rows that would otherwise sit next to the next one
     tally.carried = run_step(con, "balances_carried") or 0
     con.execute("insert into balances by name select * from balances_carried")
+    con.execute("drop table balances_carried")
     run_step(con, "revenue_carried")
     con.execute("insert into revenue by name select * from revenue_carried")
+    con.execute("drop table revenue_carried")
     run_step(con, "slices_carried")
     con.execute("insert into slices_valued by name select * from slices_carried")
     con.execute(f"insert into slices by name select {SLICE_COLUMNS} from slices_carried")
+    con.execute("drop table slices_carried")
 
 
 def _rollover_and_expire(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
@@ -319,7 +324,9 @@ DEAD_AFTER: dict[str, tuple[str, ...]] = {
     "void": ("grants_in",),
     "burn": ("charges_to_burn", "grant_burn_rank", "ledger_burn"),
     "revenue": ("value_slices", "value_draws"),
+    "carry forward": ("revenue_prev",),
     "forecast": ("forecast_rates", "forecast_write_offs"),
+    "alerts": ("slices_prev", "balances_prev"),
 }
 
 

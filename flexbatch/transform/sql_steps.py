@@ -78,7 +78,7 @@ def _deferred(rows: pa.Table, then: Callable[[pl.DataFrame], pl.DataFrame]) -> p
     """``rows`` as a LazyFrame that becomes a Polars frame, and ``then``, only when
     collected. DuckDB builds Arrow in its own allocator, from the pages the day's step
     tables free as they are dropped, where a Polars frame made now would be new memory on
-    top of them (1,000,000 accounts: the day's peak 4.0-4.1 -> 3.6-3.7 GiB); the writer
+    top of them (1,000,000 accounts, under load: the day's peak 4.0-4.1 -> 3.6-3.7 GiB); the writer
     makes each table's frame in turn and frees it once written."""
     schema = pl.DataFrame(rows.slice(0, 0)).schema
     return pl.defer(lambda: then(pl.DataFrame(rows)), schema=schema)
