@@ -129,9 +129,15 @@ def _register_inputs(con: duckdb.DuckDBPyConnection, inputs: CreditInputs) -> No
 
 
 def _register_state(con: duckdb.DuckDBPyConnection, state: CreditState) -> None:
-    """Each relation of the snapshot under its field's name (``slices_prev``, …)."""
+    """Each relation of the snapshot under its field's name (``slices_prev``, …). The
+    account-sized ones (``RESTRICTED_STATE``) are views over the caller's Arrow tables,
+    not copies: the caller holds those for the whole call, and at 1,000,000 accounts a
+    copy is the previous day's whole state held twice."""
     for field in fields(state):
-        _register(con, field.name, getattr(state, field.name))
+        if field.name in RESTRICTED_STATE:
+            con.register(field.name, getattr(state, field.name))
+        else:
+            _register(con, field.name, getattr(state, field.name))
 
 
 def _entries(con: duckdb.DuckDBPyConnection, step: str, entry_order: int) -> None:
@@ -160,7 +166,7 @@ def _accounts(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
         run_step(con, "ledger_accounts", params={"carry_forward": tally.carry_forward}) or 0
     )
     for name in RESTRICTED_STATE:
-        con.execute(f"alter table {name} rename to {name}_whole")
+        con.execute(f"alter view {name} rename to {name}_whole")
         con.execute(
             f"create temp table {name} as select * from {name}_whole "
             "where account_id in (select account_id from ledger_accounts)"
@@ -173,7 +179,7 @@ def _carry_forward(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
     and the alerts, which read every account."""
     for name in RESTRICTED_STATE:
         con.execute(f"drop table {name}")
-        con.execute(f"alter table {name}_whole rename to {name}")
+        con.execute(f"alter view {name}_whole rename to {name}")
     # each carried table is dropped once appended: at 1,000,000 accounts each is a
     # million rows that would otherwise sit next to the next one
     tally.carried = run_step(con, "balances_carried") or 0
@@ -324,9 +330,7 @@ DEAD_AFTER: dict[str, tuple[str, ...]] = {
     "void": ("grants_in",),
     "burn": ("charges_to_burn", "grant_burn_rank", "ledger_burn"),
     "revenue": ("value_slices", "value_draws"),
-    "carry forward": ("revenue_prev",),
     "forecast": ("forecast_rates", "forecast_write_offs"),
-    "alerts": ("slices_prev", "balances_prev"),
 }
 
 
