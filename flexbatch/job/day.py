@@ -131,8 +131,9 @@ def _ledger(
     )
     con = connect(job.output.staging / job.run_id / "spill", job.memory_limit)
     try:
-        state = read_credit_state(job.output, day, previous_day, con)
-        return ledger(con, inputs, state)
+        # no name holds the state here: the ledger lets the previous day's go before
+        # it hands today's tables over
+        return ledger(con, inputs, read_credit_state(job.output, day, previous_day, con))
     finally:
         con.close()
 

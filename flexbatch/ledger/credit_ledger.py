@@ -190,7 +190,6 @@ def _carry_forward(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
     con.execute("drop table revenue_carried")
     run_step(con, "slices_carried")
     con.execute("insert into slices_valued by name select * from slices_carried")
-    con.execute(f"insert into slices by name select {SLICE_COLUMNS} from slices_carried")
     con.execute("drop table slices_carried")
 
 
@@ -270,8 +269,12 @@ def _burn(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
 
 
 def _revenue(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
-    """SPEC §9: the value of every slice and draw (``ledger/revenue.py``)."""
+    """SPEC §9: the value of every slice and draw (``ledger/revenue.py``). From here on
+    ``slices`` is a view of ``slices_valued``, which holds the same rows with their values:
+    at 1,000,000 accounts a second table of every slice is a quarter of a gigabyte."""
     revenue.compute_revenue(con, SLICE_COLUMNS)
+    con.execute("drop table slices")
+    con.execute(f"create temp view slices as select {SLICE_COLUMNS} from slices_valued")
 
 
 def _step(name: str) -> Callable[[duckdb.DuckDBPyConnection, _Tally], None]:
@@ -288,9 +291,13 @@ def _forecast(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
     """The compact forecast row per account and currency (SPEC §5 v3); its expiry model,
     ``forecast_write_offs``, is the one the ``forecast_daily`` view applies on read."""
     run_step(con, "forecast_rates")
+    con.execute("drop table burn_window")  # a row per account, read by the rates only
     run_step(con, "forecast_slices", view=True)
-    for step in ("forecast_write_offs", "forecast", "forecast_summary"):
-        run_step(con, step)
+    run_step(con, "forecast_write_offs")
+    run_step(con, "forecast")
+    for step in ("forecast_rates", "forecast_write_offs"):  # before the summary's copy
+        con.execute(f"drop table {step}")
+    run_step(con, "forecast_summary")
 
 
 def _audit(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
@@ -330,7 +337,6 @@ DEAD_AFTER: dict[str, tuple[str, ...]] = {
     "void": ("grants_in",),
     "burn": ("charges_to_burn", "grant_burn_rank", "ledger_burn"),
     "revenue": ("value_slices", "value_draws"),
-    "forecast": ("forecast_rates", "forecast_write_offs"),
 }
 
 
@@ -348,6 +354,7 @@ def ledger(
     same tables at a cost in all accounts (the reference the carry is tested against)."""
     _register_inputs(con, inputs)
     _register_state(con, state)
+    del state  # the views hold what they read; a caller that keeps no reference frees it
     con.execute(
         f"create or replace temp table ledger_entries as select {ENTRY_COLUMNS}, entry_order "
         f"from ({empty_select('credit_ledger')}) as empty"
@@ -361,6 +368,8 @@ def ledger(
     ((entry_rows, alert_rows),) = con.execute(
         "select (select count(*) from ledger_entries), (select count(*) from alerts)"
     ).fetchall()
+    for name in RESTRICTED_STATE:  # the registration held the previous state's Arrow
+        con.unregister(name)
     _drop_steps(con, keep={source for source, _, _ in OUTPUTS.values()})
     frames = {field: _handed_over(con, *output) for field, output in OUTPUTS.items()}
     return LedgerResult(
