@@ -19,6 +19,7 @@ from datetime import date
 
 import polars as pl
 
+from flexbatch.books import basis
 from flexbatch.books import ledger_files as files
 from flexbatch.books import months as m
 from flexbatch.books.corrections import compute_corrections, empty
@@ -78,12 +79,17 @@ def settle(store: Store, touched_days: Iterable[date], run_id: str) -> Settled:
             )
             result.corrections = new
         touched.add(booked_month)
-    processed_months = set(m.months_of(processed_days(store)))
+    processed = processed_days(store)
+    processed_months = set(m.months_of(processed))
     missing = processed_months - set(files.statement_months(store))
+    # what the statements are computed from, listed before anything is read
+    inputs = basis.listed(store, processed)
+    basis.clear_unfinished(store)
     for month in sorted((touched & processed_months) | missing):
         if month in closed:
             continue
         frame = open_statements(store, month, run_id)
-        files.write_statements(store, month, frame)
+        digest = files.write_statements(store, month, frame)
+        basis.record(store, month, inputs.of(month), digest)  # only once the file is in place
         result.statements.append(month)
     return result
