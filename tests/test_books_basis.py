@@ -14,6 +14,7 @@ import random
 import shutil
 import signal
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -185,6 +186,23 @@ def test_a_restated_day_is_out_of_date_whatever_its_file_time(books, monkeypatch
     }
     (out / rel).write_text(json.dumps(found))
     assert fast_equals_full(out, monkeypatch)[2] == f"  2026-10  open{OUT_OF_DATE}"
+
+
+def test_a_statements_file_changed_after_its_record_is_out_of_date(books, monkeypatch):
+    # the record vouches for one file: October's statements rewritten with one more
+    # credit consumed by the first account (its days and corrections as recorded)
+    import polars as pl
+
+    inp, out = books
+    path = out / "statements" / "month=2026-10" / "part-0.parquet"
+    frame = pl.read_parquet(path)
+    bump = pl.when(pl.int_range(pl.len()) == 0).then(Decimal(1)).otherwise(Decimal(0))
+    frame.with_columns(pl.col("consumed") + bump.cast(pl.Decimal(38, 6))).write_parquet(path)
+    assert fast_equals_full(out, monkeypatch) == [
+        "months:",
+        "  2026-09  open",
+        f"  2026-10  open{OUT_OF_DATE}",
+    ]
 
 
 def test_kills_anywhere_in_the_books_never_leave_a_record_that_vouches_for_stale_statements(
