@@ -6,6 +6,8 @@ One concept per module: :mod:`months` (month arithmetic and parsing), :mod:`fram
 (reading and writing the books' files in OUT), :mod:`commit` (the close's atomic
 publication), :mod:`issued` (what a closed month exports, frozen), :mod:`close` (the
 close and its preconditions), :mod:`settle` (what every writing command does after its
-days), :mod:`state` (what ``status`` says), :mod:`commands` (the entry points) and
+days), :mod:`basis` (what an open month's statements were computed from, so that
+``status`` need not recompute them), :mod:`state` (what ``status`` says),
+:mod:`commands` (the entry points) and
 :mod:`month_end` (the demo's month-end).
 """

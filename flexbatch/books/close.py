@@ -112,10 +112,7 @@ def close_month(
         [  # the issued copies first, the statements (what readers call closed) last
             (files.issued_rel(month, "credit_ledger"), folder / "ledger.parquet"),
             (files.issued_rel(month, "focus"), folder / "focus.parquet"),
-            (
-                f"{files.month_partition('statements', month)}/part-0.parquet",
-                folder / "statements.parquet",
-            ),
+            (files.statements_rel(month), folder / "statements.parquet"),
         ],
     )
     clear_staging(out, run_id)

@@ -20,7 +20,7 @@ import logging
 from datetime import date, datetime
 from pathlib import Path
 
-from flexbatch.books import months
+from flexbatch.books import basis, months
 from flexbatch.books.ledger_files import BOOKS, CLOSES, close_record_rel
 from flexbatch.storage.stores import Store
 
@@ -65,6 +65,7 @@ def _roll_forward(store: Store, record: dict) -> None:
             raise FileNotFoundError(
                 f"{store.display(staged)}: a file of the close of {record['month']} is missing"
             )
+    basis.forget(store, months.parse_month(record["month"]))  # closed: never read again
     store.delete(f"{CLOSING}/{record['month']}")
 
 

@@ -6,6 +6,7 @@ OUT/corrections/month=YYYY-MM/run-<run_id>.parquet    corrections booked in the 
 OUT/_books/closes/YYYY-MM.json                        the close's commit record (closed)
 OUT/_books/issued/month=YYYY-MM/credit_ledger.parquet the month's ledger as issued
 OUT/_books/issued/month=YYYY-MM/focus.parquet         its FOCUS rows as issued
+OUT/_books/basis/YYYY-MM.json                         an open month's statements' inputs
 ```
 
 Each file is replaced by one rename (a reader sees the old file or the new one); a
@@ -14,6 +15,7 @@ month is closed once its commit record exists (:mod:`flexbatch.books.commit`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from datetime import date
@@ -47,6 +49,11 @@ def issued_rel(month: date, name: str) -> str:
 
 def month_partition(table_name: str, month: date) -> str:
     return table(table_name).partition(m.label(month))
+
+
+def statements_rel(month: date) -> str:
+    """The month's statements file (one file: the month is its folder)."""
+    return f"{month_partition('statements', month)}/part-0.parquet"
 
 
 def closed_months(store: Store) -> dict[date, dict]:
@@ -101,7 +108,7 @@ def read_statements(store: Store, months: Iterable[date]) -> pl.DataFrame | None
 
     frames = []
     for month in months:
-        rel = f"{month_partition('statements', month)}/part-0.parquet"
+        rel = statements_rel(month)
         if store.exists(rel):
             (frame,) = _read(store, [rel])
             frames.append(frame.with_columns(pl.lit(month).alias("month")).select(COLUMNS))
@@ -144,23 +151,26 @@ def read_restatements(store: Store, months: Iterable[date]) -> pl.DataFrame | No
     return pl.concat(frames, how="diagonal_relaxed") if frames else None
 
 
-def put_frame(store: Store, frame: pl.DataFrame, rel: str, model: str | None = None) -> None:
-    """Validate ``frame`` against the table's model and put it at ``rel`` by one rename."""
+def put_frame(store: Store, frame: pl.DataFrame, rel: str, model: str | None = None) -> str:
+    """Validate ``frame`` against the table's model and put it at ``rel`` by one rename;
+    the file's sha256 (of the bytes put)."""
     if model is not None:
         from flexbatch.schemas import OUTPUT_MODELS  # pandera: only when writing
 
         OUTPUT_MODELS[model].validate(frame)
     local = store.staging / STAGED / rel
     write_parquet(frame, local)
+    digest = hashlib.sha256(local.read_bytes()).hexdigest()
     store.put(local, rel)
     store.sync([rel])
     clear_staging(store, STAGED)
+    return digest
 
 
-def write_statements(store: Store, month: date, frame: pl.DataFrame) -> None:
-    """The month's statements file (the month is its folder, not a column of it)."""
-    rel = f"{month_partition('statements', month)}/part-0.parquet"
-    put_frame(store, frame.drop("month"), rel, "statements")
+def write_statements(store: Store, month: date, frame: pl.DataFrame) -> str:
+    """The month's statements file (the month is its folder, not a column of it); its
+    sha256."""
+    return put_frame(store, frame.drop("month"), statements_rel(month), "statements")
 
 
 def write_corrections(store: Store, month: date, frame: pl.DataFrame, run_id: str) -> None:

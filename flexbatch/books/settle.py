@@ -8,6 +8,8 @@ booked twice), and statements are recomputed from ``balances`` and the correctio
 months looked at are those of the days the command published and of the days an
 interrupted command set out to compute (its cascade record is deleted only after this
 step), so a kill between a restatement and its correction is booked by the next command.
+Each open month's statements file, once in place, is followed by its basis record
+(:mod:`basis`: what it was computed from), by which ``status`` knows it is current.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import date
 
 import polars as pl
 
+from flexbatch.books import basis
 from flexbatch.books import ledger_files as files
 from flexbatch.books import months as m
 from flexbatch.books.corrections import compute_corrections, empty
@@ -78,12 +81,18 @@ def settle(store: Store, touched_days: Iterable[date], run_id: str) -> Settled:
             )
             result.corrections = new
         touched.add(booked_month)
-    processed_months = set(m.months_of(processed_days(store)))
+    processed = processed_days(store)
+    processed_months = set(m.months_of(processed))
     missing = processed_months - set(files.statement_months(store))
-    for month in sorted((touched & processed_months) | missing):
-        if month in closed:
-            continue
+    republish = sorted(((touched & processed_months) | missing) - set(closed))
+    if not republish:
+        return result
+    # what the statements are computed from, listed before anything is read
+    inputs = basis.listed(store, processed)
+    basis.clear_unfinished(store)
+    for month in republish:
         frame = open_statements(store, month, run_id)
-        files.write_statements(store, month, frame)
+        digest = files.write_statements(store, month, frame)
+        basis.record(store, month, inputs.of(month), digest)  # only once the file is in place
         result.statements.append(month)
     return result

@@ -1,10 +1,11 @@
 """What ``status`` says about the books: each month open or closed, the corrections a
 closed month still needs and open statements that no longer follow the ledger (both
 after an interrupted command; the next ``run``, ``backfill`` or ``close`` settles them).
-A read: nothing is written. The statements and corrections are those the writing
-commands compute (``sql/books``, on an in-memory DuckDB), from one read of the months'
-balances; no validation library is loaded, so that ``status`` answers at once on a year
-of days."""
+A read: nothing is written. An open month whose basis record (:mod:`basis`) vouches for
+its statements is current without a balance read; the others' statements and the
+corrections are those the writing commands compute (``sql/books``, on an in-memory
+DuckDB), from one read of those months' balances. No validation library is loaded, so
+that ``status`` answers at once on a year of days."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import date
 
 import polars as pl
 
+from flexbatch.books import basis
 from flexbatch.books import ledger_files as files
 from flexbatch.books import months as m
 from flexbatch.books.settle import pending_corrections
@@ -41,23 +43,36 @@ def month_states(out: Store) -> list[MonthState]:
         counted = pending_corrections(out, closed, "status").group_by("closed_month").len()
         pending = dict(counted.iter_rows())
     open_months = [month for month in months if month not in closed]
-    booked_open = (
-        booked.filter(pl.col("booked_month").is_in(open_months)) if booked is not None else None
-    )
-    # the open months' statements as the ledger says now, from one read of their balances
-    balances = files.read_balances(out, open_months, days) if open_months else None
-    now = compute_statements(balances, booked_open, "status")
+    inputs = basis.listed(out, days, booked) if open_months else None
+    vouched = {
+        month
+        for month in open_months
+        if inputs is not None and basis.is_current(out, month, inputs.of(month))
+    }
+    recheck = [month for month in open_months if month not in vouched]
+    now = None
+    if recheck:  # their statements as the ledger says now, from one read of their balances
+        booked_open = (
+            booked.filter(pl.col("booked_month").is_in(recheck)) if booked is not None else None
+        )
+        balances = files.read_balances(out, recheck, days)
+        now = compute_statements(balances, booked_open, "status")
     states = []
     for month in months:
         record = closed.get(month)
         on_it = 0 if booked is None else int((booked["booked_month"] == month).sum())
         waiting = pending.get(month, 0)
-        published = files.read_statements(out, [month])
-        if record is not None:
+        if month in vouched:
+            current = True
+        elif record is not None:
+            published = files.read_statements(out, [month])
             current = published is not None and bool((published["status"] == "closed").all())
         else:
-            current = published is not None and same_figures(
-                published, now.filter(pl.col("month") == month)
+            published = files.read_statements(out, [month])
+            current = (
+                published is not None
+                and now is not None
+                and same_figures(published, now.filter(pl.col("month") == month))
             )
         states.append(
             MonthState(

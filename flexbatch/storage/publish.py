@@ -242,6 +242,19 @@ def clear_staging(store: Store, run_id: str | None = None) -> None:
         staging.rmdir()
 
 
+def latest_commits(store: Store) -> dict[date, str]:
+    """Each day's latest commit record name, ``<seq>.<run_id>.json`` (one listing). Every
+    publication of a day (a rerun, a restatement, a cascade) commits under a name no
+    earlier one had, and the latest record stays until the next: the name identifies the
+    publication whose files the day holds once it is rolled forward."""
+    found: dict[str, str] = {}
+    for info in store.walk(DAYS, 3):  # _days/D/_commits/<record>
+        _, day, folder, name = info.rel.split("/")
+        if folder == COMMITS and name.endswith(".json") and not name.startswith("."):
+            found[day] = max(found.get(day, name), name)
+    return {date.fromisoformat(day): name for day, name in found.items()}
+
+
 def committed_by(store: Store, run_id: str) -> list[date]:
     """The days whose commit records name ``run_id`` (one listing)."""
     return sorted(

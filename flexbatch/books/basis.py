@@ -1,0 +1,135 @@
+"""What an open month's published statements were computed from, their *basis*: lets
+``status`` tell that they still follow the ledger without reading a balance.
+
+```
+OUT/_books/basis/YYYY-MM.json
+{"version": 1, "month": "YYYY-MM",
+ "statements_sha256": the statements file this record describes (its bytes),
+ "days": {"D": {"commit": "<seq>.<run_id>.json", "balances": [[name, size, mtime_ns]]}},
+ "corrections_sha256": the corrections booked on the month (their rows) or ""}
+```
+
+The statements are a function of the month's processed days' ``balances`` and of the
+corrections booked on it. A day is named by its latest commit record: every publication
+of a day (a rerun, a restatement, a cascade) commits under a new name, and ``settle``
+runs only once every committed day is rolled forward, so the name says which files the
+day holds; the ``balances`` files' size and time catch a file changed outside the
+protocol. The corrections are few and ``status`` reads them anyway: their rows are hashed.
+
+``settle`` lists these inputs before it reads them (it holds the lock: nothing changes
+until it is done), puts the statements file, and only then writes the record, naming
+the file by its sha256. A record is trusted only when its file is the one published and
+every input is as listed, so a kill anywhere leaves no record that vouches for stale
+statements: before the record is replaced, it names the previous file (or inputs that
+have moved on since). A missing, unreadable or foreign record is not trusted, and
+``status`` recomputes the month as before. A closed month's record is not read (the
+close deletes it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from flexbatch.books import months as m
+from flexbatch.books.ledger_files import BOOKS, read_corrections, statements_rel
+from flexbatch.storage.partitions import partition_day, table_files
+from flexbatch.storage.publish import latest_commits, processed_days
+from flexbatch.storage.stores import Store
+
+BASIS = f"{BOOKS}/basis"
+VERSION = 1
+
+
+def basis_rel(month: date) -> str:
+    return f"{BASIS}/{m.label(month)}.json"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What OUT's open statements are computed from, as listed now (no balance read)."""
+
+    days: dict[date, dict]  # each processed day: its commit record and balances files
+    corrections: pl.DataFrame | None  # every booked correction
+
+    def of(self, month: date) -> dict | None:
+        """``month``'s inputs as its record holds them; None when a day of it has no
+        commit record (an OUT from before the commit protocol): nothing names it."""
+        days = {d.isoformat(): v for d, v in sorted(self.days.items()) if m.month_of(d) == month}
+        if any(v["commit"] is None for v in days.values()):
+            return None
+        booked = None
+        if self.corrections is not None:
+            booked = self.corrections.filter(pl.col("booked_month") == month)
+        return {"days": days, "corrections_sha256": rows_sha256(booked)}
+
+
+def listed(
+    store: Store, processed: list[date] | None = None, corrections: pl.DataFrame | None = None
+) -> Inputs:
+    """The inputs of every processed month: two listings (commit records, ``balances``)
+    and the booked corrections (``corrections``: as read already)."""
+    processed = processed_days(store) if processed is None else processed
+    commits = latest_commits(store)
+    balances: dict[date, list] = {}
+    for info in table_files(store, "balances"):
+        balances.setdefault(partition_day(info), []).append([info.name, info.size, info.mtime_ns])
+    days = {d: {"commit": commits.get(d), "balances": balances.get(d, [])} for d in processed}
+    return Inputs(days, read_corrections(store) if corrections is None else corrections)
+
+
+def rows_sha256(frame: pl.DataFrame | None) -> str:
+    """A digest of ``frame``'s rows in any order ("" for none)."""
+    if frame is None or frame.height == 0:
+        return ""
+    text = frame.sort(frame.columns, nulls_last=True).write_csv()
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _expected(month: date, inputs: dict, statements_sha256: str) -> dict:
+    return {
+        "version": VERSION,
+        "month": m.label(month),
+        "statements_sha256": statements_sha256,
+        **inputs,
+    }
+
+
+def record(store: Store, month: date, inputs: dict | None, statements_sha256: str) -> None:
+    """After ``month``'s statements file (``statements_sha256``) is published: the inputs
+    it was computed from, listed before they were read. None: no record (a record
+    already there names an earlier file, and is not trusted)."""
+    if inputs is None:
+        return
+    data = json.dumps(_expected(month, inputs, statements_sha256), sort_keys=True)
+    store.write_bytes(basis_rel(month), data.encode())
+
+
+def is_current(store: Store, month: date, inputs: dict | None) -> bool:
+    """Whether ``month``'s record vouches for its published statements: the file is the
+    one it names and ``inputs`` (OUT's now) are those it lists. A read."""
+    if inputs is None or not store.exists(basis_rel(month)):
+        return False
+    try:
+        found = json.loads(store.read_bytes(basis_rel(month)))
+        published = store.read_bytes(statements_rel(month))
+    except (OSError, ValueError):  # unreadable, or the statements file is gone
+        return False
+    digest = hashlib.sha256(published).hexdigest()
+    return found == _expected(month, inputs, digest)
+
+
+def forget(store: Store, month: date) -> None:
+    """A closed month's record is never read again."""
+    store.delete(basis_rel(month))
+
+
+def clear_unfinished(store: Store) -> None:
+    """Hidden files a kill left while a record was written."""
+    for info in store.list_files(BASIS):
+        if info.name.startswith("."):
+            store.delete(info.rel)
