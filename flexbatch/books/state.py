@@ -45,7 +45,7 @@ def month_states(out: Store) -> list[MonthState]:
         booked.filter(pl.col("booked_month").is_in(open_months)) if booked is not None else None
     )
     # the open months' statements as the ledger says now, from one read of their balances
-    balances = files.read_balances(out, open_months, days) if open_months else None
+    balances = files.balance_files(out, open_months, days) if open_months else None
     now = compute_statements(balances, booked_open, "status")
     states = []
     for month in months:
