@@ -98,7 +98,7 @@ def test_settled_months_are_current_by_their_records_without_a_balance_read(book
     want = ["months:", "  2026-09  open", "  2026-10  open"]
     assert fast_equals_full(out, monkeypatch) == want
     with monkeypatch.context() as patch:
-        killed_at(patch, files, "read_balances")  # a balance read would fail
+        killed_at(patch, files, "balance_files")  # a balance read would fail
         assert status_lines(LocalStore(out)) == want
 
 
@@ -107,8 +107,8 @@ def test_an_out_without_records_is_recomputed(books, monkeypatch):
     inp, out = books
     shutil.rmtree(out / "_books" / "basis")
     read = []
-    real = files.read_balances
-    monkeypatch.setattr(files, "read_balances", lambda *a: read.append(a[1]) or real(*a))
+    real = files.balance_files
+    monkeypatch.setattr(files, "balance_files", lambda *a: read.append(a[1]) or real(*a))
     assert fast_equals_full(out, monkeypatch) == ["months:", "  2026-09  open", "  2026-10  open"]
     assert read[0] == [date(2026, 9, 1), date(2026, 10, 1)]
 

@@ -1,25 +1,35 @@
-"""The books' reads for ``status``: a year of ``balances`` in one scan gives the rows, and
-so the statements, that one read per file gave; each row of the scan gets its own file's
-day."""
+"""The books' reads: the statements read from a month's ``balances`` files (DuckDB
+scans them as it aggregates) are those of the same rows as one frame, whatever the
+files' order, columns and sizes; a scan of a year of files gives each row its own
+file's day."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flexbatch.books.frames import Credits
+from flexbatch.books.frames import BALANCES, Credits
 from flexbatch.books.statements import compute_statements
 
+MONEY = [c for c, t in BALANCES.items() if t == Credits]
 
-def test_balances_of_a_year_are_read_in_one_scan_that_keeps_legacy_days(tmp_path):
+
+def write_day_files(root, table: str, day: date, frames: list[pl.DataFrame]) -> None:
+    folder = root / table / f"date={day}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, frame in enumerate(frames):
+        frame.write_parquet(folder / f"run-{n}.parquet")
+
+
+def test_statements_from_files_keep_legacy_days(tmp_path):
     # 1 September written before the grant lifecycle (no voided column), 2 September
-    # after: one scan gives null where a file lacks the column, as a read per file and a
-    # diagonal concat did, and the statements are the same either way
-    from flexbatch.books.ledger_files import read_balances
+    # after: the legacy day's voided counts as nothing, as a diagonal concat of the days
+    # (null) and conformed (0 when no day has it) say
+    from flexbatch.books.ledger_files import balance_files
     from flexbatch.storage.stores import LocalStore
 
     frames = {}
@@ -30,17 +40,93 @@ def test_balances_of_a_year_are_read_in_one_scan_that_keeps_legacy_days(tmp_path
         if voided is not None:
             frame = frame.with_columns(pl.lit(voided).cast(Credits).alias("voided"))
         for table in ("usage_daily", "balances"):  # a processed day has usage_daily
-            folder = tmp_path / table / f"date={day}"
-            folder.mkdir(parents=True)
-            frame.write_parquet(folder / "part-0.parquet")
+            write_day_files(tmp_path, table, day, [frame])
         frames[day] = frame.with_columns(pl.lit(day).alias("date"))
-    got = read_balances(LocalStore(tmp_path), [date(2026, 9, 1)])
-    assert got["date"].to_list() == [date(2026, 9, 1), date(2026, 9, 2)]
-    assert got["voided"].to_list() == [None, Decimal("0.25")]
+    store = LocalStore(tmp_path)
+    got = compute_statements(balance_files(store, [date(2026, 9, 1)]), None, "r")
+    assert got["voided"].to_list() == [Decimal("0.25")]  # by hand: the one day's
+    assert got["first_day"].to_list() == [date(2026, 9, 1)]
+    assert got["last_day"].to_list() == [date(2026, 9, 2)]
+    assert got["opening"].to_list() == [Decimal(1)]  # the first day's
+    assert got["granted"].to_list() == [Decimal(4)]
     per_file = pl.concat(list(frames.values()), how="diagonal_relaxed")
-    expected = compute_statements(per_file, None, "r")
-    assert expected["voided"].to_list() == [Decimal("0.25")]  # by hand: the one day's
-    assert compute_statements(got, None, "r").equals(expected)
+    assert got.equals(compute_statements(per_file, None, "r"))
+    # only the legacy day: no file has voided, which is 0
+    legacy = compute_statements(balance_files(store, [date(2026, 9, 1)], [date(2026, 9, 1)]),
+                                None, "r")  # fmt: skip
+    assert legacy["voided"].to_list() == [Decimal(0)]
+    assert legacy.equals(compute_statements(frames[date(2026, 9, 1)], None, "r"))
+    assert balance_files(store, [date(2026, 10, 1)]) is None  # a month without days
+
+
+# a day: its number of files and its rows (one per account and currency, as balances
+# has), each in the file its number picks (modulo the files: some files stay empty)
+KEY = st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(["fc", "gc"]))
+AMOUNTS = st.fixed_dictionaries({c: st.integers(-5_000_000, 5_000_000) for c in MONEY})
+DAY = st.tuples(st.integers(1, 3), st.dictionaries(KEY, st.tuples(st.integers(0, 2), AMOUNTS)))
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(DAY, min_size=1, max_size=6),
+    st.integers(0, 60),
+    st.sampled_from(["all", "none", "some"]),
+    st.randoms(use_true_random=False),
+)
+def test_statements_from_files_equal_those_of_the_frame(tmp_path_factory, days, start, voided, rnd):
+    # days (some spanning a month end) of one or more files, some empty, each with its
+    # columns in a shuffled order and an extra one, with voided in all, none or some
+    # files, written in a shuffled order under a root that itself looks like a
+    # partition: the statements of the files are those of the rows as one frame with
+    # their days
+    from flexbatch.books.ledger_files import balance_files
+    from flexbatch.storage.stores import LocalStore
+
+    root = tmp_path_factory.mktemp("x=1") / "out"
+    first = date(2026, 8, 20) + timedelta(days=start)
+    schema = {"account_id": pl.String, "currency": pl.String, **dict.fromkeys(MONEY, Credits)}
+    written = []
+    for i, (n_files, rows) in enumerate(days):
+        day = first + timedelta(days=i)
+        for n in range(n_files):
+            money = [
+                {"account_id": account, "currency": currency,
+                 **{c: Decimal(amounts[c]).scaleb(-6) for c in MONEY}}
+                for (account, currency), (pick, amounts) in rows.items()
+                if pick % n_files == n
+            ]  # fmt: skip
+            frame = pl.DataFrame(money, schema=schema).with_columns(pl.lit(n).alias("extra"))
+            if voided == "none" or (voided == "some" and rnd.random() < 0.5):
+                frame = frame.drop("voided")
+            columns = frame.columns
+            rnd.shuffle(columns)
+            written.append((day, n, frame.select(columns)))
+    rnd.shuffle(written)
+    for day, n, frame in written:
+        folder = root / "balances" / f"date={day}"
+        folder.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(folder / f"run-{n}.parquet")
+    processed = sorted({day for day, _, _ in written})
+    months = sorted({d.replace(day=1) for d in processed})
+    files = balance_files(LocalStore(root), months, processed)
+    rows = pl.concat(
+        [frame.with_columns(pl.lit(day).alias("date")) for day, _, frame in written],
+        how="diagonal_relaxed",
+    )
+    expected = compute_statements(rows, None, "r")
+    got = compute_statements(files, None, "r")
+    assert got.equals(expected)
+    # by hand: each statement's flows are its rows' sums, its days its rows' extremes
+    for flow in ("granted", "consumed", "overdraft"):
+        assert got[flow].sum() == rows[flow].sum()
+    assert (
+        got.height
+        == rows.select("account_id", "currency", pl.col("date").dt.month_start()).n_unique()
+    )
+    if voided == "none":
+        assert got["voided"].to_list() == [Decimal(0)] * got.height
 
 
 @settings(

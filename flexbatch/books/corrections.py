@@ -10,7 +10,7 @@ from datetime import date
 
 import polars as pl
 
-from flexbatch.books.frames import CORRECTIONS, RESTATEMENTS, conformed, run_sql
+from flexbatch.books.frames import CORRECTIONS, RESTATEMENTS, DayFiles, conformed, run_sql
 from flexbatch.books.statements import COLUMNS as STATEMENT_COLUMNS
 from flexbatch.books.statements import compute_statements
 from flexbatch.tables import table
@@ -25,7 +25,7 @@ def empty() -> pl.DataFrame:
 
 
 def compute_corrections(
-    balances: pl.DataFrame | None,
+    balances: pl.DataFrame | DayFiles | None,
     issued: pl.DataFrame,
     booked: pl.DataFrame | None,
     restatements: pl.DataFrame | None,

@@ -1,16 +1,24 @@
 """The frames the books' pure functions take: their columns and types, and a DuckDB to
-run ``sql/books`` on them (frames in, frame out, no I/O).
+run ``sql/books`` on them (frames in, frame out; a month's ``balances`` may come as its
+Parquet files instead, which DuckDB reads as it aggregates).
 
 The column lists here load no validation library, so that ``status`` (which reads them)
 answers at once; tests/test_startup.py pins each to its Pandera model (books/schemas.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from flexbatch.resources import sql_text
+from flexbatch.settings import Settings
+
+if TYPE_CHECKING:
+    import duckdb
 
 Credits = pl.Decimal(38, 6)
 
@@ -95,6 +103,61 @@ def conformed(frame: pl.DataFrame | None, schema: Mapping[str, pl.DataType]) -> 
     return frame.select(columns)
 
 
+@dataclass(frozen=True)
+class DayFiles:
+    """A ``date=`` table's rows as its Parquet files (local paths) and each file's
+    partition day. ``run_sql`` scans them as a view with ``schema``'s columns, conformed
+    as ``conformed`` does a frame: the rows stream through the query, so a month of
+    ``balances`` (a row per account and day) never sits in memory at once."""
+
+    paths: Sequence[str]
+    days: Sequence[date]
+    schema: Mapping[str, pl.DataType]
+
+
+# DuckDB's name of each type the books' frames use
+_SQL_TYPES = {pl.String: "varchar", pl.Date: "date", Credits: "decimal(38, 6)"}
+# the books' DuckDB: memory for a month's aggregate (a row per account and currency), not
+# its rows; no spill folder (in memory, DuckDB would spill to ./.tmp of whatever folder
+# the command runs in)
+BOOKS_MEMORY_LIMIT = Settings().memory_limit
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _register_files(con: duckdb.DuckDBPyConnection, name: str, files: DayFiles) -> None:
+    """``files`` as the view ``name``: each row with its file's day from a (file, day)
+    relation, not from the path (an OUT's root may itself hold ``x=1`` folders); a
+    column no file has is 0 if it is credits (``voided`` before the grant lifecycle)."""
+    days = pl.DataFrame(
+        {"_file": list(files.paths), "date": list(files.days)},
+        schema={"_file": pl.String, "date": pl.Date},
+    )
+    con.register(f"{name}_file_days", _ArrowStream(days))
+    scan = (
+        f"read_parquet([{', '.join(map(_quoted, files.paths))}], filename = '_file', "
+        "union_by_name = true, hive_partitioning = false)"
+    )
+    present = set(con.sql(f"select * from {scan} limit 0").columns)
+    columns = []
+    for column, dtype in files.schema.items():
+        sql_type = _SQL_TYPES[dtype]
+        if column == "date":
+            columns.append("d.date")
+        elif column in present:
+            columns.append(f'cast(b."{column}" as {sql_type}) as "{column}"')
+        elif dtype == Credits:
+            columns.append(f'cast(0 as {sql_type}) as "{column}"')
+        else:
+            raise KeyError(f"the files have no column {column}")
+    con.execute(
+        f"create view {name} as select {', '.join(columns)} from {scan} as b "
+        f"inner join {name}_file_days as d on d._file = b._file"
+    )
+
+
 class _ArrowStream:
     """A frame as only an Arrow C stream: DuckDB scans it without pyarrow (given a Polars
     frame itself, DuckDB converts it through pyarrow, the larger part of ``status``'s
@@ -107,16 +170,23 @@ class _ArrowStream:
         return self.frame.__arrow_c_stream__(requested_schema)
 
 
-def run_sql(step: str, relations: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
-    """``sql/books/<step>.sql`` over ``relations`` (registered by name) in a private
-    in-memory DuckDB; the result crosses back as an Arrow C stream too."""
+def run_sql(step: str, relations: Mapping[str, pl.DataFrame | DayFiles]) -> pl.DataFrame:
+    """``sql/books/<step>.sql`` over ``relations`` (registered by name: a frame, or
+    ``DayFiles`` read in the query) in a private in-memory DuckDB; the result crosses
+    back as an Arrow C stream too."""
     import duckdb  # here: readers of the books' frames (status) load no engine
 
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
-        for name, frame in relations.items():
-            con.register(name, _ArrowStream(frame))
+        con.execute("set memory_limit = ?", [BOOKS_MEMORY_LIMIT])
+        con.execute("set temp_directory = ''")
+        con.execute("set preserve_insertion_order = false")  # callers sort the result
+        for name, source in relations.items():
+            if isinstance(source, DayFiles):
+                _register_files(con, name, source)
+            else:
+                con.register(name, _ArrowStream(source))
         return pl.DataFrame(con.sql(sql_text(step)))
     finally:
         con.close()

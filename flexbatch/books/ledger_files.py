@@ -23,8 +23,8 @@ from datetime import date
 import polars as pl
 
 from flexbatch.books import months as m
-from flexbatch.books.frames import BALANCES
-from flexbatch.storage.partitions import partition_day, read_partitions, table_files
+from flexbatch.books.frames import BALANCES, DayFiles
+from flexbatch.storage.partitions import partition_day, table_files
 from flexbatch.storage.publish import (
     clear_staging,
     processed_days,
@@ -87,19 +87,22 @@ def _read(store: Store, rels: list[str], columns: list[str] | None = None) -> li
     return [pl.read_parquet(store.local(rel), columns=columns, glob=False) for rel in rels]
 
 
-def read_balances(
+def balance_files(
     store: Store, months: Iterable[date], processed: Iterable[date] | None = None
-) -> pl.DataFrame | None:
-    """The ``balances`` rows of every processed day of ``months``: the columns the books
-    read (``frames.BALANCES``, ``date`` the partition's), in one scan. ``processed``: the
-    processed days, when the caller has listed them already."""
+) -> DayFiles | None:
+    """The ``balances`` files of every processed day of ``months`` (local copies, as
+    ``read_partitions`` reads them) with their days, for the statements to read as they
+    aggregate: a month of rows (one per account and day, 40 M at 1,000,000 accounts) is
+    never one frame. ``processed``: the processed days, when the caller has listed them
+    already. None if there are none."""
     wanted = set(months)
     listed = processed_days(store) if processed is None else processed
     days = {d for d in listed if m.month_of(d) in wanted}
     found = [f for f in table_files(store, "balances") if partition_day(f) in days]
     if not found:
         return None
-    return read_partitions(store, found, {c: t for c, t in BALANCES.items() if c != "date"})
+    paths = [str(store.local(f.rel)) for f in found]
+    return DayFiles(paths, [partition_day(f) for f in found], BALANCES)
 
 
 def read_statements(store: Store, months: Iterable[date]) -> pl.DataFrame | None:

@@ -45,7 +45,7 @@ def pending_corrections(store: Store, closed_to_check: Iterable[date], run_id: s
     if not check:
         return empty()
     return compute_corrections(
-        files.read_balances(store, check),
+        files.balance_files(store, check),
         files.read_issued(store, check),
         files.read_corrections(store),
         files.read_restatements(store, check),
@@ -58,7 +58,7 @@ def open_statements(store: Store, month: date, run_id: str) -> pl.DataFrame:
     """The statements of ``month`` as the ledger and the corrections booked on it say now."""
     corrections = files.read_corrections(store)
     booked = None if corrections is None else corrections.filter(pl.col("booked_month") == month)
-    return compute_statements(files.read_balances(store, [month]), booked, run_id)
+    return compute_statements(files.balance_files(store, [month]), booked, run_id)
 
 
 def settle(store: Store, touched_days: Iterable[date], run_id: str) -> Settled:

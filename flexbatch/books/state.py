@@ -51,11 +51,11 @@ def month_states(out: Store) -> list[MonthState]:
     }
     recheck = [month for month in open_months if month not in vouched]
     now = None
-    if recheck:  # their statements as the ledger says now, from one read of their balances
+    if recheck:  # their statements as the ledger says now, from their balances files
         booked_open = (
             booked.filter(pl.col("booked_month").is_in(recheck)) if booked is not None else None
         )
-        balances = files.read_balances(out, recheck, days)
+        balances = files.balance_files(out, recheck, days)
         now = compute_statements(balances, booked_open, "status")
     states = []
     for month in months:

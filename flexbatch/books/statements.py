@@ -1,6 +1,6 @@
 """Statements (SPEC §8): one row per account, credit currency and month, computed from
 the month's ``balances`` rows and the corrections booked on it. A pure function: frames
-in, the statements out (``sql/books/statements.sql``)."""
+(or the month's ``balances`` files) in, the statements out (``sql/books/statements.sql``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 
 import polars as pl
 
-from flexbatch.books.frames import BALANCES, STATEMENTS, conformed, run_sql
+from flexbatch.books.frames import BALANCES, STATEMENTS, DayFiles, conformed, run_sql
 from flexbatch.tables import table
 
 SPEC = table("statements")
@@ -37,15 +37,17 @@ CORRECTION_SUMS = {
 
 
 def compute_statements(
-    balances: pl.DataFrame | None, corrections: pl.DataFrame | None, run_id: str
+    balances: pl.DataFrame | DayFiles | None, corrections: pl.DataFrame | None, run_id: str
 ) -> pl.DataFrame:
     """Open statements of every month ``balances`` has a day of (``balances``: rows of
-    the ``balances`` table with their ``date``; ``corrections``: booked corrections),
-    sorted by month and the table's key."""
+    the ``balances`` table with their ``date``, or its files, which DuckDB reads as it
+    aggregates; ``corrections``: booked corrections), sorted by month and the table's key."""
     frame = run_sql(
         "statements",
         {
-            "month_balances": conformed(balances, BALANCES),
+            "month_balances": balances
+            if isinstance(balances, DayFiles)
+            else conformed(balances, BALANCES),
             "booked_corrections": conformed(corrections, CORRECTION_SUMS),
             "books_context": pl.DataFrame({"run_id": [run_id]}),
         },
