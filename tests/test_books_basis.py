@@ -83,6 +83,14 @@ def run_killed(inp: Path, out: Path, day: date) -> None:
     assert isinstance(raised.value, Killed) or isinstance(raised.value.__cause__, Killed)
 
 
+def late_run_killed_at(monkeypatch, inp: Path, out: Path, target: object, name: str) -> None:
+    """A late file for LATE, and the run that reads it killed at ``target.name``."""
+    add_late_file(inp, LATE)
+    with monkeypatch.context() as patch:
+        killed_at(patch, target, name)
+        run_killed(inp, out, LATE)
+
+
 def record_of(out: Path, month: str) -> dict:
     return json.loads((out / "_books" / "basis" / f"{month}.json").read_bytes())
 
@@ -117,10 +125,7 @@ def test_a_day_republished_without_its_statements_is_out_of_date(books, monkeypa
     # killed between the days and the books: 30 September and 1 October are republished
     # (more consumed, a lower opening), their months' statements are not
     inp, out = books
-    add_late_file(inp, LATE)
-    with monkeypatch.context() as patch:
-        killed_at(patch, pipeline, "after_days")
-        run_killed(inp, out, LATE)
+    late_run_killed_at(monkeypatch, inp, out, pipeline, "after_days")
     assert fast_equals_full(out, monkeypatch) == [
         "months:",
         f"  2026-09  open{OUT_OF_DATE}",
@@ -137,10 +142,7 @@ def test_a_kill_between_statements_and_their_record(books, monkeypatch):
     # October's file and record are both the previous ones, its day is not
     inp, out = books
     before = record_of(out, "2026-09")
-    add_late_file(inp, LATE)
-    with monkeypatch.context() as patch:
-        killed_at(patch, basis, "record")
-        run_killed(inp, out, LATE)
+    late_run_killed_at(monkeypatch, inp, out, basis, "record")
     assert record_of(out, "2026-09") == before
     statements = out / "statements" / "month=2026-09" / "part-0.parquet"
     assert hashlib.sha256(statements.read_bytes()).hexdigest() != before["statements_sha256"]
@@ -174,10 +176,7 @@ def test_a_restated_day_is_out_of_date_whatever_its_file_time(books, monkeypatch
     # the record's days are rewritten to the file times OUT holds now, and October is
     # still out of date once 1 October is republished without its statements
     inp, out = books
-    add_late_file(inp, LATE)
-    with monkeypatch.context() as patch:
-        killed_at(patch, settle, "open_statements")
-        run_killed(inp, out, LATE)
+    late_run_killed_at(monkeypatch, inp, out, settle, "open_statements")
     rel = "_books/basis/2026-10.json"
     found = record_of(out, "2026-10")
     now = basis.listed(LocalStore(out)).of(date(2026, 10, 1))

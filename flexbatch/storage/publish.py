@@ -131,10 +131,15 @@ class DayStage:
         )
 
 
+def _is_record(name: str) -> bool:
+    """A commit record's file name (a hidden one is a record being written)."""
+    return name.endswith(".json") and not name.startswith(".")
+
+
 def _commit_names(store: Store, day: str) -> list[str]:
     """The day's commit records, oldest first (``<seq>.<run_id>.json``)."""
     infos = store.list_files(f"{day_root(day)}/{COMMITS}")
-    return [f.name for f in infos if f.name.endswith(".json") and not f.name.startswith(".")]
+    return [f.name for f in infos if _is_record(f.name)]
 
 
 def read_commit(store: Store, day: date | str) -> dict | None:
@@ -212,7 +217,7 @@ def recover(store: Store) -> None:
         if folder == COMMITS:
             commits.setdefault(day, []).append(name)
     for day, names in sorted(entries.items()):
-        records = sorted(n for n in commits.get(day, []) if n.endswith(".json") and n[0] != ".")
+        records = sorted(n for n in commits.get(day, []) if _is_record(n))
         if not records:
             logger.warning("removing the unpublished generations of %s", day)
             store.delete(day_root(day))
@@ -250,7 +255,7 @@ def latest_commits(store: Store) -> dict[date, str]:
     found: dict[str, str] = {}
     for info in store.walk(DAYS, 3):  # _days/D/_commits/<record>
         _, day, folder, name = info.rel.split("/")
-        if folder == COMMITS and name.endswith(".json") and not name.startswith("."):
+        if folder == COMMITS and _is_record(name):
             found[day] = max(found.get(day, name), name)
     return {date.fromisoformat(day): name for day, name in found.items()}
 
