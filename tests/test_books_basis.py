@@ -27,7 +27,7 @@ from flexbatch.books.state import status_lines
 from flexbatch.job import pipeline
 from flexbatch.storage.stores import LocalStore
 
-from helpers import add_late_file, copy_sample
+from helpers import SAMPLE, add_late_file, copy_sample
 
 pytestmark = pytest.mark.slow
 
@@ -119,6 +119,27 @@ def test_an_out_without_records_is_recomputed(books, monkeypatch):
     monkeypatch.setattr(files, "balance_files", lambda *a: read.append(a[1]) or real(*a))
     assert fast_equals_full(out, monkeypatch) == ["months:", "  2026-09  open", "  2026-10  open"]
     assert read[0] == [date(2026, 9, 1), date(2026, 10, 1)]
+
+
+def test_a_night_reads_its_own_day_into_the_month_so_far(books, monkeypatch):
+    # October's record vouches for its statements of 1 October: the run of 2 October
+    # reads that day's balances only, and the month's statements are those of both days
+    # computed afresh (the run_id aside), with a record of both days
+    inp, out = books
+    night = date(2026, 10, 2)
+    shutil.copytree(SAMPLE / "usage" / f"date={night}", inp / "usage" / f"date={night}")
+    read = []
+    real = files.balance_files
+    monkeypatch.setattr(files, "balance_files", lambda *a: read.append(a[1:]) or real(*a))
+    api.run(night, inp, out)
+    assert read == [([date(2026, 10, 1)], [night])]
+    store = LocalStore(out)
+    published = files.read_statements(store, [date(2026, 10, 1)])
+    afresh = settle.open_statements(store, date(2026, 10, 1), published["run_id"][0])
+    assert published.equals(afresh)
+    assert published["last_day"].unique().to_list() == [night]
+    assert sorted(record_of(out, "2026-10")["days"]) == ["2026-10-01", str(night)]
+    assert fast_equals_full(out, monkeypatch) == ["months:", "  2026-09  open", "  2026-10  open"]
 
 
 def test_a_day_republished_without_its_statements_is_out_of_date(books, monkeypatch):

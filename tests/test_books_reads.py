@@ -160,3 +160,57 @@ def test_each_row_gets_its_files_day(tmp_path_factory, day_files, rnd):
     got = read_partitions(store, table_files(store, "runs"), {"run_id": pl.String})
     by_file = pl.concat([frame for _, frame in sorted(expected, key=lambda e: e[0])])
     assert got.equals(by_file)
+
+
+CORRECTION = st.tuples(
+    st.sampled_from(["a", "b", "z"]), st.sampled_from(["fc", "gc"]), st.integers(-9_000, 9_000)
+)
+
+
+def corrections_frame(rows: list[tuple[str, str, int]], month: date) -> pl.DataFrame | None:
+    from flexbatch.books.statements import CORRECTION_SUMS
+
+    if not rows:
+        return None
+    deltas = {c: Decimal(0) for c, t in CORRECTION_SUMS.items() if t == Credits}
+    return pl.DataFrame(
+        [{"booked_month": month, "closed_month": date(2026, 7, 1), "account_id": a,
+          "currency": c, **deltas, "consumed_delta": Decimal(n).scaleb(-6),
+          "available_delta": Decimal(-n).scaleb(-6)} for a, c, n in rows],
+        schema=CORRECTION_SUMS,
+    )  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.dictionaries(KEY, AMOUNTS), min_size=1, max_size=8),
+    st.integers(0, 60),
+    st.lists(st.booleans(), min_size=8, max_size=8),
+    st.lists(CORRECTION, max_size=4),
+    st.lists(CORRECTION, max_size=4),
+)
+def test_statements_merged_into_the_month_so_far_are_those_of_every_day(
+    days, start, published, corrections_then, corrections_now
+):
+    # the days (spanning a month end when ``start`` says) split into those the published
+    # statements were computed from and the others, in any interleaving; the published
+    # statements carry other corrections (accounts with corrections only among them:
+    # "z"): merged with the other days' rows, they are the statements of every day
+    first = date(2026, 8, 20) + timedelta(days=start)
+    rows = [
+        {"account_id": account, "currency": currency, "date": first + timedelta(days=i),
+         **{c: Decimal(amounts[c]).scaleb(-6) for c in MONEY}}
+        for i, day in enumerate(days) for (account, currency), amounts in day.items()
+    ]  # fmt: skip
+    frame = pl.DataFrame(rows, schema=BALANCES) if rows else None
+    so_far = {first + timedelta(days=i) for i in range(len(days)) if published[i]}
+    if frame is None:
+        then = since = None
+    else:
+        then = frame.filter(pl.col("date").is_in(so_far))
+        since = frame.filter(~pl.col("date").is_in(so_far))
+    months = sorted({(first + timedelta(days=i)).replace(day=1) for i in range(len(days))})
+    prior = compute_statements(then, corrections_frame(corrections_then, months[0]), "then")
+    booked = corrections_frame(corrections_now, months[-1])
+    merged = compute_statements(since, booked, "now", prior=prior)
+    assert merged.equals(compute_statements(frame, booked, "now"))

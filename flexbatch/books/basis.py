@@ -29,6 +29,7 @@ close deletes it).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass
 from datetime import date
@@ -121,6 +122,43 @@ def is_current(store: Store, month: date, inputs: dict | None) -> bool:
         return False
     digest = hashlib.sha256(published).hexdigest()
     return found == _expected(month, inputs, digest)
+
+
+@dataclass(frozen=True)
+class Vouched:
+    """Published statements of a month and the days they were computed from."""
+
+    statements: pl.DataFrame  # with ``month``
+    days: frozenset[date]
+
+
+def vouched(store: Store, month: date, inputs: dict | None) -> Vouched | None:
+    """``month``'s published statements, when its record names that file and each day it
+    lists is as ``inputs`` (OUT's now) lists it: the month so far, which the days since
+    extend (``settle``). None otherwise (no record, another file, a day republished or
+    withdrawn since): the month is computed from all its days. The corrections are not
+    compared: the statements' corrections are computed afresh, not carried."""
+    if inputs is None or not store.exists(basis_rel(month)):
+        return None
+    try:
+        found = json.loads(store.read_bytes(basis_rel(month)))
+        published = store.read_bytes(statements_rel(month))
+    except (OSError, ValueError):  # unreadable, or the statements file is gone
+        return None
+    digest = hashlib.sha256(published).hexdigest()
+    if not isinstance(found, dict) or found.get("version") != VERSION:
+        return None
+    if found.get("month") != m.label(month) or found.get("statements_sha256") != digest:
+        return None
+    days = found.get("days")
+    now = inputs["days"]
+    if not isinstance(days, dict) or any(now.get(d) != v for d, v in days.items()):
+        return None
+    from flexbatch.books.statements import COLUMNS
+
+    frame = pl.read_parquet(io.BytesIO(published))  # the bytes hashed, not a second read
+    frame = frame.with_columns(pl.lit(month).alias("month")).select(COLUMNS)
+    return Vouched(frame, frozenset(date.fromisoformat(d) for d in days))
 
 
 def forget(store: Store, month: date) -> None:

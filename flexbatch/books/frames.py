@@ -60,6 +60,28 @@ STATEMENTS = {
     "closed_at": pl.Datetime("us"),
     "run_id": pl.String,
 }
+# the movements columns of a month's statements: what merges with more days' balances
+MOVEMENTS = {
+    "month": pl.Date,
+    "account_id": pl.String,
+    "currency": pl.String,
+    "first_day": pl.Date,
+    "last_day": pl.Date,
+    **{
+        c: Credits
+        for c in (
+            "opening",
+            "granted",
+            "transferred_in",
+            "transferred_out",
+            "consumed",
+            "expired",
+            "voided",
+            "closing",
+            "overdraft",
+        )
+    },
+}
 # the published corrections file, in its column order
 CORRECTIONS = {
     "correction_id": pl.String,

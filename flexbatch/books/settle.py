@@ -54,11 +54,23 @@ def pending_corrections(store: Store, closed_to_check: Iterable[date], run_id: s
     )
 
 
-def open_statements(store: Store, month: date, run_id: str) -> pl.DataFrame:
-    """The statements of ``month`` as the ledger and the corrections booked on it say now."""
+def open_statements(
+    store: Store, month: date, run_id: str, inputs: dict | None = None
+) -> pl.DataFrame:
+    """The statements of ``month`` as the ledger and the corrections booked on it say now.
+    ``inputs``: the month's days as OUT lists them now (``basis.Inputs.of``); when the
+    published statements' record vouches for some of them, only the other days'
+    ``balances`` are read, merged into those statements (a night reads its own day, not
+    the month's), else every day's are."""
     corrections = files.read_corrections(store)
     booked = None if corrections is None else corrections.filter(pl.col("booked_month") == month)
-    return compute_statements(files.balance_files(store, [month]), booked, run_id)
+    so_far = basis.vouched(store, month, inputs)
+    if so_far is None:
+        return compute_statements(files.balance_files(store, [month]), booked, run_id)
+    assert inputs is not None  # vouched for days that ``inputs`` lists
+    days = [d for d in map(date.fromisoformat, inputs["days"]) if d not in so_far.days]
+    balances = files.balance_files(store, [month], days) if days else None
+    return compute_statements(balances, booked, run_id, prior=so_far.statements)
 
 
 def settle(store: Store, touched_days: Iterable[date], run_id: str) -> Settled:
@@ -91,7 +103,7 @@ def settle(store: Store, touched_days: Iterable[date], run_id: str) -> Settled:
     inputs = basis.listed(store, processed)
     basis.clear_unfinished(store)
     for month in republish:
-        frame = open_statements(store, month, run_id)
+        frame = open_statements(store, month, run_id, inputs.of(month))
         digest = files.write_statements(store, month, frame)
         basis.record(store, month, inputs.of(month), digest)  # only once the file is in place
         result.statements.append(month)

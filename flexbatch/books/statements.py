@@ -8,7 +8,14 @@ from datetime import datetime
 
 import polars as pl
 
-from flexbatch.books.frames import BALANCES, STATEMENTS, DayFiles, conformed, run_sql
+from flexbatch.books.frames import (
+    BALANCES,
+    MOVEMENTS,
+    STATEMENTS,
+    DayFiles,
+    conformed,
+    run_sql,
+)
 from flexbatch.tables import table
 
 SPEC = table("statements")
@@ -37,17 +44,24 @@ CORRECTION_SUMS = {
 
 
 def compute_statements(
-    balances: pl.DataFrame | DayFiles | None, corrections: pl.DataFrame | None, run_id: str
+    balances: pl.DataFrame | DayFiles | None,
+    corrections: pl.DataFrame | None,
+    run_id: str,
+    prior: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Open statements of every month ``balances`` has a day of (``balances``: rows of
-    the ``balances`` table with their ``date``, or its files, which DuckDB reads as it
-    aggregates; ``corrections``: booked corrections), sorted by month and the table's key."""
+    """Open statements of every month ``balances`` or ``prior`` has a day of
+    (``balances``: rows of the ``balances`` table with their ``date``, or its files,
+    which DuckDB reads as it aggregates; ``corrections``: booked corrections; ``prior``:
+    statements, with ``month``, of days of those months that ``balances`` does not
+    hold), sorted by month and the table's key."""
+    spans = None if prior is None else prior.filter(pl.col("first_day").is_not_null())
     frame = run_sql(
         "statements",
         {
             "month_balances": balances
             if isinstance(balances, DayFiles)
             else conformed(balances, BALANCES),
+            "prior_movements": conformed(spans, MOVEMENTS),
             "booked_corrections": conformed(corrections, CORRECTION_SUMS),
             "books_context": pl.DataFrame({"run_id": [run_id]}),
         },

@@ -3,21 +3,59 @@
 -- grain: one row per account, currency and calendar month
 -- key:   (account_id, currency); the month is the partition
 -- upstream: month_balances (balances rows of the months computed, with their date),
---           booked_corrections (corrections booked in those months), books_context (run_id)
+--           prior_movements (the movements of published statements over other days of
+--           those months, or none), booked_corrections (corrections booked in those
+--           months), books_context (run_id)
 -- opening is the first day's opening (the available balance at the end of the previous
 -- processed day, 0 before any), closing the last day's available, so the daily
--- conservation of balances gives opening + flows = closing exactly.
+-- conservation of balances gives opening + flows = closing exactly. A day's balances row
+-- is the movements of a span of one day, and spans of disjoint days merge exactly (the
+-- earliest span's opening, the latest's closing, the flows summed): so a night adds its
+-- day to the month so far (prior_movements) rather than reading every day of the month.
 with
 
-balances_in_months as (
+day_spans as (
     select
         cast(date_trunc('month', b.date) as date) as month,
-        b.*
+        b.account_id,
+        b.currency,
+        b.date as first_day,
+        b.date as last_day,
+        b.opening,
+        b.granted,
+        b.transferred_in,
+        b.transferred_out,
+        b.consumed,
+        b.expired,
+        b.voided,
+        b.available as closing,
+        b.overdraft
     from month_balances as b
 ),
 
+spans as (
+    select * from day_spans
+    union all
+    select
+        month,
+        account_id,
+        currency,
+        first_day,
+        last_day,
+        opening,
+        granted,
+        transferred_in,
+        transferred_out,
+        consumed,
+        expired,
+        voided,
+        closing,
+        overdraft
+    from prior_movements
+),
+
 months as (
-    select distinct month from balances_in_months
+    select distinct month from spans
 ),
 
 movements as (
@@ -25,18 +63,18 @@ movements as (
         month,
         account_id,
         currency,
-        min(date) as first_day,
-        max(date) as last_day,
-        arg_min(opening, date) as opening,
+        min(first_day) as first_day,
+        max(last_day) as last_day,
+        arg_min(opening, first_day) as opening,
         sum(granted) as granted,
         sum(transferred_in) as transferred_in,
         sum(transferred_out) as transferred_out,
         sum(consumed) as consumed,
         sum(expired) as expired,
         sum(voided) as voided,
-        arg_max(available, date) as closing,
+        arg_max(closing, last_day) as closing,
         sum(overdraft) as overdraft
-    from balances_in_months
+    from spans
     group by month, account_id, currency
 ),
 
