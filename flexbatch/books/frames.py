@@ -204,6 +204,7 @@ def run_sql(step: str, relations: Mapping[str, pl.DataFrame | DayFiles]) -> pl.D
         con.execute("set memory_limit = ?", [BOOKS_MEMORY_LIMIT])
         con.execute("set temp_directory = ''")
         con.execute("set preserve_insertion_order = false")  # callers sort the result
+        con.execute("set enable_progress_bar = false")  # a long month prints no bar on a tty
         for name, source in relations.items():
             if isinstance(source, DayFiles):
                 _register_files(con, name, source)
