@@ -142,6 +142,29 @@ def test_a_night_reads_its_own_day_into_the_month_so_far(books, monkeypatch):
     assert fast_equals_full(out, monkeypatch) == ["months:", "  2026-09  open", "  2026-10  open"]
 
 
+def test_the_next_run_records_every_open_month_of_an_out_without_records(books, monkeypatch):
+    # an OUT an earlier version wrote: the run of 1 October republishes October (its
+    # day) and September (untouched, recorded once), both then current by their records
+    inp, out = books
+    shutil.rmtree(out / "_books" / "basis")
+    september = out / "statements" / "month=2026-09" / "part-0.parquet"
+    before = september.read_bytes()
+    api.run(SPAN[-1], inp, out)
+    assert sorted(p.name for p in (out / "_books" / "basis").iterdir()) == [
+        "2026-09.json",
+        "2026-10.json",
+    ]
+    assert september.read_bytes() != before  # republished (the run_id), the same figures
+    with monkeypatch.context() as patch:
+        killed_at(patch, files, "balance_files")  # a balance read would fail
+        assert status_lines(LocalStore(out)) == ["months:", "  2026-09  open", "  2026-10  open"]
+    assert fast_equals_full(out, monkeypatch) == ["months:", "  2026-09  open", "  2026-10  open"]
+    recorded = september.read_bytes()
+    api.run(SPAN[-1], inp, out)  # recorded now: September is not republished again
+    assert sorted(record_of(out, "2026-09")["days"]) == ["2026-09-29", "2026-09-30"]
+    assert september.read_bytes() == recorded
+
+
 def test_a_day_republished_without_its_statements_is_out_of_date(books, monkeypatch):
     # killed between the days and the books: 30 September and 1 October are republished
     # (more consumed, a lower opening), their months' statements are not

@@ -76,7 +76,7 @@ def open_statements(
 def settle(store: Store, touched_days: Iterable[date], run_id: str) -> Settled:
     """Book the corrections of the closed months among ``touched_days``' months, then
     republish the statements of their open months (and of the month corrections are
-    booked in, and of any processed month that has none yet)."""
+    booked in, and of any open month that has no statements or no basis record yet)."""
     touched = set(m.months_of(touched_days))
     closed = files.closed_months(store)
     result = Settled()
@@ -94,13 +94,20 @@ def settle(store: Store, touched_days: Iterable[date], run_id: str) -> Settled:
             result.corrections = new
         touched.add(booked_month)
     processed = processed_days(store)
-    processed_months = set(m.months_of(processed))
-    missing = processed_months - set(files.statement_months(store))
-    republish = sorted(((touched & processed_months) | missing) - set(closed))
-    if not republish:
-        return result
+    open_months = set(m.months_of(processed)) - set(closed)
+    missing = open_months - set(files.statement_months(store))
     # what the statements are computed from, listed before anything is read
     inputs = basis.listed(store, processed)
+    # an open month that could have a basis record and has none (an OUT from before the
+    # records) is republished once: ``status`` then answers it without a balance read
+    unrecorded = {
+        month
+        for month in open_months
+        if inputs.of(month) is not None and not store.exists(basis.basis_rel(month))
+    }
+    republish = sorted((touched & open_months) | missing | unrecorded)
+    if not republish:
+        return result
     basis.clear_unfinished(store)
     for month in republish:
         frame = open_statements(store, month, run_id, inputs.of(month))
