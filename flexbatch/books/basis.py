@@ -110,18 +110,27 @@ def record(store: Store, month: date, inputs: dict | None, statements_sha256: st
     store.write_bytes(basis_rel(month), data.encode())
 
 
+def _recorded(store: Store, month: date) -> tuple[object, bytes] | None:
+    """``month``'s record and its published statements file's bytes; None when either is
+    missing or the record is not JSON."""
+    if not store.exists(basis_rel(month)):
+        return None
+    try:
+        return json.loads(store.read_bytes(basis_rel(month))), store.read_bytes(
+            statements_rel(month)
+        )
+    except (OSError, ValueError):  # unreadable, or the statements file is gone
+        return None
+
+
 def is_current(store: Store, month: date, inputs: dict | None) -> bool:
     """Whether ``month``'s record vouches for its published statements: the file is the
     one it names and ``inputs`` (OUT's now) are those it lists. A read."""
-    if inputs is None or not store.exists(basis_rel(month)):
+    recorded = None if inputs is None else _recorded(store, month)
+    if inputs is None or recorded is None:
         return False
-    try:
-        found = json.loads(store.read_bytes(basis_rel(month)))
-        published = store.read_bytes(statements_rel(month))
-    except (OSError, ValueError):  # unreadable, or the statements file is gone
-        return False
-    digest = hashlib.sha256(published).hexdigest()
-    return found == _expected(month, inputs, digest)
+    found, published = recorded
+    return found == _expected(month, inputs, hashlib.sha256(published).hexdigest())
 
 
 @dataclass(frozen=True)
@@ -138,21 +147,15 @@ def vouched(store: Store, month: date, inputs: dict | None) -> Vouched | None:
     extend (``settle``). None otherwise (no record, another file, a day republished or
     withdrawn since): the month is computed from all its days. The corrections are not
     compared: the statements' corrections are computed afresh, not carried."""
-    if inputs is None or not store.exists(basis_rel(month)):
+    recorded = None if inputs is None else _recorded(store, month)
+    if inputs is None or recorded is None or not isinstance(recorded[0], dict):
         return None
-    try:
-        found = json.loads(store.read_bytes(basis_rel(month)))
-        published = store.read_bytes(statements_rel(month))
-    except (OSError, ValueError):  # unreadable, or the statements file is gone
-        return None
-    digest = hashlib.sha256(published).hexdigest()
-    if not isinstance(found, dict) or found.get("version") != VERSION:
-        return None
-    if found.get("month") != m.label(month) or found.get("statements_sha256") != digest:
-        return None
+    found, published = recorded
     days = found.get("days")
-    now = inputs["days"]
-    if not isinstance(days, dict) or any(now.get(d) != v for d, v in days.items()):
+    names = _expected(month, {}, hashlib.sha256(published).hexdigest())
+    if any(found.get(k) != v for k, v in names.items()) or not isinstance(days, dict):
+        return None
+    if any(inputs["days"].get(d) != v for d, v in days.items()):
         return None
     from flexbatch.books.statements import COLUMNS
 

@@ -110,8 +110,9 @@ def settle(store: Store, touched_days: Iterable[date], run_id: str) -> Settled:
         return result
     basis.clear_unfinished(store)
     for month in republish:
-        frame = open_statements(store, month, run_id, inputs.of(month))
+        month_inputs = inputs.of(month)
+        frame = open_statements(store, month, run_id, month_inputs)
         digest = files.write_statements(store, month, frame)
-        basis.record(store, month, inputs.of(month), digest)  # only once the file is in place
+        basis.record(store, month, month_inputs, digest)  # only once the file is in place
         result.statements.append(month)
     return result
