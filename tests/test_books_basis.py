@@ -165,6 +165,39 @@ def test_the_next_run_records_every_open_month_of_an_out_without_records(books, 
     assert september.read_bytes() == recorded
 
 
+def test_the_books_take_the_commands_memory_limit_and_spill_into_its_staging(books, monkeypatch):
+    # FLEXBATCH_MEMORY_LIMIT reaches the books' DuckDB of run and close, which spill into
+    # the command's staging folder (gone after); status, a reader, keeps the default and
+    # spills nowhere
+    from flexbatch.books import frames
+    from flexbatch.settings import Settings
+
+    inp, out = books
+    seen = []
+    real = frames._connect
+
+    def connect():
+        con = real()
+        query = "select current_setting('memory_limit'), current_setting('temp_directory')"
+        seen.extend(con.sql(query).fetchall())
+        return con
+
+    monkeypatch.setattr(frames, "_connect", connect)
+    settings = Settings.from_env({"FLEXBATCH_MEMORY_LIMIT": "777MB"})
+    api.run(SPAN[-1], inp, out, settings=settings)
+    api.close("2026-09", inp, out, settings=settings)
+    assert seen, "the books ran no SQL"
+    assert {limit for limit, _ in seen} == {"741.0 MiB"}  # 777,000,000 bytes
+    staging = str(out / "_staging")
+    assert all(s.startswith(staging) and s.endswith("books-spill") for _, s in seen)
+    assert not (out / "_staging").exists()
+    seen.clear()
+    status_lines(LocalStore(out))
+    default = Settings().memory_limit
+    assert seen and {s for _, s in seen} == {""}
+    assert default == "3GB" and {limit for limit, _ in seen} == {"2.7 GiB"}
+
+
 def test_a_day_republished_without_its_statements_is_out_of_date(books, monkeypatch):
     # killed between the days and the books: 30 September and 1 October are republished
     # (more consumed, a lower opening), their months' statements are not

@@ -7,9 +7,12 @@ answers at once; tests/test_startup.py pins each to its Pandera model (books/sch
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -139,10 +142,32 @@ class DayFiles:
 
 # DuckDB's name of each type the books' frames use
 _SQL_TYPES = {pl.String: "varchar", pl.Date: "date", Credits: "decimal(38, 6)"}
-# the books' DuckDB: memory for a month's aggregate (a row per account and currency), not
-# its rows; no spill folder (in memory, DuckDB would spill to ./.tmp of whatever folder
-# the command runs in)
-BOOKS_MEMORY_LIMIT = Settings().memory_limit
+
+
+@dataclass(frozen=True)
+class BooksMemory:
+    """The books' DuckDB's room: memory for a month's aggregate (a row per account and
+    currency), not its rows, and the folder it spills to past it; none: it spills
+    nowhere (in memory, DuckDB would spill to ./.tmp of whatever folder the command
+    runs in) and fails there."""
+
+    memory_limit: str = Settings().memory_limit
+    spill_dir: Path | None = None
+
+
+# a writing command's room (its FLEXBATCH_MEMORY_LIMIT and staging folder), set around
+# its books by ``books_memory``; readers (``status``) keep the default
+_MEMORY: ContextVar[BooksMemory | None] = ContextVar("books_memory", default=None)
+
+
+@contextmanager
+def books_memory(memory: BooksMemory) -> Iterator[None]:
+    """Within: every ``run_sql`` takes ``memory``."""
+    token = _MEMORY.set(memory)
+    try:
+        yield
+    finally:
+        _MEMORY.reset(token)
 
 
 def _quoted(text: str) -> str:
@@ -192,19 +217,30 @@ class _ArrowStream:
         return self.frame.__arrow_c_stream__(requested_schema)
 
 
+def _connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB in the room ``books_memory`` gives."""
+    import duckdb  # here: readers of the books' frames (status) load no engine
+
+    memory = _MEMORY.get() or BooksMemory()
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("set memory_limit = ?", [memory.memory_limit])
+    if memory.spill_dir is None:
+        con.execute("set temp_directory = ''")
+    else:
+        memory.spill_dir.mkdir(parents=True, exist_ok=True)
+        con.execute("set temp_directory = ?", [str(memory.spill_dir)])
+    con.execute("set preserve_insertion_order = false")  # callers sort the result
+    con.execute("set enable_progress_bar = false")  # a long month prints no bar on a tty
+    return con
+
+
 def run_sql(step: str, relations: Mapping[str, pl.DataFrame | DayFiles]) -> pl.DataFrame:
     """``sql/books/<step>.sql`` over ``relations`` (registered by name: a frame, or
     ``DayFiles`` read in the query) in a private in-memory DuckDB; the result crosses
     back as an Arrow C stream too."""
-    import duckdb  # here: readers of the books' frames (status) load no engine
-
-    con = duckdb.connect()
+    con = _connect()
     try:
-        con.execute("set TimeZone = 'UTC'")
-        con.execute("set memory_limit = ?", [BOOKS_MEMORY_LIMIT])
-        con.execute("set temp_directory = ''")
-        con.execute("set preserve_insertion_order = false")  # callers sort the result
-        con.execute("set enable_progress_bar = false")  # a long month prints no bar on a tty
         for name, source in relations.items():
             if isinstance(source, DayFiles):
                 _register_files(con, name, source)
