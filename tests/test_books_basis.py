@@ -311,3 +311,29 @@ def test_kills_anywhere_in_the_books_never_leave_a_record_that_vouches_for_stale
             "  2026-10  open",
         ]
     assert ("months:", "  2026-09  open", f"  2026-10  open{OUT_OF_DATE}") in seen
+
+
+def test_a_record_never_lists_fewer_days_than_its_statements_cover(books, monkeypatch):
+    # settle reads exactly the days it lists, which the record names: were a day to land
+    # after the listing (simulated: the listing misses 2 October), the statements leave
+    # it out with their record, and the next night merges it once (a second listing
+    # at the read would put it in the file and not in the record: counted twice)
+    inp, out = books
+    for night in (date(2026, 10, 2), date(2026, 10, 3)):
+        shutil.copytree(SAMPLE / "usage" / f"date={night}", inp / "usage" / f"date={night}")
+    shutil.rmtree(out / "_books" / "basis")  # October is recomputed in full on 2 October
+    real = basis.listed
+
+    def listed_before_2_october(store, processed=None, corrections=None):
+        found = real(store, processed, corrections)
+        days = {d: v for d, v in found.days.items() if d != date(2026, 10, 2)}
+        return basis.Inputs(days, found.corrections)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(basis, "listed", listed_before_2_october)
+        api.run(date(2026, 10, 2), inp, out)
+    api.run(date(2026, 10, 3), inp, out)
+    store = LocalStore(out)
+    published = files.read_statements(store, [date(2026, 10, 1)])
+    afresh = settle.open_statements(store, date(2026, 10, 1), published["run_id"][0])
+    assert published.equals(afresh)

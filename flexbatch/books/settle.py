@@ -58,19 +58,22 @@ def open_statements(
     store: Store, month: date, run_id: str, inputs: dict | None = None
 ) -> pl.DataFrame:
     """The statements of ``month`` as the ledger and the corrections booked on it say now.
-    ``inputs``: the month's days as OUT lists them now (``basis.Inputs.of``); when the
-    published statements' record vouches for some of them, only the other days'
-    ``balances`` are read, merged into those statements (a night reads its own day, not
-    the month's), else every day's are."""
+    ``inputs``: the month's days as OUT lists them now (``basis.Inputs.of``), the days
+    read (and those its record will name); when the published statements' record vouches
+    for some of them, only the other days' ``balances`` are read, merged into those
+    statements (a night reads its own day, not the month's). None: every processed day
+    of the month, listed now."""
     corrections = files.read_corrections(store)
     booked = None if corrections is None else corrections.filter(pl.col("booked_month") == month)
-    so_far = basis.vouched(store, month, inputs)
-    if so_far is None:
+    if inputs is None:
         return compute_statements(files.balance_files(store, [month]), booked, run_id)
-    assert inputs is not None  # vouched for days that ``inputs`` lists
-    days = [d for d in map(date.fromisoformat, inputs["days"]) if d not in so_far.days]
+    so_far = basis.vouched(store, month, inputs)
+    covered = frozenset() if so_far is None else so_far.days
+    # exactly the days listed (which the record will name), never a second listing
+    days = [d for d in map(date.fromisoformat, inputs["days"]) if d not in covered]
     balances = files.balance_files(store, [month], days) if days else None
-    return compute_statements(balances, booked, run_id, prior=so_far.statements)
+    prior = None if so_far is None else so_far.statements
+    return compute_statements(balances, booked, run_id, prior=prior)
 
 
 def settle(store: Store, touched_days: Iterable[date], run_id: str) -> Settled:
