@@ -3,7 +3,7 @@ command line, into a frozen object that is passed down (no module reads the envi
 
 | variable | setting | default |
 |---|---|---|
-| ``FLEXBATCH_MEMORY_LIMIT`` | DuckDB's limit, the day's and the books' (it spills past it) | ``3GB`` |
+| ``FLEXBATCH_MEMORY_LIMIT`` | DuckDB's limit, days and books (it spills past it) | ``3GB`` |
 | ``FLEXBATCH_WORK_DIR`` | local staging, spill and cache of a URI OUT | the temp folder |
 | ``FLEXBATCH_LEASE_SECONDS`` | the lease on a URI OUT (renewed every third) | ``600`` |
 | ``FLEXBATCH_SPARK_MASTER`` | Spark's master outside spark-submit | ``local[*]`` |
