@@ -337,3 +337,52 @@ def test_a_record_never_lists_fewer_days_than_its_statements_cover(books, monkey
     published = files.read_statements(store, [date(2026, 10, 1)])
     afresh = settle.open_statements(store, date(2026, 10, 1), published["run_id"][0])
     assert published.equals(afresh)
+
+
+def test_the_close_checks_the_merged_statements_and_issues_the_recomputed(
+    books, monkeypatch, caplog
+):
+    # September's statements rewritten with one more credit consumed by the first account
+    # (charged and closing to match: the file still balances) and a record vouching for
+    # that file: the close's settle merges it as it is (no day since), the close logs the
+    # difference and issues what every day gives
+    import logging
+
+    import polars as pl
+
+    inp, out = books
+    store = LocalStore(out)
+    september = date(2026, 9, 1)
+    path = out / "statements" / "month=2026-09" / "part-0.parquet"
+    frame = pl.read_parquet(path)
+    bump = pl.when(pl.int_range(pl.len()) == 0).then(Decimal(1)).otherwise(Decimal(0))
+    one = bump.cast(pl.Decimal(38, 6))
+    frame.with_columns(
+        pl.col("consumed") + one, pl.col("charged") + one, pl.col("closing") - one
+    ).write_parquet(path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    basis.record(store, september, basis.listed(store).of(september), digest)
+    right = settle.open_statements(store, september, "x")  # every day, read now
+    with caplog.at_level(logging.ERROR, logger="flexbatch.books.close"):
+        api.close("2026-09", inp, out)
+    assert [r.getMessage().split(";")[0] for r in caplog.records] == [
+        "statements of 2026-09 as published open differ from their recomputation from every day"
+    ]
+    issued = files.read_statements(store, [september])
+    assert issued["consumed"].to_list() == right["consumed"].to_list()
+    assert issued["consumed"][0] == frame["consumed"][0]  # the file before the bump
+
+
+def test_a_record_of_another_method_vouches_for_nothing(books, monkeypatch):
+    # the statements' SQL changed since October's record: the night reads every day of
+    # the month (the record's figures are not carried), and records the new method
+    inp, out = books
+    night = date(2026, 10, 2)
+    shutil.copytree(SAMPLE / "usage" / f"date={night}", inp / "usage" / f"date={night}")
+    monkeypatch.setattr(basis, "_method_sha256", lambda: "another")
+    read = []
+    real = files.balance_files
+    monkeypatch.setattr(files, "balance_files", lambda *a: read.append(a[1:]) or real(*a))
+    api.run(night, inp, out)
+    assert read == [([date(2026, 10, 1)], [date(2026, 10, 1), night])]
+    assert record_of(out, "2026-10")["method_sha256"] == "another"

@@ -1,9 +1,11 @@
 """What an open month's published statements were computed from, their *basis*: lets
-``status`` tell that they still follow the ledger without reading a balance.
+``status`` tell that they still follow the ledger without reading a balance, and
+``settle`` merge the days since into them rather than read the month again.
 
 ```
 OUT/_books/basis/YYYY-MM.json
-{"version": 1, "month": "YYYY-MM",
+{"version": 2, "month": "YYYY-MM",
+ "method_sha256": how statements are computed (sql/books/statements.sql, the columns),
  "statements_sha256": the statements file this record describes (its bytes),
  "days": {"D": {"commit": "<seq>.<run_id>.json", "balances": [[name, size, mtime_ns]]}},
  "corrections_sha256": the corrections booked on the month (their rows) or ""}
@@ -23,7 +25,10 @@ every input is as listed, so a kill anywhere leaves no record that vouches for s
 statements: before the record is replaced, it names the previous file (or inputs that
 have moved on since). A missing, unreadable or foreign record is not trusted, and
 ``status`` recomputes the month as before. A closed month's record is not read (the
-close deletes it).
+close deletes it). ``settle`` trusts a record for the days it names (``vouched``: the
+file it names, those days as listed now, the same method), and computes the corrections
+afresh; a record never names a day its file does not cover, nor the reverse, since
+``settle`` reads exactly the days it lists.
 """
 
 from __future__ import annotations
@@ -37,17 +42,36 @@ from datetime import date
 import polars as pl
 
 from flexbatch.books import months as m
-from flexbatch.books.ledger_files import BOOKS, read_corrections, statements_rel
+from flexbatch.books.ledger_files import (
+    BOOKS,
+    published_statements,
+    read_corrections,
+    statements_rel,
+)
+from flexbatch.resources import sql_text
 from flexbatch.storage.partitions import partition_day, table_files
 from flexbatch.storage.publish import latest_commits, processed_days
 from flexbatch.storage.stores import Store
 
 BASIS = f"{BOOKS}/basis"
-VERSION = 1
+VERSION = 2
+
+
+def _method_sha256() -> str:
+    """How statements are computed: a record of another method vouches for nothing (a
+    changed rule would otherwise carry last month's figures to the month's end)."""
+    from flexbatch.books.statements import COLUMNS
+
+    text = sql_text("statements") + "\n" + ",".join(COLUMNS)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def basis_rel(month: date) -> str:
     return f"{BASIS}/{m.label(month)}.json"
+
+
+def has_record(store: Store, month: date) -> bool:
+    return store.exists(basis_rel(month))
 
 
 @dataclass(frozen=True)
@@ -95,6 +119,7 @@ def _expected(month: date, inputs: dict, statements_sha256: str) -> dict:
     return {
         "version": VERSION,
         "month": m.label(month),
+        "method_sha256": _method_sha256(),
         "statements_sha256": statements_sha256,
         **inputs,
     }
@@ -113,8 +138,8 @@ def record(store: Store, month: date, inputs: dict | None, statements_sha256: st
 def _recorded(store: Store, month: date) -> tuple[object, bytes] | None:
     """``month``'s record and its published statements file's bytes; None when either is
     missing or the record is not JSON."""
-    if not store.exists(basis_rel(month)):
-        return None
+    if not has_record(store, month) or not store.exists(statements_rel(month)):
+        return None  # checked first: a Hadoop store's read of a missing file is no OSError
     try:
         return json.loads(store.read_bytes(basis_rel(month))), store.read_bytes(
             statements_rel(month)
@@ -157,10 +182,7 @@ def vouched(store: Store, month: date, inputs: dict | None) -> Vouched | None:
         return None
     if any(inputs["days"].get(d) != v for d, v in days.items()):
         return None
-    from flexbatch.books.statements import COLUMNS
-
-    frame = pl.read_parquet(io.BytesIO(published))  # the bytes hashed, not a second read
-    frame = frame.with_columns(pl.lit(month).alias("month")).select(COLUMNS)
+    frame = published_statements(io.BytesIO(published), month)  # the bytes hashed
     return Vouched(frame, frozenset(date.fromisoformat(d) for d in days))
 
 

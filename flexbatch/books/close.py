@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+import polars as pl
 import pyarrow.parquet as pq
 
 from flexbatch.books import ledger_files as files
@@ -22,7 +23,7 @@ from flexbatch.books import months as m
 from flexbatch.books.commit import publish_close, recover_closes
 from flexbatch.books.issued import issue
 from flexbatch.books.settle import open_statements, settle
-from flexbatch.books.statements import closed
+from flexbatch.books.statements import closed, same_figures
 from flexbatch.errors import ConfigError
 from flexbatch.job.changes import day_statuses
 from flexbatch.schemas import OUTPUT_MODELS
@@ -95,7 +96,9 @@ def close_month(
     interrupted = [d for intent in cascade.intents(out) for d in intent.before]
     settle(out, [*interrupted, month], run_id)
     closed_at = datetime.now(UTC).replace(tzinfo=None)
-    statements = closed(open_statements(out, month, run_id), closed_at, run_id)
+    afresh = open_statements(out, month, run_id)  # every day of the month, read now
+    _check_merged(out, month, afresh)
+    statements = closed(afresh, closed_at, run_id)
     ledger, focus_rows = issue(readable_root(out), month)
     folder = out.staging / run_id / "close"
     folder.mkdir(parents=True, exist_ok=True)
@@ -118,6 +121,20 @@ def close_month(
     clear_staging(out, run_id)
     logger.info("closed %s", m.label(month), extra={"month": m.label(month)})
     return CloseResult(month, closed_now, f"{closed_at:%Y-%m-%dT%H:%M:%S.%f}Z", statements.height)
+
+
+def _check_merged(out: Store, month: date, afresh: pl.DataFrame) -> None:
+    """The month's open statements, merged night by night (``settle``), against those of
+    all its days: once a month, the merge checked for free. The close issues the
+    recomputed ones either way; a difference is logged as the error it is."""
+    merged = files.read_statements(out, [month])
+    if merged is not None and not same_figures(merged, afresh):
+        logger.error(
+            "statements of %s as published open differ from their recomputation from every "
+            "day; the close issues the recomputed ones; report this as a bug",
+            m.label(month),
+            extra={"month": m.label(month)},
+        )
 
 
 def due_months(out: Store, after_days: int) -> list[date]:

@@ -63,28 +63,10 @@ STATEMENTS = {
     "closed_at": pl.Datetime("us"),
     "run_id": pl.String,
 }
-# the movements columns of a month's statements: what merges with more days' balances
-MOVEMENTS = {
-    "month": pl.Date,
-    "account_id": pl.String,
-    "currency": pl.String,
-    "first_day": pl.Date,
-    "last_day": pl.Date,
-    **{
-        c: Credits
-        for c in (
-            "opening",
-            "granted",
-            "transferred_in",
-            "transferred_out",
-            "consumed",
-            "expired",
-            "voided",
-            "closing",
-            "overdraft",
-        )
-    },
-}
+# the movements columns of a month's statements (account_id .. overdraft): what merges
+# with more days' balances
+_MOVED = list(STATEMENTS)[1 : list(STATEMENTS).index("overdraft") + 1]
+MOVEMENTS = {"month": pl.Date, **{c: STATEMENTS[c] for c in _MOVED}}
 # the published corrections file, in its column order
 CORRECTIONS = {
     "correction_id": pl.String,
@@ -223,6 +205,15 @@ def _connect() -> duckdb.DuckDBPyConnection:
 
     memory = _MEMORY.get() or BooksMemory()
     con = duckdb.connect()
+    try:
+        _configure(con, memory)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _configure(con: duckdb.DuckDBPyConnection, memory: BooksMemory) -> None:
     con.execute("set TimeZone = 'UTC'")
     con.execute("set memory_limit = ?", [memory.memory_limit])
     if memory.spill_dir is None:
@@ -232,7 +223,6 @@ def _connect() -> duckdb.DuckDBPyConnection:
         con.execute("set temp_directory = ?", [str(memory.spill_dir)])
     con.execute("set preserve_insertion_order = false")  # callers sort the result
     con.execute("set enable_progress_bar = false")  # a long month prints no bar on a tty
-    return con
 
 
 def run_sql(step: str, relations: Mapping[str, pl.DataFrame | DayFiles]) -> pl.DataFrame:

@@ -19,6 +19,8 @@ import hashlib
 import json
 from collections.abc import Iterable
 from datetime import date
+from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
@@ -93,8 +95,8 @@ def balance_files(
     """The ``balances`` files of every processed day of ``months`` (local copies, as
     ``read_partitions`` reads them) with their days, for the statements to read as they
     aggregate: a month of rows (one per account and day, 40 M at 1,000,000 accounts) is
-    never one frame. ``processed``: the processed days, when the caller has listed them
-    already. None if there are none."""
+    never one frame. ``processed``: the days to read (those the caller listed), else
+    every processed day, listed now. None if there are none."""
     wanted = set(months)
     listed = processed_days(store) if processed is None else processed
     days = {d for d in listed if m.month_of(d) in wanted}
@@ -107,15 +109,20 @@ def balance_files(
 
 def read_statements(store: Store, months: Iterable[date]) -> pl.DataFrame | None:
     """The published statements of ``months``, with ``month`` (from the folder)."""
-    from flexbatch.books.statements import COLUMNS
-
     frames = []
     for month in months:
         rel = statements_rel(month)
         if store.exists(rel):
-            (frame,) = _read(store, [rel])
-            frames.append(frame.with_columns(pl.lit(month).alias("month")).select(COLUMNS))
+            frames.append(published_statements(store.local(rel), month))
     return pl.concat(frames) if frames else None
+
+
+def published_statements(source: Path | BinaryIO, month: date) -> pl.DataFrame:
+    """A month's statements file read, with ``month`` (its folder)."""
+    from flexbatch.books.statements import COLUMNS
+
+    frame = pl.read_parquet(source, glob=False)  # a path is a file, not a pattern
+    return frame.with_columns(pl.lit(month).alias("month")).select(COLUMNS)
 
 
 def read_issued(store: Store, months: Iterable[date]) -> pl.DataFrame:

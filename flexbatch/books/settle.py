@@ -4,12 +4,14 @@ closed months need, then republish the open months' statements.
 Both steps are idempotent and each writes whole files by one rename, so a command killed
 anywhere in them leaves files that the next command recomputes: corrections compare the
 ledger now with statement + everything already booked (a correction is never lost or
-booked twice), and statements are recomputed from ``balances`` and the corrections. The
+booked twice), and statements are recomputed from ``balances`` (the days since those of
+the published statements, when their record vouches for them) and the corrections. The
 months looked at are those of the days the command published and of the days an
 interrupted command set out to compute (its cascade record is deleted only after this
 step), so a kill between a restatement and its correction is booked by the next command.
 Each open month's statements file, once in place, is followed by its basis record
-(:mod:`basis`: what it was computed from), by which ``status`` knows it is current.
+(:mod:`basis`: what it was computed from), by which ``status`` knows it is current and
+the next night knows which days it holds.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def settle(store: Store, touched_days: Iterable[date], run_id: str) -> Settled:
     unrecorded = {
         month
         for month in open_months
-        if inputs.of(month) is not None and not store.exists(basis.basis_rel(month))
+        if inputs.of(month) is not None and not basis.has_record(store, month)
     }
     republish = sorted((touched & open_months) | missing | unrecorded)
     if not republish:
