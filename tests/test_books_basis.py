@@ -374,8 +374,9 @@ def test_the_close_checks_the_merged_statements_and_issues_the_recomputed(
 
 
 def test_a_record_of_another_method_vouches_for_nothing(books, monkeypatch):
-    # the statements' SQL changed since October's record: the night reads every day of
-    # the month (the record's figures are not carried), and records the new method
+    # the statements' SQL changed since the records: the night reads every day of October
+    # (the record's figures are not carried) and records the new method, and September
+    # (untouched) is republished once for a record of it
     inp, out = books
     night = date(2026, 10, 2)
     shutil.copytree(SAMPLE / "usage" / f"date={night}", inp / "usage" / f"date={night}")
@@ -384,5 +385,9 @@ def test_a_record_of_another_method_vouches_for_nothing(books, monkeypatch):
     real = files.balance_files
     monkeypatch.setattr(files, "balance_files", lambda *a: read.append(a[1:]) or real(*a))
     api.run(night, inp, out)
-    assert read == [([date(2026, 10, 1)], [date(2026, 10, 1), night])]
+    assert read == [
+        ([date(2026, 9, 1)], [date(2026, 9, 29), date(2026, 9, 30)]),
+        ([date(2026, 10, 1)], [date(2026, 10, 1), night]),
+    ]
+    assert record_of(out, "2026-09")["method_sha256"] == "another"
     assert record_of(out, "2026-10")["method_sha256"] == "another"

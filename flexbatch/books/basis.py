@@ -33,6 +33,7 @@ afresh; a record never names a day its file does not cover, nor the reverse, sin
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -57,6 +58,7 @@ BASIS = f"{BOOKS}/basis"
 VERSION = 2
 
 
+@functools.cache
 def _method_sha256() -> str:
     """How statements are computed: a record of another method vouches for nothing (a
     changed rule would otherwise carry last month's figures to the month's end)."""
@@ -71,7 +73,16 @@ def basis_rel(month: date) -> str:
 
 
 def has_record(store: Store, month: date) -> bool:
-    return store.exists(basis_rel(month))
+    """Whether ``month`` has a record of this version and method (whatever it vouches
+    for): else ``settle`` republishes the month once to write one."""
+    if not store.exists(basis_rel(month)):
+        return False
+    try:
+        found = json.loads(store.read_bytes(basis_rel(month)))
+    except (OSError, ValueError):
+        return False
+    names = {"version": VERSION, "method_sha256": _method_sha256()}
+    return isinstance(found, dict) and all(found.get(k) == v for k, v in names.items())
 
 
 @dataclass(frozen=True)
@@ -138,7 +149,7 @@ def record(store: Store, month: date, inputs: dict | None, statements_sha256: st
 def _recorded(store: Store, month: date) -> tuple[object, bytes] | None:
     """``month``'s record and its published statements file's bytes; None when either is
     missing or the record is not JSON."""
-    if not has_record(store, month) or not store.exists(statements_rel(month)):
+    if not store.exists(basis_rel(month)) or not store.exists(statements_rel(month)):
         return None  # checked first: a Hadoop store's read of a missing file is no OSError
     try:
         return json.loads(store.read_bytes(basis_rel(month))), store.read_bytes(

@@ -103,8 +103,9 @@ def settle(store: Store, touched_days: Iterable[date], run_id: str) -> Settled:
     missing = open_months - set(files.statement_months(store))
     # what the statements are computed from, listed before anything is read
     inputs = basis.listed(store, processed)
-    # an open month that could have a basis record and has none (an OUT from before the
-    # records) is republished once: ``status`` then answers it without a balance read
+    # an open month that could have a basis record and has none of this version and
+    # method (an OUT from before them) is republished once: ``status`` then answers it
+    # without a balance read, and the next night merges into it
     unrecorded = {
         month
         for month in open_months
