@@ -30,22 +30,20 @@ from flexbatch.transform.sql_steps import run_step
 STEPS = ("value_slices", "value_draws", "slice_values", "revenue_entries", "revenue")
 AUDITS = ("audit_revenue_values", "audit_revenue_conservation")  # the specific cause first
 
-# round_half_even(x, 6) of a non-negative DECIMAL(38, 12) product, exact: the integer part
-# is kept apart so that scaling the fraction by 10^6 cannot overflow (unit_cost <= 1e6 and a
-# slice < 1e20 credits make x < 1e26, which times 10^6 would not fit DECIMAL(38, 12)).
+# round_half_even(x, 6) of a non-negative DECIMAL(38, 12) product, exact: round(x, 6) is
+# DECIMAL's exact round half up, the same but on a tie (x = round(x, 6) - 0.0000005), where
+# half even rounds down instead when floor(x * 10^6) is even. The parity is read off the
+# fraction (x - floor(x) < 1) so that scaling by 10^6 cannot overflow (unit_cost <= 1e6
+# and a slice < 1e20 credits make x < 1e26). The form this replaces repeated the fraction
+# a dozen times, and DuckDB shares no subexpression under a CASE: 333,334 grants' values
+# took 0.59 s of CPU inside a CASE, 0.23 s now (tests: ties, 26-digit products, Decimal).
 ROUND_HALF_EVEN_6 = """
 create or replace temp macro round_half_even_6(x) as (
-    cast(floor(x) as decimal(38, 0)) + cast(
-        case
-            when (x - floor(x)) * 1000000 - floor((x - floor(x)) * 1000000) > 0.5
-                then floor((x - floor(x)) * 1000000) + 1
-            when (x - floor(x)) * 1000000 - floor((x - floor(x)) * 1000000) < 0.5
-                then floor((x - floor(x)) * 1000000)
-            when mod(floor((x - floor(x)) * 1000000), 2) = 0
-                then floor((x - floor(x)) * 1000000)
-            else floor((x - floor(x)) * 1000000) + 1
-        end as decimal(38, 0)
-    ) * cast(0.000001 as decimal(38, 6))
+    case
+        when x - round(x, 6) = -0.0000005 and mod(floor((x - floor(x)) * 1000000), 2) = 0
+            then round(x, 6) - cast(0.000001 as decimal(38, 6))
+        else round(x, 6)
+    end
 )
 """
 
