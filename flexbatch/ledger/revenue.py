@@ -12,9 +12,9 @@ in:
     ``revenue_prev``    the previous processed day's ``revenue`` rows
 out (temp tables):
     ``slice_values``    every slice of the day: size, value
+    ``slices_valued``   ``slices`` with ``drawn`` and ``value``: the next day's state
     ``revenue_entries`` the value of each entry that touches a slice (published)
     ``revenue``         the table of SPEC §9 (published)
-    ``slices_valued``   ``slices`` with ``drawn`` and ``value``: the next day's state
 
 The rules are SQL steps of ``sql/revenue/``: what each entry type does to value is one
 table (``value_entry_types``); the audits ``audit_revenue_conservation`` and
@@ -27,7 +27,8 @@ import duckdb
 
 from flexbatch.transform.sql_steps import run_step
 
-STEPS = ("value_slices", "value_draws", "slice_values", "revenue_entries", "revenue")
+VALUE_STEPS = ("value_slices", "value_draws", "slice_values")  # then slices_valued
+REVENUE_STEPS = ("revenue_entries", "revenue")
 AUDITS = ("audit_revenue_values", "audit_revenue_conservation")  # the specific cause first
 
 # round_half_even(x, 6) of a non-negative DECIMAL(38, 12) product, exact: round(x, 6) is
@@ -57,8 +58,10 @@ def compute_revenue(con: duckdb.DuckDBPyConnection, slice_columns: str) -> None:
     ``slice_columns`` are the state columns of ``slices`` the next day's state keeps."""
     register_money_rounding(con)
     run_step(con, "value_entry_types")
-    for step in STEPS:
+    for step in VALUE_STEPS:
         run_step(con, step)
+    # before the revenue: its closing reads each slice's value and drawn from here, not
+    # through a second join of slices and slice_values on their string keys
     columns = ", ".join(f"s.{c.strip()}" for c in slice_columns.split(","))
     con.execute(
         f"create or replace temp table slices_valued as select {columns}, "
@@ -66,3 +69,5 @@ def compute_revenue(con: duckdb.DuckDBPyConnection, slice_columns: str) -> None:
         "from slices as s left join slice_values as v "
         "on v.account_id = s.account_id and v.grant_id = s.grant_id"
     )
+    for step in REVENUE_STEPS:
+        run_step(con, step)
