@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN
+from decimal import ROUND_HALF_EVEN, Context
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from helpers import write_grants, write_transfers
 D1 = date(2026, 3, 1)
 UC = "0.333333"
 MICRO = D("0.000001")
+DEC_CONTEXT = Context(prec=60)  # a product of two DECIMAL(38, 6) has up to 64 digits
 # the published tables the next day reads back (the rest stay in memory)
 STATE_TABLES = ("_state/grants", "balances", "forecast", "revenue")
 
@@ -347,6 +348,76 @@ def test_an_entry_type_without_a_value_rule_stops_the_day(tmp_path, monkeypatch)
 
 def _round(x: D) -> D:
     return x.quantize(MICRO, rounding=ROUND_HALF_EVEN)
+
+
+# --- the rounding macro: exact against Python's decimal ----------------------------------
+
+# (unit_cost, credits) pairs whose product is a tie at the sixth place with an even digit
+# below (half up would round away: 0.4999995, 157.8117485), an odd one (0.0000035), a
+# near tie either side, a product with 26 integer digits (the bound of the macro's
+# comment), ties with 19 integer digits and zero; each product is DECIMAL(38, 12) like
+# the ledger's
+ROUNDING_CASES = [
+    ("0.333333", "1.5"),
+    ("0.950000", "166.117630"),
+    ("0.000005", "0.5"),
+    ("0.000007", "0.5"),
+    ("0.000001", "2.500001"),
+    ("0.000001", "2.499999"),
+    ("999999.999999", "99999999999999999999.999999"),
+    ("0.5", "12345678901234567890.123457"),
+    ("0.5", "12345678901234567890.123459"),
+    ("0.333333", "0"),
+]
+
+
+def _rounded_in_duckdb(pairs: list[tuple[str, str]]) -> list[D]:
+    from flexbatch.ledger import revenue
+
+    con = duckdb.connect()
+    revenue.register_money_rounding(con)
+    rows = ", ".join(f"({i}, {uc}, {credits})" for i, (uc, credits) in enumerate(pairs))
+    return [
+        v
+        for (v,) in con.execute(
+            "select round_half_even_6(cast(u as decimal(38, 6)) * cast(c as decimal(38, 6))) "
+            f"from (values {rows}) as t (i, u, c) order by i"
+        ).fetchall()
+    ]
+
+
+def _exact_round(unit_cost: str, credits: str) -> D:
+    product = D(unit_cost).quantize(MICRO) * D(credits).quantize(MICRO)  # exact: 26+12 digits
+    return product.quantize(MICRO, rounding=ROUND_HALF_EVEN, context=DEC_CONTEXT)
+
+
+def test_round_half_even_6_rounds_ties_to_even_exactly():
+    assert _rounded_in_duckdb(ROUNDING_CASES) == [_exact_round(*p) for p in ROUNDING_CASES]
+    # the hand-worked ones: 0.4999995 -> 0.500000 (9 odd), 157.8117485 -> 157.811748,
+    # 0.0000035 -> 0.000004, 0.0000025 (0.000005 x 0.5) -> 0.000002
+    assert _rounded_in_duckdb(ROUNDING_CASES[:4]) == [
+        D("0.500000"),
+        D("157.811748"),
+        D("0.000002"),
+        D("0.000004"),
+    ]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    pairs=st.lists(
+        st.tuples(
+            st.integers(0, 10**12).map(lambda n: str(D(n).scaleb(-6))),
+            st.one_of(st.integers(0, 10**8), st.integers(0, 10**26 - 1), st.just(500_000)).map(
+                lambda n: str(D(n).scaleb(-6))
+            ),
+        ),
+        min_size=1,
+        max_size=200,
+    )
+)
+def test_round_half_even_6_matches_python_decimal(pairs):
+    assert _rounded_in_duckdb(pairs) == [_exact_round(*p) for p in pairs]
 
 
 def python_values(days, last: int, unit_cost: dict[str, D]) -> dict[tuple, D]:

@@ -270,11 +270,8 @@ def _burn(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
 
 def _revenue(con: duckdb.DuckDBPyConnection, tally: _Tally) -> None:
     """SPEC §9: the value of every slice and draw (``ledger/revenue.py``). From here on
-    ``slices`` is a view of ``slices_valued``, which holds the same rows with their values:
-    at 1,000,000 accounts a second table of every slice is a quarter of a gigabyte."""
+    ``slices`` is a view of ``slices_valued``, which holds the same rows with their values."""
     revenue.compute_revenue(con, SLICE_COLUMNS)
-    con.execute("drop table slices")
-    con.execute(f"create temp view slices as select {SLICE_COLUMNS} from slices_valued")
 
 
 def _step(name: str) -> Callable[[duckdb.DuckDBPyConnection, _Tally], None]:

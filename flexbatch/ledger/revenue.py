@@ -12,9 +12,10 @@ in:
     ``revenue_prev``    the previous processed day's ``revenue`` rows
 out (temp tables):
     ``slice_values``    every slice of the day: size, value
+    ``slices_valued``   ``slices`` with ``drawn`` and ``value``: the next day's state;
+                        ``slices`` becomes a view of it
     ``revenue_entries`` the value of each entry that touches a slice (published)
     ``revenue``         the table of SPEC §9 (published)
-    ``slices_valued``   ``slices`` with ``drawn`` and ``value``: the next day's state
 
 The rules are SQL steps of ``sql/revenue/``: what each entry type does to value is one
 table (``value_entry_types``); the audits ``audit_revenue_conservation`` and
@@ -27,25 +28,24 @@ import duckdb
 
 from flexbatch.transform.sql_steps import run_step
 
-STEPS = ("value_slices", "value_draws", "slice_values", "revenue_entries", "revenue")
+VALUE_STEPS = ("value_slices", "value_draws", "slice_values")  # then slices_valued
+REVENUE_STEPS = ("revenue_entries", "revenue")
 AUDITS = ("audit_revenue_values", "audit_revenue_conservation")  # the specific cause first
 
-# round_half_even(x, 6) of a non-negative DECIMAL(38, 12) product, exact: the integer part
-# is kept apart so that scaling the fraction by 10^6 cannot overflow (unit_cost <= 1e6 and a
-# slice < 1e20 credits make x < 1e26, which times 10^6 would not fit DECIMAL(38, 12)).
+# round_half_even(x, 6) of a non-negative DECIMAL(38, 12) product, exact: round(x, 6) is
+# DECIMAL's exact round half up, the same but on a tie (x = round(x, 6) - 0.0000005), where
+# half even rounds down instead when floor(x * 10^6) is even. The parity is read off the
+# fraction (x - floor(x) < 1) so that scaling by 10^6 cannot overflow (unit_cost <= 1e6
+# and a slice < 1e20 credits make x < 1e26). The form this replaces repeated the fraction
+# a dozen times, and DuckDB shares no subexpression under a CASE: 333,334 grants' values
+# took 0.59 s of CPU inside a CASE, 0.23 s now (tests: ties, 26-digit products, Decimal).
 ROUND_HALF_EVEN_6 = """
 create or replace temp macro round_half_even_6(x) as (
-    cast(floor(x) as decimal(38, 0)) + cast(
-        case
-            when (x - floor(x)) * 1000000 - floor((x - floor(x)) * 1000000) > 0.5
-                then floor((x - floor(x)) * 1000000) + 1
-            when (x - floor(x)) * 1000000 - floor((x - floor(x)) * 1000000) < 0.5
-                then floor((x - floor(x)) * 1000000)
-            when mod(floor((x - floor(x)) * 1000000), 2) = 0
-                then floor((x - floor(x)) * 1000000)
-            else floor((x - floor(x)) * 1000000) + 1
-        end as decimal(38, 0)
-    ) * cast(0.000001 as decimal(38, 6))
+    case
+        when x - round(x, 6) = -0.0000005 and mod(floor((x - floor(x)) * 1000000), 2) = 0
+            then round(x, 6) - cast(0.000001 as decimal(38, 6))
+        else round(x, 6)
+    end
 )
 """
 
@@ -59,8 +59,12 @@ def compute_revenue(con: duckdb.DuckDBPyConnection, slice_columns: str) -> None:
     ``slice_columns`` are the state columns of ``slices`` the next day's state keeps."""
     register_money_rounding(con)
     run_step(con, "value_entry_types")
-    for step in STEPS:
+    for step in VALUE_STEPS:
         run_step(con, step)
+    # before the revenue: its closing reads each slice's value and drawn from here, not
+    # through a second join of slices and slice_values on their string keys. From here on
+    # ``slices`` is a view of it (the same rows): at 1,000,000 accounts a second table of
+    # every slice is a quarter of a gigabyte, held while the revenue aggregates
     columns = ", ".join(f"s.{c.strip()}" for c in slice_columns.split(","))
     con.execute(
         f"create or replace temp table slices_valued as select {columns}, "
@@ -68,3 +72,7 @@ def compute_revenue(con: duckdb.DuckDBPyConnection, slice_columns: str) -> None:
         "from slices as s left join slice_values as v "
         "on v.account_id = s.account_id and v.grant_id = s.grant_id"
     )
+    con.execute("drop table slices")
+    con.execute(f"create temp view slices as select {slice_columns} from slices_valued")
+    for step in REVENUE_STEPS:
+        run_step(con, step)

@@ -2,7 +2,8 @@
 -- worth what its paired draw took out of its source slice; that draw's value needs the
 -- source's value only when it empties the source, and the source may itself have moved in
 -- today (a transfer received and sent on), so values are resolved down the chains of the
--- day's moves by a recursive query, from the slices whose value is known.
+-- day's moves by a recursive query, from the slices whose value is known (a slice no move
+-- reaches keeps the value value_slices gave it, or none: audit_revenue_values).
 -- grain: one row per slice
 -- key:   (account_id, grant_id)
 -- upstream: value_slices, value_draws, ledger_entries, value_entry_types
@@ -56,10 +57,17 @@ moves as (
     where m.entry_type = 'rollover_in'
 ),
 
+-- starts from the sources of the day's moves whose value is known, not every slice: the
+-- slices no move touches keep value_slices' value without a pass through the recursion
 resolved (account_id, grant_id, value) as (
-    select account_id, grant_id, value
-    from value_slices
-    where value is not null
+    select s.account_id, s.grant_id, s.value
+    from value_slices as s
+    where s.value is not null
+      and exists (
+          select 1
+          from moves as mv
+          where mv.from_account = s.account_id and mv.from_grant = s.grant_id
+      )
     union all
     select
         mv.account_id,
@@ -77,7 +85,7 @@ select
     s.cost_currency,
     s.unit_cost,
     s.size,
-    cast(r.value as decimal(38, 6)) as value
+    cast(coalesce(r.value, s.value) as decimal(38, 6)) as value
 from value_slices as s
 left join resolved as r
     on r.account_id = s.account_id and r.grant_id = s.grant_id

@@ -4,7 +4,8 @@
 -- drawn_before, 6), except for the draw that empties the slice, which carries all of the
 -- value not yet drawn (slice value - value_before; resolved in slice_values/revenue_entries).
 -- Each draw lowers grant_remaining, so drawn_after = size - grant_remaining whatever the
--- order of the day's draws: no window over the entries is needed.
+-- order of the day's draws: no window over the entries is needed. The entry's own columns
+-- come along for revenue_entries, which then needs no join back to the entries.
 -- grain: one row per draw entry
 -- key:   (account_id, grant_id, entry_type, ref)
 -- upstream: ledger_entries, value_slices, value_entry_types
@@ -14,8 +15,12 @@ draws as (
     select
         e.account_id,
         e.grant_id,
+        e.currency,
         e.entry_type,
+        e.product_code,
         e.ref,
+        e.amount,
+        e.entry_order,
         s.unit_cost,
         s.size - e.grant_remaining as drawn_after,
         s.size - e.grant_remaining + e.amount as drawn_before,
@@ -39,8 +44,12 @@ valued as (
 select
     account_id,
     grant_id,
+    currency,
     entry_type,
+    product_code,
     ref,
+    amount,
+    entry_order,
     drawn_before,
     drawn_after,
     empties,
